@@ -1,0 +1,81 @@
+import { injectable, multiInject, optional } from '../di/shared-inversify.js';
+import { ContributionRegistry, type Contribution } from './contribution.js';
+
+/** One splittable layer as the solver sees it: `neurons` splitting matrices of size `dim`×`dim`. */
+export interface SplittingBlock {
+  /** The producing node (dense, conv2d or depthwiseConv2d). */
+  readonly name: string;
+  readonly neurons: number;
+  /** Length of a neuron's parameter vector θ (incoming weights, plus the bias where the layer has one). */
+  readonly dim: number;
+}
+
+/**
+ * Access to the splitting matrices S_j = E[g σ''(z) c² x xᵀ] of every neuron of every splittable layer,
+ * without forming them unless asked (algorithms.md §2.1, §3.1).
+ *
+ * Vectors are `Float64Array`s of `neurons × dim` values, neuron-major (row j is neuron j's vector).
+ */
+export interface SplittingOperator {
+  readonly blocks: readonly SplittingBlock[];
+  /** Minibatches in one pass over the scoring data. */
+  readonly batchCount: number;
+  /**
+   * S_j·v_j for every neuron of every block, from one forward/backward per minibatch.
+   * With `batch`, the estimate of that minibatch alone (stochastic solvers); without, the average over the
+   * whole scoring set.
+   */
+  multiply(vectors: readonly Float64Array[], batch?: number): Promise<Float64Array[]>;
+  /**
+   * The explicit matrices of one block, `neurons × dim × dim` (row-major per neuron), averaged over the
+   * whole scoring set. Exact solvers and tests use it; memory is `neurons·dim²` doubles.
+   */
+  matrices(block: number): Promise<Float64Array>;
+}
+
+/** Extreme eigenpairs of every neuron of one block. Vectors are unit rows, `neurons × dim`. */
+export interface EigenResult {
+  readonly block: string;
+  readonly neurons: number;
+  readonly dim: number;
+  readonly lambdaMin: Float64Array;
+  readonly lambdaMax: Float64Array;
+  readonly vMin: Float64Array;
+  readonly vMax: Float64Array;
+  /** ‖S v − λ v‖ for the returned pairs, measured on the full-data operator. */
+  readonly residualMin: Float64Array;
+  readonly residualMax: Float64Array;
+}
+
+export interface EigenSolveOptions {
+  /** Reports progress of long solves (`done` of `total` units). */
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Computes λ_min, v_min, λ_max, v_max of every neuron's splitting matrix. */
+export interface EigenSolver {
+  readonly id: string;
+  solve(operator: SplittingOperator, options?: EigenSolveOptions): Promise<EigenResult[]>;
+}
+
+export const EigenSolverContribution = Symbol.for('mitosis.EigenSolverContribution');
+/** A plugin's eigen solver: `create` returns a solver configured with validated options. */
+export interface EigenSolverContribution<O = never> extends Contribution {
+  create(options: O): EigenSolver;
+}
+
+/** All installed eigen solvers; the class is its own token. */
+@injectable()
+export class EigenSolverRegistry extends ContributionRegistry<EigenSolverContribution<unknown>> {
+  constructor(
+    @multiInject(EigenSolverContribution) @optional() contributions: readonly EigenSolverContribution<unknown>[] = [],
+  ) {
+    super('eigenSolvers', 'eigen solver', contributions);
+  }
+
+  /** Validates `options` and creates solver `id`. */
+  create(id: string, options: unknown = {}): EigenSolver {
+    return this.get(id).create(this.options(id, options));
+  }
+}
