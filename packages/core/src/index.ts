@@ -8,3 +8,5 @@ export * from './contracts/growth-plan.js';
 export * from './contracts/grower.js';
 export * from './plugin/plugin-manifest.js';
 export * from './plugin/plugin-loader.js';
+export * from './data/dataset.js';
+export * from './util/random.js';
