@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Container, ContainerModule } from '../di/shared-inversify.js';
@@ -202,7 +202,7 @@ export function discoverPluginDirectories(from: string): string[] {
       for (const name of readdirSync(nm)) if (name.startsWith('mitosis-plugin-')) candidates.push(join(nm, name));
       for (const c of candidates) {
         const key = c.slice(nm.length);
-        if (!found.has(key) && existsSync(join(c, 'package.json'))) found.set(key, c);
+        if (!found.has(key) && existsSync(join(c, 'package.json'))) found.set(key, realpathSync(c));
       }
     }
     const parent = dirname(dir);
