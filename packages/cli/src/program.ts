@@ -1,0 +1,50 @@
+import { Command, CommanderError } from 'commander';
+import { NasError, exitCodeFor } from '@mitosis/core';
+import { registerPluginsCommand } from './commands/plugins.js';
+import { registerValidateCommand } from './commands/validate.js';
+import { errorJson, formatError, processIo, type Io } from './io.js';
+
+const VERSION = '0.1.0';
+
+/** Builds the commander program; every command writes through `io`. */
+export function buildProgram(io: Io): Command {
+  const program = new Command('mitosis')
+    .description('Grow efficient neural networks by neuron splitting, aware of the hardware they will run on.')
+    .version(VERSION)
+    .option('--json', 'print one JSON document on stdout')
+    .option('--verbose', 'print stack traces and debug detail')
+    .option('--plugin <dir...>', 'load a plugin from this directory (repeatable)')
+    .option('--no-discover', 'do not load installed plugins, only --plugin and MITOSIS_PLUGINS directories')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .exitOverride();
+  registerPluginsCommand(program, io);
+  registerValidateCommand(program, io);
+  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (without the node and script entries) and returns the exit code: 0 on success,
+ * 2 for usage and config errors, 3 for plugin errors, 1 for a failed run.
+ */
+export async function runCli(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const program = buildProgram(io);
+  const json = argv.includes('--json');
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit through here with code 0; parse errors were already printed by commander.
+      if (error.exitCode === 0) return 0;
+      if (json) io.stdout(`${JSON.stringify(errorJson(new NasError('E_USAGE', error.message, { commanderCode: error.code })), null, 2)}\n`);
+      return 2;
+    }
+    if (json) io.stdout(`${JSON.stringify(errorJson(error), null, 2)}\n`);
+    else io.stderr(formatError(error, verbose));
+    if (json && verbose) io.stderr(formatError(error, true));
+    return exitCodeFor(error);
+  }
+}
