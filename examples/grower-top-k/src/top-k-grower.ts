@@ -1,0 +1,89 @@
+import type { JSONSchemaType } from 'ajv';
+import { inject, injectable } from '@mitosis/core/di';
+import {
+  EigenSolverRegistry,
+  type GrowthContext,
+  type GrowthPlan,
+  type Grower,
+  type GrowerContribution,
+  type NeuronGrowth,
+} from '@mitosis/core';
+
+/** Options of the top-k grower; the schema below gives their defaults. */
+export interface TopKOptions {
+  /** Neurons split per round. */
+  readonly k: number;
+  /** Step size ε along the unit eigenvector. */
+  readonly epsilon: number;
+  /** Which installed eigen solver computes λ_min (see `mitosis plugins`). */
+  readonly solver: string;
+}
+
+const optionsSchema: JSONSchemaType<TopKOptions> = {
+  type: 'object',
+  properties: {
+    k: { type: 'integer', minimum: 1, default: 2 },
+    epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.01 },
+    solver: { type: 'string', default: 'dense' },
+  },
+  required: ['k', 'epsilon', 'solver'],
+  additionalProperties: false,
+};
+
+/** Splits the k neurons with the most negative λ_min into θ ± εv with halved outgoing weights (S2D's split). */
+class TopKGrower implements Grower {
+  readonly id = 'top-k';
+
+  constructor(
+    private readonly options: TopKOptions,
+    private readonly solvers: EigenSolverRegistry,
+  ) {}
+
+  async plan(context: GrowthContext): Promise<GrowthPlan> {
+    const results = await this.solvers.create(this.options.solver).solve(context.operator);
+    const candidates: NeuronGrowth[] = [];
+    results.forEach((block, b) => {
+      const layer = context.layers[b];
+      if (layer === undefined) return;
+      for (let j = 0; j < block.neurons; j++) {
+        const lambda = block.lambdaMin[j] ?? 0;
+        if (!(lambda < 0)) continue; // only splits that lower the loss to second order
+        const v = Array.from(block.vMin.subarray(j * block.dim, (j + 1) * block.dim));
+        candidates.push({
+          node: layer.node,
+          neuron: j,
+          offspring: [
+            { weight: 0.5, direction: v },
+            { weight: 0.5, direction: v.map((x) => -x) },
+          ],
+          scheme: 's2d',
+          score: lambda,
+          predictedDeltaLoss: ((this.options.epsilon ** 2) / 2) * lambda,
+          cost: layer.marginalCost,
+        });
+      }
+    });
+    const entries = candidates.sort((a, b) => a.score - b.score).slice(0, this.options.k);
+    return {
+      grower: this.id,
+      round: context.round,
+      epsilon: this.options.epsilon,
+      entries,
+      predictedDeltaLoss: entries.reduce((sum, e) => sum + (e.predictedDeltaLoss ?? 0), 0),
+    };
+  }
+}
+
+/** The contribution: a singleton that makes one fresh grower per run. */
+@injectable()
+export class TopKGrowerContribution implements GrowerContribution<TopKOptions> {
+  readonly id = 'top-k';
+  readonly description = 'Split the k neurons with the most negative λ_min (example plugin)';
+  readonly optionsSchema = optionsSchema;
+
+  constructor(@inject(EigenSolverRegistry) private readonly solvers: EigenSolverRegistry) {}
+
+  create(options: TopKOptions): Grower {
+    return new TopKGrower(options, this.solvers);
+  }
+}
