@@ -1,0 +1,144 @@
+import type { ActivationKind } from '@mitosis/core';
+import { tf } from './tf.js';
+
+/**
+ * Second derivatives σ''(z) of every activation of the engine (algorithms.md §2.1), as plain number
+ * functions (float64) and as TF.js functions (elementwise, float32).
+ *
+ * ReLU and ReLU6 have σ'' = 0 almost everywhere; like the reference code we use the curvature of the
+ * softplus surrogate with sharpness β, `β·s(βz)(1−s(βz))` (peak β/4 at the kink; β = 3 by default).
+ * ReLU6 = relu(z) − relu(z−6) gets the surrogate of each kink: the convex one at 0 minus the concave one
+ * at 6. `identity` has σ'' ≡ 0 exactly: no curvature is invented for linear neurons.
+ */
+
+/** The softplus sharpness used for the ReLU/ReLU6 surrogate curvature unless configured. */
+export const DEFAULT_RELU_BETA = 3;
+
+/** Options of the curvature functions. */
+export interface CurvatureOptions {
+  /** Sharpness β of the softplus surrogate for relu/relu6 (> 0). Default {@link DEFAULT_RELU_BETA}. */
+  readonly reluBeta?: number;
+}
+
+function sigmoid(z: number): number {
+  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+}
+
+/** β·s(βz)(1−s(βz)), the second derivative of softplus_β(z) = log(1+e^{βz})/β. */
+function softplusBetaCurvature(z: number, beta: number): number {
+  const s = sigmoid(beta * z);
+  return beta * s * (1 - s);
+}
+
+/** True when σ'' of `kind` is identically zero (no surrogate): the splitting matrix is exactly 0. */
+export function hasZeroCurvature(kind: ActivationKind): boolean {
+  return kind === 'identity';
+}
+
+/** The activation itself, σ(z), in float64 (tests and finite differences). */
+export function activationValue(kind: ActivationKind, z: number): number {
+  switch (kind) {
+    case 'relu':
+      return Math.max(z, 0);
+    case 'relu6':
+      return Math.min(Math.max(z, 0), 6);
+    case 'tanh':
+      return Math.tanh(z);
+    case 'sigmoid':
+      return sigmoid(z);
+    case 'softplus':
+      return z > 30 ? z : Math.log1p(Math.exp(z));
+    case 'swish':
+      return z * sigmoid(z);
+    case 'gaussian':
+      return Math.exp(-0.5 * z * z);
+    case 'identity':
+      return z;
+  }
+}
+
+/**
+ * σ''(z) of `kind` in float64 (relu/relu6: the softplus-β surrogate curvature, see the module doc).
+ * Throws a RangeError for a non-positive β.
+ */
+export function activationCurvature(kind: ActivationKind, z: number, options: CurvatureOptions = {}): number {
+  const beta = checkBeta(options.reluBeta);
+  switch (kind) {
+    case 'relu':
+      return softplusBetaCurvature(z, beta);
+    case 'relu6':
+      return softplusBetaCurvature(z, beta) - softplusBetaCurvature(z - 6, beta);
+    case 'tanh': {
+      const t = Math.tanh(z);
+      return -2 * t * (1 - t * t);
+    }
+    case 'sigmoid': {
+      const s = sigmoid(z);
+      return s * (1 - s) * (1 - 2 * s);
+    }
+    case 'softplus': {
+      const s = sigmoid(z);
+      return s * (1 - s);
+    }
+    case 'swish': {
+      const s = sigmoid(z);
+      return 2 * s * (1 - s) + z * s * (1 - s) * (1 - 2 * s);
+    }
+    case 'gaussian':
+      return (z * z - 1) * Math.exp(-0.5 * z * z);
+    case 'identity':
+      return 0;
+  }
+}
+
+function checkBeta(beta: number | undefined): number {
+  const b = beta ?? DEFAULT_RELU_BETA;
+  if (!(b > 0) || !Number.isFinite(b)) throw new RangeError(`reluBeta must be a positive finite number, got ${b}`);
+  return b;
+}
+
+function tfSoftplusBetaCurvature(z: tf.Tensor, beta: number): tf.Tensor {
+  return tf.tidy(() => {
+    const s = tf.sigmoid(tf.mul(z, beta));
+    return tf.mul(tf.mul(s, tf.sub(1, s)), beta);
+  });
+}
+
+/**
+ * σ''(z) elementwise as a TF.js tensor of z's shape (same formulas as {@link activationCurvature}).
+ * The caller owns the result; intermediates are disposed.
+ */
+export function activationCurvatureTf(kind: ActivationKind, z: tf.Tensor, options: CurvatureOptions = {}): tf.Tensor {
+  const beta = checkBeta(options.reluBeta);
+  return tf.tidy(() => {
+    switch (kind) {
+      case 'relu':
+        return tfSoftplusBetaCurvature(z, beta);
+      case 'relu6':
+        return tf.sub(tfSoftplusBetaCurvature(z, beta), tfSoftplusBetaCurvature(tf.sub(z, 6), beta));
+      case 'tanh': {
+        const t = tf.tanh(z);
+        return tf.mul(tf.mul(t, tf.sub(1, tf.square(t))), -2);
+      }
+      case 'sigmoid': {
+        const s = tf.sigmoid(z);
+        return tf.mul(tf.mul(s, tf.sub(1, s)), tf.sub(1, tf.mul(s, 2)));
+      }
+      case 'softplus': {
+        const s = tf.sigmoid(z);
+        return tf.mul(s, tf.sub(1, s));
+      }
+      case 'swish': {
+        const s = tf.sigmoid(z);
+        const s1 = tf.mul(s, tf.sub(1, s));
+        return tf.add(tf.mul(s1, 2), tf.mul(tf.mul(z, s1), tf.sub(1, tf.mul(s, 2))));
+      }
+      case 'gaussian': {
+        const z2 = tf.square(z);
+        return tf.mul(tf.sub(z2, 1), tf.exp(tf.mul(z2, -0.5)));
+      }
+      case 'identity':
+        return tf.zerosLike(z);
+    }
+  });
+}

@@ -1,0 +1,2 @@
+export * from './activation-curvature.js';
+export * from './selection.js';
