@@ -10,6 +10,7 @@ export type NasErrorCode =
   | 'E_CONFIG_READ'
   | 'E_SPEC_INVALID'
   | 'E_SHAPE_MISMATCH'
+  | 'E_PLAN_INVALID'
   | 'E_DATA_INVALID'
   | 'E_DATA_READ'
   | 'E_PLUGIN_MANIFEST'
