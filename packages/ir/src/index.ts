@@ -5,3 +5,6 @@ export * from './shape/infer-shapes.js';
 export * from './weights/weights.js';
 export * from './weights/neuron-params.js';
 export * from './testing/example-networks.js';
+export * from './reference/reference-forward.js';
+export * from './channel/channel-graph.js';
+export * from './surgery/surgery.js';
