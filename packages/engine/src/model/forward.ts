@@ -1,0 +1,164 @@
+import { NasError, type NetworkNode, type SeededRandom } from '@mitosis/core';
+import { topoSort } from '@mitosis/ir';
+import { batchNormInfer, batchNormTrain, globalAvgPool } from '@mitosis/kernels';
+import { tf } from '../tf.js';
+import { applyActivation } from './activations.js';
+import type { NetworkModel } from './network-model.js';
+
+/**
+ * Called after each node's value is computed, in topological order. `values` holds every value computed so far
+ * (including this node's original value). Returning a tensor replaces the value that downstream nodes see, which
+ * lets a caller inject extra differentiable terms (e.g. the σ''(z)(yᵀx)(vᵀx) term of a splitting matrix built
+ * from tensors it closes over) and differentiate with `tf.grads` with respect to those tensors.
+ */
+export type NodeHook = (
+  node: NetworkNode,
+  value: tf.Tensor,
+  values: ReadonlyMap<string, tf.Tensor>,
+) => tf.Tensor | void;
+
+/** Options of {@link forward}. */
+export interface ForwardOptions {
+  /** Training mode: batch-statistics batch norm and active dropout. Eval mode uses the moving statistics. */
+  readonly training: boolean;
+  readonly hook?: NodeHook;
+  /**
+   * In training mode, update each batch norm's moving mean/variance with its momentum
+   * (new = m·old + (1−m)·batch, outside the gradient). Default: `training`.
+   */
+  readonly updateMovingStats?: boolean;
+  /** Seeds dropout masks; default the model's own stream. */
+  readonly rng?: SeededRandom;
+}
+
+function shapeError(node: NetworkNode, message: string, shape: readonly number[]): NasError {
+  return new NasError('E_SHAPE_MISMATCH', `Node "${node.name}" (${node.op}): ${message}`, {
+    node: node.name,
+    op: node.op,
+    shape: [...shape],
+  });
+}
+
+function batchNorm(
+  model: NetworkModel,
+  node: Extract<NetworkNode, { op: 'batchNorm' }>,
+  x: tf.Tensor,
+  training: boolean,
+  updateStats: boolean,
+): tf.Tensor {
+  const gamma = model.weight(node.name, 'gamma');
+  const beta = model.weight(node.name, 'beta');
+  const movingMean = model.weight(node.name, 'movingMean');
+  const movingVariance = model.weight(node.name, 'movingVariance');
+  if (!training) return batchNormInfer(x, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
+  const { y, mean, variance } = batchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
+  if (updateStats) {
+    const m = node.momentum;
+    tf.tidy(() => {
+      movingMean.assign(tf.add(tf.mul(movingMean, m), tf.mul(mean, 1 - m)));
+      movingVariance.assign(tf.add(tf.mul(movingVariance, m), tf.mul(variance, 1 - m)));
+    });
+  }
+  tf.dispose([mean, variance]);
+  return y;
+}
+
+function evalNode(
+  model: NetworkModel,
+  node: NetworkNode,
+  ins: readonly tf.Tensor[],
+  options: ForwardOptions,
+): tf.Tensor {
+  const x = ins[0] as tf.Tensor;
+  switch (node.op) {
+    case 'input':
+      throw new Error('input nodes are bound before evaluation');
+    case 'dense': {
+      const kernel = model.weight(node.name, 'kernel');
+      const inUnits = kernel.shape[0] ?? 0;
+      if (x.shape[x.rank - 1] !== inUnits) throw shapeError(node, `expects ${inUnits} input features`, x.shape);
+      // Keras semantics: a dense layer acts on the last axis.
+      const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inUnits]);
+      let y: tf.Tensor = tf.matMul(x2 as tf.Tensor2D, kernel as tf.Tensor2D);
+      if (node.useBias) y = tf.add(y, model.weight(node.name, 'bias'));
+      return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), node.units]);
+    }
+    case 'conv2d': {
+      if (x.rank !== 4) throw shapeError(node, 'expects an NHWC input', x.shape);
+      const kernel = model.weight(node.name, 'kernel') as tf.Tensor4D;
+      let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, kernel, [...node.strides], node.padding);
+      if (node.useBias) y = tf.add(y, model.weight(node.name, 'bias'));
+      return y;
+    }
+    case 'depthwiseConv2d': {
+      if (x.rank !== 4) throw shapeError(node, 'expects an NHWC input', x.shape);
+      const kernel = model.weight(node.name, 'depthwiseKernel') as tf.Tensor4D;
+      let y: tf.Tensor = tf.depthwiseConv2d(x as tf.Tensor4D, kernel, [...node.strides], node.padding);
+      if (node.useBias) y = tf.add(y, model.weight(node.name, 'bias'));
+      return y;
+    }
+    case 'batchNorm':
+      return batchNorm(model, node, x, options.training, options.updateMovingStats ?? options.training);
+    case 'activation':
+      return applyActivation(node.activation, x);
+    case 'maxPool':
+    case 'avgPool': {
+      if (x.rank !== 4) throw shapeError(node, 'expects an NHWC input', x.shape);
+      const pool = node.op === 'maxPool' ? tf.maxPool : tf.avgPool;
+      return pool(x as tf.Tensor4D, [...node.poolSize], [...node.strides], node.padding);
+    }
+    case 'globalAvgPool':
+      if (x.rank !== 4) throw shapeError(node, 'expects an NHWC input', x.shape);
+      return globalAvgPool(x as tf.Tensor4D);
+    case 'flatten':
+      return tf.reshape(x, [x.shape[0] ?? -1, -1]);
+    case 'add':
+      return ins.length === 1 ? x : tf.addN([...ins]);
+    case 'concat':
+      return ins.length === 1 ? x : tf.concat([...ins], -1);
+    case 'dropout': {
+      if (!options.training || node.rate === 0) return x;
+      const rng = options.rng ?? model.rng;
+      return tf.dropout(x, node.rate, undefined, rng.int(2147483647));
+    }
+  }
+}
+
+/**
+ * Evaluates the network functionally over its topologically sorted nodes and returns the output node's value
+ * (`[batch, ...outputShape]`, logits for classification). `x` is `[batch, ...inputShape]` (NHWC for images).
+ * Differentiable end to end with respect to the model's variables and to tensors a {@link NodeHook} closes over.
+ * Intermediate tensors are not disposed: call it inside `tf.tidy` (or a gradient function).
+ */
+export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptions): tf.Tensor {
+  const values = new Map<string, tf.Tensor>();
+  for (const node of topoSort(model.spec)) {
+    let value: tf.Tensor;
+    if (node.op === 'input') {
+      const expected = [x.shape[0] ?? -1, ...node.shape];
+      if (x.rank !== expected.length || node.shape.some((d, i) => x.shape[i + 1] !== d)) {
+        throw shapeError(node, `expects input [batch, ${node.shape.join(', ')}]`, x.shape);
+      }
+      value = x;
+    } else {
+      const ins = node.inputs.map((name) => {
+        const v = values.get(name);
+        if (v === undefined) throw new NasError('E_SPEC_INVALID', `Node "${node.name}" reads unknown "${name}"`, { node: node.name });
+        return v;
+      });
+      value = evalNode(model, node, ins, options);
+    }
+    values.set(node.name, value);
+    if (options.hook !== undefined) {
+      const replaced = options.hook(node, value, values);
+      if (replaced !== undefined) values.set(node.name, replaced);
+    }
+  }
+  const out = values.get(model.spec.output);
+  if (out === undefined) {
+    throw new NasError('E_SPEC_INVALID', `Output node "${model.spec.output}" is not in the network`, {
+      output: model.spec.output,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,11 @@
+/**
+ * The one TF.js core copy every mitosis package uses. Importing `@tensorflow/tfjs-layers` here registers the
+ * gradient functions of every core op (the Node bundle of tfjs-core registers none), and the two pure
+ * JavaScript/WebAssembly backends register themselves on import.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-layers';
+
+export { tf };

@@ -1,0 +1,199 @@
+import { NasError, SeededRandom, type Dataset } from '@mitosis/core';
+import { forward } from '../model/forward.js';
+import type { NetworkModel } from '../model/network-model.js';
+import { tf } from '../tf.js';
+import { batchTensors, checkDatasetFits } from './batches.js';
+import { defaultLoss, evaluate } from './evaluate.js';
+import { computeLoss, countCorrect, type LossKind } from './losses.js';
+import { Optimizer, type OptimizerConfig } from './optimizers.js';
+import { createProgress } from './progress.js';
+import { learningRateAt, type ScheduleConfig } from './schedules.js';
+
+/** Options of {@link train}. */
+export interface TrainConfig {
+  /** Epochs to run in this call. */
+  readonly epochs: number;
+  readonly batchSize: number;
+  /** Base learning rate (before the schedule). */
+  readonly learningRate: number;
+  /** A config (a fresh optimizer is made) or an optimizer to continue, e.g. from a checkpoint. Default SGD, momentum 0.9. */
+  readonly optimizer?: OptimizerConfig | Optimizer;
+  /** Default constant. */
+  readonly schedule?: ScheduleConfig;
+  /** Default: from the task (softmax cross-entropy or ½-MSE). */
+  readonly loss?: LossKind;
+  /** Seeds shuffling and dropout when `rng` is absent. Default 0. */
+  readonly seed?: number;
+  /** A stream to continue (from a checkpoint); takes precedence over `seed`. */
+  readonly rng?: SeededRandom;
+  /** Number of the first epoch of this call (for resumed runs and schedules). Default 0. */
+  readonly startEpoch?: number;
+  /** Total epochs the schedule spans (default `startEpoch + epochs`). */
+  readonly scheduleEpochs?: number;
+  /** Progress bar on stderr; `json: true` (or a non-TTY stderr) keeps it silent. */
+  readonly progress?: { readonly label?: string; readonly json?: boolean } | false;
+}
+
+/** Metrics of one epoch. */
+export interface EpochMetrics {
+  readonly epoch: number;
+  /** Mean training loss over the epoch's samples (training mode). */
+  readonly loss: number;
+  /** Training accuracy in [0, 1] (training mode); absent for regression. */
+  readonly accuracy?: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+  /** Training samples per second of wall time (forward, backward and update; validation excluded). */
+  readonly imagesPerSecond: number;
+  /** Learning rate of the epoch's last step. */
+  readonly learningRate: number;
+  readonly durationMs: number;
+}
+
+/** Hooks of {@link train}; may be async. */
+export interface TrainCallbacks {
+  onEpochEnd?(metrics: EpochMetrics): void | Promise<void>;
+  onBatchEnd?(info: { epoch: number; batch: number; batches: number; loss: number }): void | Promise<void>;
+}
+
+/** What {@link train} leaves behind. The caller owns (and disposes) the optimizer. */
+export interface TrainResult {
+  readonly history: readonly EpochMetrics[];
+  readonly optimizer: Optimizer;
+  /** The shuffling/dropout stream after the last epoch (for checkpoints). */
+  readonly rng: SeededRandom;
+}
+
+/** Options of {@link trainStep}. */
+export interface TrainStepOptions {
+  readonly loss: LossKind;
+  readonly learningRate: number;
+  /** Seeds dropout; default the model's stream. */
+  readonly rng?: SeededRandom;
+  /** Count correct predictions (classification). */
+  readonly task: 'classification' | 'regression';
+  /** Variables to train; default every trainable variable. */
+  readonly varList?: ReadonlyMap<string, tf.Variable>;
+}
+
+/**
+ * One optimisation step on a batch (`x` `[n, ...inputShape]`, `y` labels `[n]` or targets `[n, k]`): forward in
+ * training mode (batch-norm moving statistics updated), backward, optimizer update. Returns the batch's mean
+ * loss and number of correct predictions (0 for regression). Leaves no tensors behind; `x`, `y` stay owned by
+ * the caller.
+ */
+export function trainStep(
+  model: NetworkModel,
+  optimizer: Optimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: TrainStepOptions,
+): { loss: number; correct: number } {
+  const trainable = options.varList ?? model.trainableVariables();
+  const keyOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
+  const held: { correct?: tf.Scalar } = {};
+  const lossT = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      const out = forward(model, x, { training: true, ...(options.rng !== undefined ? { rng: options.rng } : {}) });
+      if (options.task === 'classification') held.correct = tf.keep(countCorrect(out, y));
+      return computeLoss(options.loss, out, y);
+    }, [...trainable.values()]);
+    const byKey = new Map<string, tf.Tensor>();
+    for (const [name, g] of Object.entries(grads)) byKey.set(keyOf.get(name) ?? name, g);
+    optimizer.applyGradients(trainable, byKey, options.learningRate);
+    return value;
+  });
+  const loss = lossT.dataSync()[0] as number;
+  lossT.dispose();
+  let correct = 0;
+  if (held.correct !== undefined) {
+    correct = held.correct.dataSync()[0] as number;
+    held.correct.dispose();
+  }
+  return { loss, correct };
+}
+
+/**
+ * Mini-batch training: each epoch shuffles the training set with a {@link SeededRandom} (Fisher–Yates), runs
+ * forward in training mode, differentiates the loss with respect to the trainable variables and applies the
+ * optimizer at the scheduled learning rate. After each epoch it evaluates `data.val` (when given) in eval mode.
+ * Throws `E_DIVERGED` when the loss becomes non-finite. Leaves no tensors behind besides optimizer slots.
+ */
+export async function train(
+  model: NetworkModel,
+  data: { readonly train: Dataset; readonly val?: Dataset },
+  config: TrainConfig,
+  callbacks: TrainCallbacks = {},
+): Promise<TrainResult> {
+  const ds = data.train;
+  checkDatasetFits(model.spec, ds);
+  if (!(config.batchSize >= 1) || !(config.epochs >= 0) || !(config.learningRate >= 0)) {
+    throw new NasError('E_OPTIONS_INVALID', 'train: batchSize must be ≥ 1, epochs ≥ 0 and learningRate ≥ 0', {
+      batchSize: config.batchSize,
+      epochs: config.epochs,
+      learningRate: config.learningRate,
+    });
+  }
+  const loss = config.loss ?? defaultLoss(ds);
+  const rng = config.rng ?? new SeededRandom(config.seed ?? 0);
+  const optimizer =
+    config.optimizer instanceof Optimizer ? config.optimizer : new Optimizer(config.optimizer ?? { kind: 'sgd', momentum: 0.9 });
+  const schedule = config.schedule ?? { kind: 'constant' };
+  const startEpoch = config.startEpoch ?? 0;
+  const scheduleEpochs = config.scheduleEpochs ?? startEpoch + config.epochs;
+  const batches = Math.ceil(ds.count / config.batchSize);
+  const trainable = model.trainableVariables();
+  const history: EpochMetrics[] = [];
+  const order = new Int32Array(ds.count);
+
+  for (let epoch = startEpoch; epoch < startEpoch + config.epochs; epoch++) {
+    const progress =
+      config.progress === false
+        ? createProgress('', 0, { json: true })
+        : createProgress(config.progress?.label ?? `epoch ${epoch + 1}`, batches, config.progress ?? {});
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    rng.shuffle(order);
+    const t0 = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    let lr = config.learningRate;
+    for (let b = 0; b < batches; b++) {
+      const start = b * config.batchSize;
+      const end = Math.min(ds.count, start + config.batchSize);
+      lr = learningRateAt(schedule, config.learningRate, epoch * batches + b, batches, scheduleEpochs);
+      const { x, y } = batchTensors(ds, order, start, end);
+      const step = trainStep(model, optimizer, x, y, { loss, learningRate: lr, rng, task: ds.task, varList: trainable });
+      const batchLoss = step.loss;
+      correct += step.correct;
+      tf.dispose([x, y]);
+      if (!Number.isFinite(batchLoss)) {
+        progress.stop();
+        throw new NasError(
+          'E_DIVERGED',
+          `Training diverged: loss ${batchLoss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate`,
+          { epoch, batch: b, loss: String(batchLoss), learningRate: lr },
+        );
+      }
+      lossSum += batchLoss * (end - start);
+      progress.update(b + 1, `loss ${(lossSum / end).toFixed(4)}`);
+      await callbacks.onBatchEnd?.({ epoch, batch: b, batches, loss: batchLoss });
+    }
+    const durationMs = performance.now() - t0;
+    progress.stop();
+    let metrics: EpochMetrics = {
+      epoch,
+      loss: lossSum / ds.count,
+      ...(ds.task === 'classification' ? { accuracy: correct / ds.count } : {}),
+      imagesPerSecond: ds.count / (durationMs / 1000),
+      learningRate: lr,
+      durationMs,
+    };
+    if (data.val !== undefined && data.val.count > 0) {
+      const val = evaluate(model, data.val, config.batchSize, loss);
+      metrics = { ...metrics, valLoss: val.loss, ...(val.accuracy !== undefined ? { valAccuracy: val.accuracy } : {}) };
+    }
+    history.push(metrics);
+    await callbacks.onEpochEnd?.(metrics);
+  }
+  return { history, optimizer, rng };
+}
