@@ -6,7 +6,8 @@ export interface Batch {
   /** `count × prod(inputShape)` input values (NHWC per sample). */
   readonly x: Float32Array;
   /**
-   * Targets in the data set's layout: `count` class indices or `count × targetSize` regression values;
+   * Targets in the data set's layout: `count` class indices or `count × targetSize` regression
+   * values;
    * with `oneHot: true` (classification), `count × targetSize` one-hot rows.
    */
   readonly y: Float32Array;
@@ -29,8 +30,10 @@ export interface BatchOptions {
 }
 
 /**
- * Mini-batches over `ds`. The result can be iterated any number of times and yields the same batches each
- * time (the order depends only on `seed`). Throws `E_OPTIONS_INVALID` for a batch size that is not a
+ * Mini-batches over `ds`. The result can be iterated any number of times and yields the same
+ * batches each
+ * time (the order depends only on `seed`). Throws `E_OPTIONS_INVALID` for a batch size that is not
+ * a
  * positive integer.
  */
 export function batches(ds: Dataset, batchSize: number, options: BatchOptions = {}): Iterable<Batch> {

@@ -11,10 +11,15 @@ export interface DataFileBytes {
 }
 
 /**
- * Reads a whole data file. A gzip file (detected by its magic number, whatever its name) is decompressed
- * with node:zlib; a truncated gzip stream yields the bytes that could be decoded, so the format check that
- * follows reports the truncated record with its offset. Throws `E_DATA_READ` with `{ file }` when the file
- * cannot be read, or with `{ file, offset }` (in the compressed file) when the gzip stream is corrupt.
+ * Reads a whole data file. A gzip file (detected by its magic number, whatever its name) is
+ * decompressed
+ * with node:zlib; a truncated gzip stream yields the bytes that could be decoded, so the format
+ * check that
+ * follows reports the truncated record with its offset. Throws `E_DATA_READ` with `{ file }` when
+ * the file
+ * cannot be read, or with `{ file, offset, compressed: true }` (the first undecodable byte of the
+ * compressed
+ * file) when the gzip stream is corrupt.
  */
 export function readDataFile(file: string): DataFileBytes {
   let raw: Buffer;
@@ -28,15 +33,40 @@ export function readDataFile(file: string): DataFileBytes {
       const bytes = gunzipSync(raw, { finishFlush: constants.Z_SYNC_FLUSH });
       return { file, bytes, gzipped: true };
     } catch (cause) {
+      const offset = firstBadGzipByte(raw);
       throw new NasError(
         'E_DATA_READ',
-        `${file} is a corrupt gzip stream: ${(cause as Error).message} (remedy: re-download or gunzip it)`,
-        { file, offset: 0, compressed: true },
+        `${file} is a corrupt gzip stream: ${(cause as Error).message} at compressed byte offset ${offset} (remedy: re-download it)`,
+        { file, offset, compressed: true },
         { cause },
       );
     }
   }
   return { file, bytes: new Uint8Array(raw.buffer, raw.byteOffset, raw.length), gzipped: false };
+}
+
+/**
+ * Offset of the byte whose inclusion first makes a gzip prefix fail to decode (binary search over
+ * prefix
+ * lengths; zlib itself does not report where it failed). Only called on the error path.
+ */
+function firstBadGzipByte(raw: Uint8Array): number {
+  const fails = (n: number): boolean => {
+    try {
+      gunzipSync(raw.subarray(0, n), { finishFlush: constants.Z_SYNC_FLUSH });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  let ok = 0;
+  let bad = raw.length;
+  while (bad - ok > 1) {
+    const mid = (ok + bad) >>> 1;
+    if (fails(mid)) bad = mid;
+    else ok = mid;
+  }
+  return bad - 1;
 }
 
 /**

@@ -13,10 +13,13 @@ const PIXELS = SIDE * SIDE * CHANNELS;
 export type CifarVariant = 'cifar10' | 'cifar100';
 
 /**
- * Parses one CIFAR binary batch: records of `labelBytes` label bytes then 3072 pixel bytes in CHW order.
- * CIFAR-10 has 1 label byte (< 10); CIFAR-100 has 2 (coarse < 20, fine < 100) and the fine label is kept.
+ * Parses one CIFAR binary batch: records of `labelBytes` label bytes then 3072 pixel bytes in CHW
+ * order.
+ * CIFAR-10 has 1 label byte (< 10); CIFAR-100 has 2 (coarse < 20, fine < 100) and the fine label is
+ * kept.
  * Pixels become HWC float32 in `[0, 1]`; inputShape `[32, 32, 3]`. Throws `E_DATA_INVALID` with
- * `{ file, offset }` for an empty file, a truncated record (its start offset) or a label out of range.
+ * `{ file, offset }` for an empty file, a truncated record (its start offset) or a label out of
+ * range.
  */
 export function parseCifarBatch(file: string, variant: CifarVariant, classNames?: readonly string[]): Dataset {
   const src = readDataFile(file);
@@ -49,10 +52,12 @@ export function parseCifarBatch(file: string, variant: CifarVariant, classNames?
     }
     const label = bytes[start + labelBytes - 1] as number;
     if (label >= classes) {
-      throw dataFileError(src, start + labelBytes - 1, `label ${label} of record ${r} is out of range [0, ${classes})`, {
-        record: r,
-        label,
-      });
+      throw dataFileError(
+        src,
+        start + labelBytes - 1,
+        `label ${label} of record ${r} is out of range [0, ${classes})`,
+        { record: r, label },
+      );
     }
     y[r] = label;
     const px = start + labelBytes;
@@ -95,7 +100,8 @@ function readNames(file: string, classes: number): string[] | undefined {
 }
 
 /**
- * Finds CIFAR-10 (`data_batch_*.bin`, `test_batch.bin`, `batches.meta.txt`) or CIFAR-100 (`train.bin`,
+ * Finds CIFAR-10 (`data_batch_*.bin`, `test_batch.bin`, `batches.meta.txt`) or CIFAR-100
+ * (`train.bin`,
  * `test.bin`, `fine_label_names.txt`) binary files in `dir`, or in its `cifar-10-batches-bin` /
  * `cifar-100-binary` subdirectory. Returns undefined when there are none.
  */

@@ -19,17 +19,20 @@ export interface DatasetFields {
 }
 
 /**
- * Builds a {@link Dataset}, checking that `x` holds `count × prod(inputShape)` values and `y` holds `count`
+ * Builds a {@link Dataset}, checking that `x` holds `count × prod(inputShape)` values and `y` holds
+ * `count`
  * class indices in `[0, targetSize)` (classification) or `count × targetSize` values (regression).
- * `count` is derived from `x`. Throws `E_DATA_INVALID` naming the data set when the arrays disagree.
+ * `count` is derived from `x`. Throws `E_DATA_INVALID` naming the data set when the arrays
+ * disagree.
  */
 export function createDataset(fields: DatasetFields): Dataset {
   const per = sampleSize(fields.inputShape);
   if (per <= 0 || !fields.inputShape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new NasError('E_DATA_INVALID', `Data set ${fields.name}: input shape [${fields.inputShape.join(', ')}] must be positive integers`, {
-      name: fields.name,
-      inputShape: [...fields.inputShape],
-    });
+    throw new NasError(
+      'E_DATA_INVALID',
+      `Data set ${fields.name}: input shape [${fields.inputShape.join(', ')}] must be positive integers`,
+      { name: fields.name, inputShape: [...fields.inputShape] },
+    );
   }
   if (fields.x.length % per !== 0) {
     throw new NasError(
@@ -138,8 +141,10 @@ export function concatDatasets(a: Dataset, b: Dataset, name: string = a.name): D
 }
 
 /**
- * One-hot encodes class indices: returns `labels.length × numClasses` values, row `i` all zero but a 1 at
- * column `labels[i]`. Throws `E_DATA_INVALID` for a label that is not an integer in `[0, numClasses)`.
+ * One-hot encodes class indices: returns `labels.length × numClasses` values, row `i` all zero but
+ * a 1 at
+ * column `labels[i]`. Throws `E_DATA_INVALID` for a label that is not an integer in `[0,
+ * numClasses)`.
  */
 export function oneHot(labels: ArrayLike<number>, numClasses: number): Float32Array {
   const out = new Float32Array(labels.length * numClasses);

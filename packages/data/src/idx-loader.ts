@@ -17,7 +17,10 @@ const IDX_TYPES: ReadonlyMap<number, { name: string; size: number }> = new Map([
 /** A parsed IDX file (the format of MNIST and Fashion-MNIST). */
 export interface IdxArray {
   readonly file: string;
-  /** Element type code from the magic number: 0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int, 0x0D float, 0x0E double. */
+  /**
+   * Element type code from the magic number: 0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int, 0x0D float,
+   * 0x0E double.
+   */
   readonly typeCode: number;
   readonly dims: readonly number[];
   /** The elements as numbers, row-major, `prod(dims)` of them. */
@@ -28,9 +31,12 @@ export interface IdxArray {
 }
 
 /**
- * Parses an IDX file: magic `00 00 <type> <ndims>`, then `ndims` big-endian uint32 sizes, then the elements
- * big-endian. Throws `E_DATA_INVALID` with `{ file, offset }` for a bad magic number (offset 0), an unknown
- * type (2), a truncated header, a truncated record (offset of the first incomplete record) or trailing bytes.
+ * Parses an IDX file: magic `00 00 <type> <ndims>`, then `ndims` big-endian uint32 sizes, then the
+ * elements
+ * big-endian. Throws `E_DATA_INVALID` with `{ file, offset }` for a bad magic number (offset 0), an
+ * unknown
+ * type (2), a truncated header, a truncated record (offset of the first incomplete record) or
+ * trailing bytes.
  */
 export function parseIdx(src: DataFileBytes): IdxArray {
   const { bytes } = src;
@@ -50,7 +56,11 @@ export function parseIdx(src: DataFileBytes): IdxArray {
   if (ndims === 0) throw dataFileError(src, 3, 'IDX file declares 0 dimensions');
   const dataOffset = 4 + 4 * ndims;
   if (bytes.length < dataOffset) {
-    throw dataFileError(src, bytes.length, `truncated IDX header (${ndims} dimensions need ${dataOffset} bytes)`);
+    throw dataFileError(
+      src,
+      bytes.length,
+      `truncated IDX header (${ndims} dimensions need ${dataOffset} bytes)`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -70,10 +80,12 @@ export function parseIdx(src: DataFileBytes): IdxArray {
     );
   }
   if (actual > expected) {
-    throw dataFileError(src, dataOffset + expected, `size mismatch: ${actual - expected} bytes after the last record`, {
-      expectedBytes: expected,
-      actualBytes: actual,
-    });
+    throw dataFileError(
+      src,
+      dataOffset + expected,
+      `size mismatch: ${actual - expected} bytes after the last record`,
+      { expectedBytes: expected, actualBytes: actual },
+    );
   }
   const values = new Float32Array(total);
   switch (typeCode) {
@@ -107,9 +119,12 @@ export interface IdxPairOptions {
 }
 
 /**
- * An image file (`[n, h, w]` or `[n, h, w, c]`) and a label file (`[n]`) as a classification data set with
- * inputShape `[h, w, c]` (c = 1 for 3-D files). ubyte pixels are scaled to `[0, 1]`; other types are kept.
- * Throws `E_DATA_INVALID` with `{ file, offset }` for a wrong rank, a count mismatch between the files
+ * An image file (`[n, h, w]` or `[n, h, w, c]`) and a label file (`[n]`) as a classification data
+ * set with
+ * inputShape `[h, w, c]` (c = 1 for 3-D files). ubyte pixels are scaled to `[0, 1]`; other types
+ * are kept.
+ * Throws `E_DATA_INVALID` with `{ file, offset }` for a wrong rank, a count mismatch between the
+ * files
  * (offset 4 of the label file) or a label outside `[0, classes)` (the label's own offset).
  */
 export function loadIdxPair(imagesFile: string, labelsFile: string, options: IdxPairOptions = {}): Dataset {
@@ -130,11 +145,12 @@ export function loadIdxPair(imagesFile: string, labelsFile: string, options: Idx
   }
   const n = images.dims[0] as number;
   if (labels.dims[0] !== n) {
-    throw dataFileError(lblSrc, 4, `label count ${labels.dims[0]} differs from image count ${n} in ${imagesFile}`, {
-      labels: labels.dims[0],
-      images: n,
-      imagesFile,
-    });
+    throw dataFileError(
+      lblSrc,
+      4,
+      `label count ${labels.dims[0]} differs from image count ${n} in ${imagesFile}`,
+      { labels: labels.dims[0], images: n, imagesFile },
+    );
   }
   for (let i = 0; i < n; i++) {
     const label = labels.values[i] as number;
@@ -175,8 +191,10 @@ export interface IdxDirectoryFiles {
 
 /**
  * Finds `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and
- * `t10k-labels-idx1-ubyte` (each optionally `.gz`; `.idx` instead of `-idx` and `test` instead of `t10k`
- * also match) in `dir`. Returns undefined when there is no train pair; an uncompressed file wins over `.gz`.
+ * `t10k-labels-idx1-ubyte` (each optionally `.gz`; `.idx` instead of `-idx` and `test` instead of
+ * `t10k`
+ * also match) in `dir`. Returns undefined when there is no train pair; an uncompressed file wins
+ * over `.gz`.
  */
 export function findIdxFiles(dir: string): IdxDirectoryFiles | undefined {
   const found = new Map<string, string>();

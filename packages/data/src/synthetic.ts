@@ -8,7 +8,8 @@ function countSchema(def: number) {
 }
 
 /**
- * Copies `options`, fills defaults and validates them against `schema`; throws `E_OPTIONS_INVALID` with a
+ * Copies `options`, fills defaults and validates them against `schema`; throws `E_OPTIONS_INVALID`
+ * with a
  * JSON pointer per problem (e.g. `/classes must be >= 1`, `/arms is not allowed here`).
  */
 function readOptions<T>(schema: object, options: object, id: string): Required<T> {
@@ -72,8 +73,10 @@ export const SYNTHETIC_OPTION_SCHEMAS = {
 } as const;
 
 /**
- * The 13-point toy of algorithms.md §9 check C: `x ∈ {−3, −2.5, …, 3}`, `y = tanh(3x + 1.5) + tanh(3x − 1.5)`
- * (a two-step staircase that a 2-neuron tanh net fits exactly). Regression, inputShape `[1]`, in x order.
+ * The 13-point toy of algorithms.md §9 check C: `x ∈ {−3, −2.5, …, 3}`, `y = tanh(3x + 1.5) +
+ * tanh(3x − 1.5)`
+ * (a two-step staircase that a 2-neuron tanh net fits exactly). Regression, inputShape `[1]`, in x
+ * order.
  */
 export function toy1d(): Dataset {
   const n = 13;
@@ -111,7 +114,11 @@ export interface Regression1dOptions {
 
 /** Noisy 1-D regression: `x ~ U(−3, 3)`, `y = f(x) + noise·N(0, 1)`. inputShape `[1]`, targetSize 1. */
 export function regression1d(options: Regression1dOptions = {}): Dataset {
-  const o = readOptions<Regression1dOptions>(SYNTHETIC_OPTION_SCHEMAS['regression-1d'], options, 'regression-1d');
+  const o = readOptions<Regression1dOptions>(
+    SYNTHETIC_OPTION_SCHEMAS['regression-1d'],
+    options,
+    'regression-1d',
+  );
   const { count, noise } = o;
   const f = REGRESSION_1D_FUNCTIONS[o.fn];
   const rng = new SeededRandom(o.seed);
@@ -141,7 +148,8 @@ export interface BlobsOptions {
 }
 
 /**
- * Isotropic Gaussian blobs: one centre per class drawn uniformly in a box, samples `centre + spread·N(0, I)`.
+ * Isotropic Gaussian blobs: one centre per class drawn uniformly in a box, samples `centre +
+ * spread·N(0, I)`.
  * Sample `i` has class `i mod classes`. inputShape `[dims]`.
  */
 export function blobs(options: BlobsOptions = {}): Dataset {
@@ -149,7 +157,9 @@ export function blobs(options: BlobsOptions = {}): Dataset {
   const { count, classes, dims, spread } = o;
   const box = o.centreBox;
   const rng = new SeededRandom(o.seed);
-  const centres = Array.from({ length: classes }, () => Array.from({ length: dims }, () => box * (2 * rng.next() - 1)));
+  const centres = Array.from({ length: classes }, () =>
+    Array.from({ length: dims }, () => box * (2 * rng.next() - 1)),
+  );
   const x = new Float32Array(count * dims);
   const y = new Float32Array(count);
   for (let i = 0; i < count; i++) {
@@ -220,7 +230,8 @@ export interface SyntheticImagesOptions {
 }
 
 /**
- * Small class-conditional images (a CIFAR stand-in for tests). Each class has a prototype: a base colour
+ * Small class-conditional images (a CIFAR stand-in for tests). Each class has a prototype: a base
+ * colour
  * per channel in `[0.25, 0.75]` plus a plane wave of amplitude 0.2 with a class-specific direction,
  * frequency (1–3 cycles per image) and phase per channel. A sample is its class prototype plus
  * `noise·N(0, 1)` per value, clamped to `[0, 1]`. Sample `i` has class `i mod classes`.

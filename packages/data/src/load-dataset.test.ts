@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NasError } from '@mitosis/core';
+import { listDatasets, loadDataset } from './load-dataset.js';
+
+describe('loadDataset', () => {
+  it('splits the same way for the same seed and differently for another', async () => {
+    const a = await loadDataset('blobs', { seed: 11, count: 50 });
+    const b = await loadDataset('blobs', { seed: 11, count: 50 });
+    const c = await loadDataset('blobs', { seed: 12, count: 50 });
+    assert.deepEqual(a.train.x, b.train.x);
+    assert.deepEqual(a.val.y, b.val.y);
+    assert.deepEqual(a.test.x, b.test.x);
+    assert.notDeepEqual(a.train.x, c.train.x);
+    assert.deepEqual([a.train.count, a.val.count, a.test.count], [35, 5, 10]);
+  });
+
+  it('puts every sample in exactly one split', async () => {
+    const s = await loadDataset('regression-1d', { seed: 4, count: 40, valFraction: 0.25, testFraction: 0.25 });
+    const all = (await loadDataset('regression-1d', { seed: 4, count: 40, valFraction: 0, testFraction: 0 })).train;
+    const seen = [...s.train.x, ...s.val.x, ...s.test.x].sort((p, q) => p - q);
+    assert.deepEqual(seen, [...all.x].sort((p, q) => p - q));
+    assert.deepEqual([s.train.count, s.val.count, s.test.count], [20, 10, 10]);
+  });
+
+  it('caps each split with limit', async () => {
+    const s = await loadDataset('synthetic-images', { count: 30, height: 4, width: 4, limit: 3 });
+    assert.deepEqual([s.train.count, s.val.count, s.test.count], [3, 3, 3]);
+    assert.deepEqual(s.train.inputShape, [4, 4, 3]);
+  });
+
+  it('gives toy-1d as all 13 points in every split', async () => {
+    const s = await loadDataset('toy-1d', { seed: 99 });
+    for (const split of [s.train, s.val, s.test]) {
+      assert.equal(split.count, 13);
+      assert.equal(split.x[0], -3);
+      assert.equal(split.x[12], 3);
+    }
+  });
+
+  it('lists the known ids for an unknown id', async () => {
+    await assert.rejects(loadDataset('mnsit'), (e: unknown) => {
+      assert.ok(NasError.is(e, 'E_DATA_READ'));
+      assert.deepEqual(e.details['known'], ['blobs', 'mnist', 'regression-1d', 'spirals', 'synthetic-images', 'toy-1d']);
+      assert.match(e.message, /Unknown data set "mnsit" \(known: blobs, mnist/);
+      return true;
+    });
+  });
+
+  it('rejects options that do not apply or are out of range', async () => {
+    await assert.rejects(loadDataset('spirals', { dims: 3 }), (e: unknown) => {
+      assert.ok(NasError.is(e, 'E_OPTIONS_INVALID'));
+      assert.deepEqual(e.details['options'], ['dims']);
+      return true;
+    });
+    await assert.rejects(loadDataset('blobs', { valFraction: 1.5 }), (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    await assert.rejects(
+      loadDataset('blobs', { count: 3, valFraction: 0.5, testFraction: 0.5 }),
+      (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID') && /no training samples/.test(e.message),
+    );
+  });
+
+  it('lists every embedded data set with its task, shape and classes', () => {
+    const list = listDatasets();
+    assert.deepEqual(
+      list.map((d) => d.id),
+      ['blobs', 'mnist', 'regression-1d', 'spirals', 'synthetic-images', 'toy-1d'],
+    );
+    const mnist = list.find((d) => d.id === 'mnist');
+    assert.deepEqual(mnist?.inputShape, [28, 28, 1]);
+    assert.equal(mnist?.classes, 10);
+    const toy = list.find((d) => d.id === 'toy-1d');
+    assert.equal(toy?.task, 'regression');
+    assert.equal(toy?.classes, undefined);
+    assert.equal(toy?.count, 13);
+  });
+});
