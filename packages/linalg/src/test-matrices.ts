@@ -1,0 +1,57 @@
+import { SeededRandom } from '@mitosis/core';
+
+/**
+ * Random symmetric test matrices with a prescribed spectrum, for solver tests and benchmarks.
+ *
+ * S = Q diag(λ) Qᵀ with Q a product of `reflections` random Householder reflections, built in
+ * O(reflections · n²) (a full random orthogonal Q would cost O(n³) per neuron). Eight reflections already
+ * spread every eigenvector over all coordinates.
+ */
+export function symmetricWithSpectrum(eigenvalues: readonly number[] | Float64Array, rng: SeededRandom, reflections = 8): Float64Array {
+  const n = eigenvalues.length;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) a[i * n + i] = eigenvalues[i] as number;
+  const v = new Float64Array(n);
+  const p = new Float64Array(n);
+  for (let h = 0; h < reflections && n > 1; h++) {
+    let vv = 0;
+    for (let i = 0; i < n; i++) {
+      const x = rng.normal();
+      v[i] = x;
+      vv += x * x;
+    }
+    const beta = 2 / vv;
+    // A ← H A H with H = I − β v vᵀ: p = βAv, w = p − (β/2)(vᵀp)v, A ← A − v wᵀ − w vᵀ.
+    let vp = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += (a[i * n + j] as number) * (v[j] as number);
+      p[i] = beta * s;
+      vp += (v[i] as number) * (p[i] as number);
+    }
+    for (let i = 0; i < n; i++) p[i] = (p[i] as number) - 0.5 * beta * vp * (v[i] as number);
+    for (let i = 0; i < n; i++) {
+      const vi = v[i] as number;
+      const pi = p[i] as number;
+      for (let j = 0; j < n; j++) a[i * n + j] = (a[i * n + j] as number) - vi * (p[j] as number) - pi * (v[j] as number);
+    }
+  }
+  return a;
+}
+
+/**
+ * A spectrum shaped like a splitting matrix's (S = E[g σ''(z) x xᵀ] is a difference of two PSD,
+ * fast-decaying matrices): `negatives` negative eigenvalues — the most negative in [−1, −0.7]·`magnitude`, the
+ * others in [−0.5, −0.2]·`magnitude`, so λ_min is separated as in a neuron worth splitting — a decaying
+ * positive side λ_i ≈ magnitude·(i+1)^−1.2, and a bulk near zero of both signs. Unsorted.
+ */
+export function splittingLikeSpectrum(dim: number, rng: SeededRandom, negatives = 3, magnitude = 1): Float64Array {
+  const values = new Float64Array(dim);
+  for (let i = 0; i < dim; i++) {
+    if (i === 0 && negatives > 0) values[i] = -magnitude * (0.7 + 0.3 * rng.next());
+    else if (i < negatives) values[i] = -magnitude * (0.2 + 0.3 * rng.next());
+    else if (i < negatives + Math.ceil(dim / 8)) values[i] = magnitude * (i - negatives + 1) ** -1.2 * (0.8 + 0.4 * rng.next());
+    else values[i] = magnitude * 0.02 * rng.normal();
+  }
+  return values;
+}
