@@ -1,7 +1,6 @@
-import '@tensorflow/tfjs-backend-cpu';
-import { tf } from './tf.js';
+import { useBackend } from '@mitosis/engine';
 
 /** Test helper: selects the float32 `cpu` backend (every kernel, deterministic). */
 export async function useCpuBackend(): Promise<void> {
-  await tf.setBackend('cpu');
+  await useBackend('cpu');
 }

@@ -1,5 +1,4 @@
 /**
- * The one TF.js core copy this package uses. Re-exported from one place so that the whole package switches
- * together (the engine owns backend selection).
+ * The one TF.js core copy mitosis uses, from the engine (which also registers the gradients and backends).
  */
-export * as tf from '@tensorflow/tfjs-core';
+export { tf } from '@mitosis/engine';
