@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { ContainerModule } from '@mitosis/core/di';
+import { EigenSolverContribution, GrowerRegistry, NasError, loadPlugins } from '@mitosis/core';
+import { EnergyAwareGrowerContribution, type EnergyAwareOptions } from './energy-aware-grower.js';
+import { fakeContext, fakeEigenRegistry, fakeEigenResults, type FakeLayer } from './testing/fake-context.js';
+
+const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Check H: λ = (−3, −2, −1, 0.5, −0.4, −2.5), layers (0, 0, 1, 1, 2, 2), costs (1, 2.5, 1.5), caps (2, 1, 1). */
+const checkH: FakeLayer[] = [
+  { node: 'l0', lambdaMin: [-3, -2], marginalCost: 1, cap: 4 },
+  { node: 'l1', lambdaMin: [-1, 0.5], marginalCost: 2.5, cap: 3 },
+  { node: 'l2', lambdaMin: [-0.4, -2.5], marginalCost: 1.5, cap: 3 },
+];
+
+function grower(layers: readonly FakeLayer[], options: Partial<EnergyAwareOptions> = {}) {
+  const { registry, calls } = fakeEigenRegistry(layers);
+  const growers = new GrowerRegistry([new EnergyAwareGrowerContribution(registry)]);
+  return { grower: growers.create('energy-aware', options), calls };
+}
+
+describe('energy-aware grower', () => {
+  it('fills the reference defaults (rayleigh solver, sqrt costs, grow 0.2, β ≥ 0.99, ε 0.01)', () => {
+    const { registry } = fakeEigenRegistry([]);
+    const growers = new GrowerRegistry([new EnergyAwareGrowerContribution(registry)]);
+    assert.deepEqual(growers.options('energy-aware', {}), {
+      solver: 'rayleigh',
+      solverOptions: {},
+      epsilon: 0.01,
+      grow: 0.2,
+      costTransform: 'sqrt',
+      betaThreshold: 0.99,
+      costUnit: 'any',
+    });
+    assert.throws(() => growers.options('energy-aware', { budget: 3 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    assert.throws(() => growers.options('energy-aware', { grow: 0 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+  });
+
+  it('selects {0, 1, 5} of check H under a context budget of 4 (LP objective −7.7)', async () => {
+    const { grower: g, calls } = grower(checkH, { costTransform: 'none' });
+    const plan = await g.plan(fakeContext(checkH, { budget: 4 }));
+    assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['l0', 0], ['l0', 1], ['l2', 1]]);
+    assert.equal(calls.created[0]?.id, 'rayleigh');
+    const stats = plan.stats as { lp: { objective: number; fractional: number }; budget: { used: number; available: number } };
+    assert.ok(Math.abs(stats.lp.objective - -7.7) < 1e-12);
+    assert.equal(stats.lp.fractional, 1);
+    assert.equal(stats.budget.available, 4);
+    assert.equal(stats.budget.used, 1 + 1 + 1.5);
+    assert.deepEqual(plan.entries.map((e) => e.cost), [1, 1, 1.5]);
+    const e0 = plan.entries[0]!;
+    assert.deepEqual(e0.offspring, [{ weight: 0.5, direction: [1, 0] }, { weight: 0.5, direction: [-1, -0] }]);
+    assert.ok(Math.abs(e0.predictedDeltaLoss! - (0.01 ** 2 / 2) * -3) < 1e-15);
+    assert.ok(Math.abs(plan.predictedDeltaLoss! - (0.01 ** 2 / 2) * (-3 - 2 - 2.5)) < 1e-15);
+  });
+
+  it('uses the reference budget rule B_g = grow × Σ C_l·c_l per group when the context has no budget', async () => {
+    // Groups: early = {l0, l1}, late = {l2}; sqrt costs 2, 3 and 1; widths 4, 2, 4.
+    const layers: FakeLayer[] = [
+      { node: 'l0', lambdaMin: [-4, -3, -2, -1], marginalCost: 4, group: 'early' },
+      { node: 'l1', lambdaMin: [-9, 1], marginalCost: 9, group: 'early' },
+      { node: 'l2', lambdaMin: [-1, -0.5, 0.2, 0.3], marginalCost: 1, group: 'late' },
+    ];
+    const { grower: g } = grower(layers, { grow: 0.25 });
+    const plan = await g.plan(fakeContext(layers));
+    const stats = plan.stats as { budget: { unit: string; groups: { group: string; budget: number; used: number }[] } };
+    assert.equal(stats.budget.unit, 'sqrt(macs)');
+    // early: 0.25·(4·2 + 2·3) = 3.5; late: 0.25·(4·1) = 1.
+    assert.deepEqual(stats.budget.groups.map((x) => [x.group, x.budget]), [['early', 3.5], ['late', 1]]);
+    // early, by λ/c: l1/0 (−9/3) takes 3 of 3.5, then l0/0 (−4/2) gets β = 0.25 and is dropped;
+    // late: l2/0 (−1/1) fills its budget of 1 exactly.
+    assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['l1', 0], ['l2', 0]]);
+    for (const g of stats.budget.groups) assert.ok(g.used <= g.budget + 1e-12);
+  });
+
+  it('respects caps and never grows a neuron with λ ≥ 0, even with a huge budget', async () => {
+    const layers: FakeLayer[] = [
+      { node: 'a', lambdaMin: [-1, -2, -3, 0.1], cap: 6 },
+      { node: 'b', lambdaMin: [0, 0.5], cap: null },
+    ];
+    const { grower: g } = grower(layers, { costTransform: 'none' });
+    const plan = await g.plan(fakeContext(layers, { budget: 1e9 }));
+    assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['a', 1], ['a', 2]]);
+  });
+
+  it('grows free layers (marginal cost ≤ 0) first, within their caps', async () => {
+    const layers: FakeLayer[] = [
+      { node: 'free', lambdaMin: [-1, -2, 3], marginalCost: -0.5, cap: 4 },
+      { node: 'paid', lambdaMin: [-1], marginalCost: 10 },
+    ];
+    const { grower: g } = grower(layers, { costTransform: 'none' });
+    const plan = await g.plan(fakeContext(layers, { budget: 0 }));
+    assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['free', 1]]);
+    assert.deepEqual((plan.stats as { freeLayers: string[] }).freeLayers, ['free']);
+  });
+
+  it('raises E_UNIT_MISMATCH for a budget in another unit than the knapsack costs', async () => {
+    const { grower: g } = grower(checkH);
+    await assert.rejects(
+      g.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' })),
+      (e) => NasError.is(e, 'E_UNIT_MISMATCH') && /sqrt\(ms\)/.test(e.message),
+    );
+    const { grower: h } = grower(checkH, { costTransform: 'none', costUnit: 'mJ' });
+    await assert.rejects(h.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' })), (e) => NasError.is(e, 'E_UNIT_MISMATCH'));
+    const { grower: k } = grower(checkH, { costTransform: 'none' });
+    await assert.rejects(
+      k.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms', costModelUnit: 'macs' })),
+      (e) => NasError.is(e, 'E_UNIT_MISMATCH') && /fake-cost/.test(e.message),
+    );
+  });
+
+  it('raises clear errors for a cap below the width and an unpriced layer', async () => {
+    const capped: FakeLayer[] = [{ node: 'conv1', lambdaMin: [-1, -1, -1], cap: 2 }];
+    await assert.rejects(grower(capped).grower.plan(fakeContext(capped)), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /conv1/.test(e.message));
+    const unpriced: FakeLayer[] = [{ node: 'fc9', lambdaMin: [-1], marginalCost: null }];
+    await assert.rejects(grower(unpriced).grower.plan(fakeContext(unpriced)), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /fc9/.test(e.message));
+  });
+
+  it('loads through the plugin loader and passes solverOptions to the solver', async () => {
+    const { container } = await loadPlugins([pluginDir]);
+    const seen: unknown[] = [];
+    container.load(
+      new ContainerModule(({ bind }) => {
+        bind(EigenSolverContribution).toConstantValue({
+          id: 'rayleigh',
+          description: 'fixed eigenpairs',
+          optionsSchema: { type: 'object' },
+          create: (options: unknown) => {
+            seen.push(options);
+            return { id: 'rayleigh', solve: async () => fakeEigenResults(checkH) };
+          },
+        });
+      }),
+    );
+    const g = container.get(GrowerRegistry).create('energy-aware', { costTransform: 'none', solverOptions: { epochs: 3 } });
+    const plan = await g.plan(fakeContext(checkH, { budget: 4 }));
+    assert.equal(plan.entries.length, 3);
+    assert.deepEqual(seen, [{ epochs: 3 }]);
+  });
+});

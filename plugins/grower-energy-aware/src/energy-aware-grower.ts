@@ -1,0 +1,262 @@
+import type { JSONSchemaType } from 'ajv';
+import { inject, injectable } from '@mitosis/core/di';
+import {
+  COST_UNITS,
+  EigenSolverRegistry,
+  NasError,
+  type CostUnit,
+  type GrowthContext,
+  type GrowthPlan,
+  type Grower,
+  type GrowerContribution,
+  type NeuronGrowth,
+} from '@mitosis/core';
+import {
+  lambdaMinSummary,
+  layerRoom,
+  layerStats,
+  solveSplittingEigen,
+  unitRow,
+  type Candidate,
+} from './kit/growth-support.js';
+import { knapsackGreedy, selectByBeta, type KnapsackItem } from './kit/selection.js';
+
+/** How a layer's marginal cost is compressed before it enters the knapsack (algorithms.md §3.3). */
+export type CostTransform = 'none' | 'sqrt' | 'log';
+
+/** Options of the energy-aware grower; {@link energyAwareOptionsSchema} gives the defaults. */
+export interface EnergyAwareOptions {
+  /** Installed eigen solver that estimates λ_min, v_min (`rayleigh`: the reference's stochastic solver). */
+  readonly solver: string;
+  /** Options passed to that solver, validated by its own schema. */
+  readonly solverOptions: Record<string, unknown>;
+  /** Step size ε along the unit eigenvector (reference MobileNetV1: 0.01; MobileNetV2: 0.1). */
+  readonly epsilon: number;
+  /**
+   * Budget rule when the context gives no budget: B_g = grow × Σ_{l∈g} C_l·c_l, the cost of growing a
+   * fraction `grow` of every layer of group g.
+   */
+  readonly grow: number;
+  /** c_l = f(Δcost): `sqrt` (reference CIFAR-100), `log` = ln(1 + Δcost) (reference ImageNet uses ln), `none`. */
+  readonly costTransform: CostTransform;
+  /** Grow the neurons whose LP weight β ≥ this (reference: 0.99 on CIFAR, 0.9 on ImageNet). */
+  readonly betaThreshold: number;
+  /** Unless `any`, the context's cost unit must be this one (`E_UNIT_MISMATCH` otherwise). */
+  readonly costUnit: CostUnit | 'any';
+}
+
+export const energyAwareOptionsSchema: JSONSchemaType<EnergyAwareOptions> = {
+  type: 'object',
+  properties: {
+    solver: { type: 'string', minLength: 1, default: 'rayleigh' },
+    solverOptions: { type: 'object', required: [], additionalProperties: true, default: {} },
+    epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.01 },
+    grow: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.2 },
+    costTransform: { type: 'string', enum: ['none', 'sqrt', 'log'], default: 'sqrt' },
+    betaThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.99 },
+    costUnit: { type: 'string', enum: ['any', ...COST_UNITS], default: 'any' },
+  },
+  required: ['solver', 'solverOptions', 'epsilon', 'grow', 'costTransform', 'betaThreshold', 'costUnit'],
+  additionalProperties: false,
+};
+
+function transformCost(value: number, transform: CostTransform): number {
+  switch (transform) {
+    case 'none':
+      return value;
+    case 'sqrt':
+      return Math.sqrt(value);
+    case 'log':
+      return Math.log1p(value);
+  }
+}
+
+/** A budget group's line in `stats.budget.groups`. */
+interface GroupBudget {
+  readonly group: string;
+  readonly layers: string[];
+  readonly budget: number;
+  /** Σ β_i c_i of the LP solution. */
+  readonly usedLp: number;
+  /** Σ c_i over the neurons actually grown (β ≥ threshold). */
+  readonly used: number;
+}
+
+/**
+ * Energy-aware fast splitting (Wang et al.; algorithms.md §3.3–3.5): λ_min per neuron from the (stochastic)
+ * eigen solver, then the knapsack min Σ β_i λ_i s.t. Σ β_i c_i ≤ B_g per group, per-layer caps, 0 ≤ β ≤ 1,
+ * solved exactly by the greedy of §3.3 and rounded at β ≥ `betaThreshold`. Grown neurons split into θ ± εv_min
+ * with outgoing weights ½, ½.
+ */
+export class EnergyAwareGrower implements Grower {
+  readonly id = 'energy-aware';
+
+  constructor(
+    private readonly options: EnergyAwareOptions,
+    private readonly solvers: EigenSolverRegistry,
+  ) {}
+
+  async plan(context: GrowthContext): Promise<GrowthPlan> {
+    const { options } = this;
+    const unit = context.costUnit;
+    if (context.costModel.unit !== unit) {
+      throw new NasError(
+        'E_UNIT_MISMATCH',
+        `energy-aware: the growth context prices in ${unit} but its cost model "${context.costModel.id}" returns ` +
+          `${context.costModel.unit}; budgets and marginal costs must share one unit`,
+        { grower: this.id, contextUnit: unit, costModelUnit: context.costModel.unit },
+      );
+    }
+    if (options.costUnit !== 'any' && options.costUnit !== unit) {
+      throw new NasError(
+        'E_UNIT_MISMATCH',
+        `energy-aware was configured for costs in ${options.costUnit} but the run prices in ${unit} ` +
+          `(cost model "${context.costModel.id}"); change the grower's costUnit option or the cost model`,
+        { grower: this.id, expected: options.costUnit, actual: unit },
+      );
+    }
+    if (context.budget !== null) {
+      if (!(context.budget >= 0) || !Number.isFinite(context.budget)) {
+        throw new NasError('E_CONFIG_INVALID', `energy-aware: the round budget must be a finite number ≥ 0, got ${context.budget} ${unit}`, {
+          grower: this.id,
+          budget: context.budget,
+        });
+      }
+      if (options.costTransform !== 'none') {
+        throw new NasError(
+          'E_UNIT_MISMATCH',
+          `energy-aware: the round budget is ${context.budget} ${unit} but costTransform "${options.costTransform}" ` +
+            `puts the knapsack costs in ${options.costTransform}(${unit}); set costTransform "none" to spend a budget ` +
+            `in ${unit}, or leave the round budget unset to use the reference rule grow × Σ C_l·c_l`,
+          { grower: this.id, budget: context.budget, unit, costTransform: options.costTransform },
+        );
+      }
+    }
+    const room = layerRoom(context);
+    const costs = context.layers.map((layer) => {
+      const m = layer.marginalCost;
+      if (m === null || !Number.isFinite(m)) {
+        throw new NasError(
+          'E_CONFIG_INVALID',
+          `energy-aware needs the marginal cost of every growable layer, but cost model "${context.costModel.id}" ` +
+            `could not price one more channel of "${layer.node}" (${m} ${unit})`,
+          { grower: this.id, node: layer.node, marginalCost: m },
+        );
+      }
+      // A channel that costs nothing (or, with a non-monotonic latency table, less than nothing) is free.
+      return transformCost(Math.max(0, m), options.costTransform);
+    });
+
+    // Budget groups: one pool for a context budget; the layers' groups under the reference rule.
+    const groupNames: string[] = [];
+    const groupOf = context.layers.map((layer) => {
+      const name = context.budget === null ? layer.group : 'all';
+      let g = groupNames.indexOf(name);
+      if (g < 0) g = groupNames.push(name) - 1;
+      return g;
+    });
+    const budgets = groupNames.map((_, g) => {
+      if (context.budget !== null) return context.budget;
+      let sum = 0;
+      context.layers.forEach((layer, l) => {
+        if (groupOf[l] === g) sum += layer.width * costs[l]!;
+      });
+      return options.grow * sum;
+    });
+
+    const results = await solveSplittingEigen(this.solvers, options.solver, options.solverOptions, context);
+
+    // Free layers (c_l = 0) grow their most negative neurons up to the cap; the rest go through the knapsack.
+    const items: KnapsackItem[] = [];
+    const itemRef: { layer: number; neuron: number }[] = [];
+    const chosen: Candidate[] = [];
+    results.forEach((r, l) => {
+      const cost = costs[l]!;
+      if (cost > 0) {
+        for (let j = 0; j < r.neurons; j++) {
+          items.push({ lambda: r.lambdaMin[j]!, layer: l, cost, group: groupOf[l]! });
+          itemRef.push({ layer: l, neuron: j });
+        }
+        return;
+      }
+      const negative = Array.from(r.lambdaMin, (lambda, neuron) => ({ lambda, neuron }))
+        .filter((x) => x.lambda < 0)
+        .sort((a, b) => a.lambda - b.lambda || a.neuron - b.neuron);
+      for (const x of negative.slice(0, Math.min(negative.length, room[l]!))) {
+        chosen.push({ layer: l, neuron: x.neuron, score: x.lambda, added: 1 });
+      }
+    });
+    const lp = knapsackGreedy(items, budgets, room);
+    for (const i of selectByBeta(lp.beta, options.betaThreshold)) {
+      const ref = itemRef[i]!;
+      chosen.push({ layer: ref.layer, neuron: ref.neuron, score: items[i]!.lambda, added: 1 });
+    }
+    chosen.sort((a, b) => a.layer - b.layer || a.neuron - b.neuron);
+
+    const eps = options.epsilon;
+    const entries: NeuronGrowth[] = chosen.map((c) => {
+      const r = results[c.layer]!;
+      const v = unitRow(r.vMin, c.neuron, r.dim);
+      return {
+        node: context.layers[c.layer]!.node,
+        neuron: c.neuron,
+        offspring: [
+          { weight: 0.5, direction: v },
+          { weight: 0.5, direction: v.map((x) => -x) },
+        ],
+        scheme: 's2d',
+        score: c.score,
+        predictedDeltaLoss: ((eps * eps) / 2) * c.score,
+        cost: context.layers[c.layer]!.marginalCost,
+      };
+    });
+
+    const groups: GroupBudget[] = groupNames.map((group, g) => ({
+      group,
+      layers: context.layers.filter((_, l) => groupOf[l] === g).map((layer) => layer.node),
+      budget: budgets[g]!,
+      usedLp: lp.used[g]!,
+      used: chosen.filter((c) => groupOf[c.layer] === g).reduce((s, c) => s + costs[c.layer]!, 0),
+    }));
+    const fractional = Array.from(lp.beta).filter((b) => b > 0 && b < options.betaThreshold).length;
+    return {
+      grower: this.id,
+      round: context.round,
+      epsilon: eps,
+      entries,
+      predictedDeltaLoss: entries.reduce((s, e) => s + (e.predictedDeltaLoss ?? 0), 0),
+      stats: {
+        solver: options.solver,
+        lambdaMin: lambdaMinSummary(results),
+        budget: {
+          source: context.budget === null ? 'grow-rule' : 'context',
+          unit: options.costTransform === 'none' ? unit : `${options.costTransform}(${unit})`,
+          grow: context.budget === null ? options.grow : null,
+          available: budgets.reduce((s, b) => s + b, 0),
+          used: groups.reduce((s, g) => s + g.used, 0),
+          groups,
+        },
+        lp: { objective: lp.objective, fractional, betaThreshold: options.betaThreshold },
+        addedCost: entries.reduce((s, e) => s + (e.cost ?? 0), 0),
+        addedCostUnit: unit,
+        freeLayers: context.layers.filter((_, l) => costs[l] === 0).map((layer) => layer.node),
+        layers: layerStats(context, chosen, results),
+      },
+    };
+  }
+}
+
+/** The contribution: a singleton that makes one fresh grower per run. */
+@injectable()
+export class EnergyAwareGrowerContribution implements GrowerContribution<EnergyAwareOptions> {
+  readonly id = 'energy-aware';
+  readonly description =
+    'Energy-aware fast splitting: knapsack of λ_min per unit of device cost under a round budget, per-layer caps';
+  readonly optionsSchema = energyAwareOptionsSchema;
+
+  constructor(@inject(EigenSolverRegistry) private readonly solvers: EigenSolverRegistry) {}
+
+  create(options: EnergyAwareOptions): Grower {
+    return new EnergyAwareGrower(options, this.solvers);
+  }
+}
