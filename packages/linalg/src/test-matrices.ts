@@ -55,3 +55,22 @@ export function splittingLikeSpectrum(dim: number, rng: SeededRandom, negatives 
   }
   return values;
 }
+
+/**
+ * A block of `neurons` splitting-like matrices (see {@link splittingLikeSpectrum}): neuron j has 1 + j mod 4
+ * negative eigenvalues and scale `magnitude`·(1 + j mod 3), so blocks mix scales as real layers do.
+ */
+export function splittingLikeBlock(
+  name: string,
+  neurons: number,
+  dim: number,
+  rng: SeededRandom,
+  magnitude = 1e-3,
+): { name: string; neurons: number; dim: number; matrices: Float64Array } {
+  const matrices = new Float64Array(neurons * dim * dim);
+  for (let j = 0; j < neurons; j++) {
+    const spectrum = splittingLikeSpectrum(dim, rng, 1 + (j % 4), magnitude * (1 + (j % 3)));
+    matrices.set(symmetricWithSpectrum(spectrum, rng), j * dim * dim);
+  }
+  return { name, neurons, dim, matrices };
+}

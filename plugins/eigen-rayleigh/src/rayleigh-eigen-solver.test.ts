@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Container } from '@mitosis/core/di';
+import { EigenSolverRegistry, NasError, SeededRandom, type EigenResult } from '@mitosis/core';
+import { ExplicitSplittingOperator, splittingLikeBlock, symmetricExtremeEigen, type ExplicitBlock } from '@mitosis/linalg';
+import rayleighModule, { RayleighEigenSolver, type RayleighEigenOptions } from './index.js';
+
+const defaults: RayleighEigenOptions = {
+  epochs: 10,
+  learningRate: 1e-2,
+  learningRateDecay: 0.2,
+  decayEvery: 2,
+  momentum: 0.9,
+  alpha: 0.9,
+  epsilon: 1e-8,
+  seed: 1,
+};
+
+/** Worst relative λ error and worst |cos| against the exact pairs, over the `count` most negative neurons. */
+function compare(block: ExplicitBlock, r: EigenResult, count: number): { lambda: number; cos: number; lambdaMax: number; cosMax: number } {
+  const { neurons, dim } = block;
+  const exact = Array.from({ length: neurons }, (_, j) => symmetricExtremeEigen(block.matrices, dim, j * dim * dim));
+  const order = exact.map((e, j) => [e.values[0]!, j] as const).sort((a, b) => a[0] - b[0]).slice(0, count);
+  const out = { lambda: 0, cos: 1, lambdaMax: 0, cosMax: 1 };
+  for (const [, j] of order) {
+    const e = exact[j]!;
+    let c = 0;
+    let cm = 0;
+    for (let i = 0; i < dim; i++) {
+      c += e.vMin[i]! * r.vMin[j * dim + i]!;
+      cm += e.vMax[i]! * r.vMax[j * dim + i]!;
+    }
+    out.lambda = Math.max(out.lambda, Math.abs(r.lambdaMin[j]! / e.values[0]! - 1));
+    out.lambdaMax = Math.max(out.lambdaMax, Math.abs(r.lambdaMax[j]! / e.values[dim - 1]! - 1));
+    out.cos = Math.min(out.cos, Math.abs(c));
+    out.cosMax = Math.min(out.cosMax, Math.abs(cm));
+  }
+  return out;
+}
+
+describe('RayleighEigenSolver', () => {
+  it('check F with minibatch noise: λ_min and λ_max within 2%, |cos| ≥ 0.98', async () => {
+    const F = Float64Array.of(2, 1, 0, 1, -1, 0.5, 0, 0.5, 0.3);
+    const block = { name: 'f', neurons: 1, dim: 3, matrices: F };
+    const op = new ExplicitSplittingOperator([block], { batchCount: 20, rank: 2, scale: 0.2, seed: 5 });
+    const [r] = await new RayleighEigenSolver(defaults).solve(op);
+    const q = compare(block, r!, 1);
+    assert.ok(q.lambda < 0.02 && q.lambdaMax < 0.02 && q.cos > 0.98 && q.cosMax > 0.98, JSON.stringify(q));
+    assert.equal(op.multiplyCalls, 2 * 10 * 20 + 2);
+  });
+
+  it('d = 288 (12 neurons) and d = 576 (2 neurons) with noise: the 10 most negative within 2% and |cos| ≥ 0.98', async () => {
+    const rng = new SeededRandom(21);
+    const blocks = [splittingLikeBlock('conv1', 12, 288, rng), splittingLikeBlock('conv2', 2, 576, rng)];
+    const op = new ExplicitSplittingOperator(blocks, { batchCount: 20, rank: 4, scale: 0.3, seed: 8 });
+    let last = 0;
+    const results = await new RayleighEigenSolver(defaults).solve(op, { onProgress: (done, total) => (last = done / total) });
+    assert.equal(last, 1);
+    blocks.forEach((block, b) => {
+      const q = compare(block, results[b]!, 10);
+      assert.ok(q.lambda < 0.02 && q.cos > 0.98, `${block.name}: ${JSON.stringify(q)}`);
+      assert.ok(q.lambdaMax < 0.02 && q.cosMax > 0.98, `${block.name}: ${JSON.stringify(q)}`);
+      assert.equal(results[b]!.block, block.name);
+    });
+  });
+
+  it('degenerate blocks: zero S gives λ = 0 and residual 0; dim 1 is exact', async () => {
+    const op = new ExplicitSplittingOperator([
+      { name: 'zero', neurons: 2, dim: 5, matrices: new Float64Array(50) },
+      { name: 'scalar', neurons: 2, dim: 1, matrices: Float64Array.of(-3, 5) },
+    ], { batchCount: 3 });
+    const [zero, scalar] = await new RayleighEigenSolver({ ...defaults, epochs: 2 }).solve(op);
+    assert.deepEqual([...zero!.lambdaMin, ...zero!.lambdaMax, ...zero!.residualMin], [0, 0, 0, 0, 0, 0]);
+    for (let j = 0; j < 2; j++) {
+      let n2 = 0;
+      for (let i = 0; i < 5; i++) n2 += zero!.vMin[j * 5 + i]! ** 2;
+      assert.ok(Math.abs(n2 - 1) < 1e-12);
+    }
+    assert.deepEqual([...scalar!.lambdaMin], [-3, 5]);
+    assert.deepEqual([...scalar!.lambdaMax], [-3, 5]);
+  });
+
+  it('a NaN product is E_NUMERICAL naming the block and the neuron', async () => {
+    const m = new Float64Array(3 * 4);
+    m[4 + 3] = Number.NaN;
+    const op = new ExplicitSplittingOperator([{ name: 'dw', neurons: 3, dim: 2, matrices: m }]);
+    await assert.rejects(new RayleighEigenSolver(defaults).solve(op), (e: unknown) =>
+      NasError.is(e, 'E_NUMERICAL') && e.details['block'] === 'dw' && e.details['neuron'] === 1);
+  });
+});
+
+describe('eigen-rayleigh plugin module', () => {
+  it('registers "rayleigh" with defaults', () => {
+    const container = new Container({ defaultScope: 'Singleton' });
+    container.bind(EigenSolverRegistry).toSelf();
+    container.load(rayleighModule);
+    const registry = container.get(EigenSolverRegistry);
+    assert.deepEqual(registry.options('rayleigh', {}), defaults);
+    assert.equal(registry.create('rayleigh', { epochs: 4 }).id, 'rayleigh');
+    assert.throws(() => registry.create('rayleigh', { learningRate: 0 }), (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID'));
+  });
+});
