@@ -196,16 +196,16 @@ export class NetworkSplittingOperator implements SplittingOperator {
         dataset: data.name,
       });
     }
+    if (data.count < 1) {
+      throw new NasError('E_DATA_INVALID', `Data set "${data.name}" is empty: the splitting matrices need samples`, {
+        dataset: data.name,
+      });
+    }
     const max = options.maxSamples ?? data.count;
     if (!Number.isInteger(max) || max < 1) {
       throw new NasError('E_OPTIONS_INVALID', `maxSamples must be a positive integer, got ${max}`, { maxSamples: max });
     }
     this.sampleCount = Math.min(max, data.count);
-    if (this.sampleCount < 1) {
-      throw new NasError('E_DATA_INVALID', `Data set "${data.name}" is empty: the splitting matrices need samples`, {
-        dataset: data.name,
-      });
-    }
     checkInputShape(model, data);
     checkFinite(data, this.sampleCount);
     this.curvature = options.reluBeta === undefined ? {} : { reluBeta: options.reluBeta };

@@ -1,0 +1,193 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { NasError, type Dataset, type NetworkSpec, type WeightMap } from '@mitosis/core';
+import { NetworkModel, tf } from '@mitosis/engine';
+import { initWeights, tinyMobileNetSpec } from '@mitosis/ir';
+import { symmetricExtremeEigen } from '@mitosis/linalg';
+import { createSplittingOperator } from './splitting-operator.js';
+import { useCpuBackend } from './test-backend.js';
+import { checkDNet, oneNeuronNet, regression } from './test-networks.js';
+
+before(useCpuBackend);
+
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (tol ${tol})`);
+  }
+}
+
+async function withModel<T>(spec: NetworkSpec, weights: WeightMap, f: (m: NetworkModel) => Promise<T>): Promise<T> {
+  const model = new NetworkModel(spec, weights);
+  try {
+    return await f(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+test('check A: tanh neuron, one point: rank-1 S, λ = (−0.97438, 0), v_min = (1,1)/√2', async () => {
+  const { spec, weights } = oneNeuronNet('tanh', 1, [1], 0);
+  await withModel(spec, weights, async (model) => {
+    const op = createSplittingOperator(model, regression('a', [1], [1], [0]), { loss: 'mse' });
+    assert.deepEqual(op.blocks, [{ name: 'h', neurons: 1, dim: 2 }]);
+    const s = await op.matrices(0);
+    const k = -0.487191787999783;
+    close(s, [k, k, k, k], 1e-6, 'S');
+    const eig = symmetricExtremeEigen(s, 2);
+    close(eig.values, [-0.974383575999566, 0], 2e-6, 'λ');
+    assert.ok(Math.abs(Math.abs(eig.vMin[0]! + eig.vMin[1]!) / Math.SQRT2 - 1) < 1e-6);
+  });
+});
+
+test('check B: sigmoid neuron, three points: full-rank S and its eigenpairs', async () => {
+  const { spec, weights } = oneNeuronNet('sigmoid', 1.5, [2], -1);
+  await withModel(spec, weights, async (model) => {
+    const data = regression('b', [1], [-1, 0.5, 2], [0.2, 0.9, 0.1]);
+    const op = createSplittingOperator(model, data, { loss: 'mse', batchSize: 2 });
+    assert.equal(op.batchCount, 2);
+    const s = await op.matrices(0);
+    close(s, [-0.111313121639607, -0.051704558083801, -0.051704558083801, -0.029804281777903], 1e-6, 'S');
+    const eig = symmetricExtremeEigen(s, 2);
+    close(eig.values, [-0.136393981540631, -0.00472342187688], 1e-6, 'λ');
+    const sign = Math.sign(eig.vMin[0]!);
+    close([sign * eig.vMin[0]!, sign * eig.vMin[1]!], [0.899732231521836, 0.436442334748518], 1e-5, 'v_min');
+    // S·v from the augmented backward equals the explicit S times v (whole set and per batch).
+    const v = Float64Array.from([0.6, -0.8]);
+    const [sv] = await op.multiply([v]);
+    close(sv!, [s[0]! * 0.6 - s[1]! * 0.8, s[2]! * 0.6 - s[3]! * 0.8], 1e-6, 'S·v');
+    const [b0] = await op.multiply([v], 0);
+    const [b1] = await op.multiply([v], 1);
+    close(sv!, [(2 * b0![0]! + b1![0]!) / 3, (2 * b0![1]! + b1![1]!) / 3], 1e-6, 'batch-weighted mean');
+  });
+});
+
+test('check C: the 1-neuron fit of the staircase has S = diag(0.018042, −0.0084441); the split escapes', async () => {
+  const xs: number[] = [];
+  for (let i = 0; i <= 12; i++) xs.push(-3 + 0.5 * i);
+  const ys = xs.map((x) => Math.tanh(3 * x + 1.5) + Math.tanh(3 * x - 1.5));
+  const a = 2.0458627172145643;
+  const wStar = 1.2559094689961452;
+  const { spec, weights } = oneNeuronNet('tanh', a, [wStar], 0);
+  await withModel(spec, weights, async (model) => {
+    const op = createSplittingOperator(model, regression('c', [1], xs, ys), { loss: 'mse', batchSize: 5 });
+    const s = await op.matrices(0);
+    close(s, [0.0180423012867146, 0, 0, -0.00844410516864753], 2e-7, 'S');
+    // Exact float64 loss change of the split θ ± ε e_b (halved outgoing weights) against ε²/2·λ_min.
+    const loss = (f: (x: number) => number): number => xs.reduce((acc, x, i) => acc + 0.5 * (f(x) - ys[i]!) ** 2, 0) / xs.length;
+    const eps = 1e-3;
+    const l0 = loss((x) => a * Math.tanh(wStar * x));
+    const l1 = loss((x) => 0.5 * a * (Math.tanh(wStar * x + eps) + Math.tanh(wStar * x - eps)));
+    const ratio = (l1 - l0) / ((eps * eps) / 2 * s[3]!);
+    assert.ok(Math.abs(ratio - 0.99998223) < 1e-4, `ΔL/pred = ${ratio}`);
+  });
+});
+
+test('check D: conv + eval BN: explicit S, eigenvalues, and the dummy-variable identity S·v', async () => {
+  const { spec, weights, data } = checkDNet();
+  await withModel(spec, weights, async (model) => {
+    const op = createSplittingOperator(model, data, { loss: 'mse', batchSize: 1 });
+    const s = await op.matrices(0);
+    close(s, [-1.181039352303413, 0.634548698178585, 0.634548698178585, 0.173189424462984], 3e-6, 'S');
+    close(symmetricExtremeEigen(s, 2).values, [-1.431899072026518, 0.424049144186089], 3e-6, 'λ');
+    const [sv] = await op.multiply([Float64Array.from([0.3, -1.2])]);
+    close(sv!, [-1.115770243420577, -0.017462699897219], 2e-6, 'S·v');
+  });
+});
+
+/** Random data for a network's input node (seeded LCG, values in [−1, 1]). */
+function randomData(spec: NetworkSpec, count: number, classes: number, seed: number): Dataset {
+  const input = spec.nodes.find((n) => n.op === 'input')!;
+  const shape = input.op === 'input' ? [...input.shape] : [];
+  const size = shape.reduce((a, b) => a * b, 1);
+  let state = seed;
+  const next = (): number => ((state = (state * 1664525 + 1013904223) % 4294967296) / 4294967296) * 2 - 1;
+  const x = Float32Array.from({ length: count * size }, next);
+  const y = Float32Array.from({ length: count }, () => Math.floor((next() + 1) * 0.5 * classes) % classes);
+  return { name: 'random', task: 'classification', inputShape: shape, targetSize: classes, count, x, y };
+}
+
+/** Perturbs BN statistics away from the identity so that the folded scale matters. */
+function perturbBatchNorms(weights: WeightMap): void {
+  for (const [key, t] of weights) {
+    if (key.endsWith('/movingVariance')) t.data.forEach((_, i) => (t.data[i] = 0.5 + 0.1 * (i % 5)));
+    if (key.endsWith('/gamma')) t.data.forEach((_, i) => (t.data[i] = 0.8 + 0.07 * (i % 4)));
+    if (key.endsWith('/movingMean')) t.data.forEach((_, i) => (t.data[i] = 0.05 * ((i % 3) - 1)));
+  }
+}
+
+test('conv (stride 2, same/valid, bias), BN, residual, concat, flatten: S·v = explicit S·v for every block, no leaks', async () => {
+  const spec = tinyMobileNetSpec();
+  const weights = initWeights(spec, 3);
+  perturbBatchNorms(weights);
+  const data = randomData(spec, 10, 3, 11);
+  await withModel(spec, weights, async (model) => {
+    const startTensors = tf.memory().numTensors;
+    const op = createSplittingOperator(model, data, { loss: 'ce', batchSize: 4, chunkElements: 5000 });
+    assert.ok(op.blocks.length >= 2, `blocks: ${op.blocks.map((b) => b.name).join(', ')}`);
+    const vectors = op.blocks.map((b, k) => Float64Array.from({ length: b.neurons * b.dim }, (_, i) => Math.sin(1.3 * i + k)));
+    const products = await op.multiply(vectors);
+    for (let k = 0; k < op.blocks.length; k++) {
+      const { neurons, dim, name } = op.blocks[k]!;
+      const s = await op.matrices(k);
+      const expected = new Float64Array(neurons * dim);
+      let scale = 0;
+      for (let j = 0; j < neurons; j++) {
+        for (let r = 0; r < dim; r++) {
+          let acc = 0;
+          for (let c = 0; c < dim; c++) acc += s[j * dim * dim + r * dim + c]! * vectors[k]![j * dim + c]!;
+          expected[j * dim + r] = acc;
+          scale = Math.max(scale, Math.abs(acc));
+        }
+      }
+      assert.ok(scale > 0, `${name}: S·v is not identically zero`);
+      close(products[k]!, expected, 1e-4 * scale, `${name} S·v`);
+    }
+    assert.equal(tf.memory().numTensors, startTensors, 'no tensor leaks');
+  });
+});
+
+test('degenerate inputs: empty data, NaN inputs, bad labels, overflow, identity layers, bad options', async () => {
+  const { spec, weights } = oneNeuronNet('tanh', 1, [1], 0);
+  await withModel(spec, weights, async (model) => {
+    const empty = regression('empty', [1], [], []);
+    assert.throws(() => createSplittingOperator(model, empty, { loss: 'mse' }), (e) => NasError.is(e, 'E_DATA_INVALID') && /empty/.test((e as Error).message));
+    const nan = regression('nan', [1], [1, Number.NaN], [0, 0]);
+    assert.throws(() => createSplittingOperator(model, nan, { loss: 'mse' }), (e) => NasError.is(e, 'E_DATA_INVALID') && /sample 1/.test((e as Error).message));
+    assert.throws(() => createSplittingOperator(model, regression('r', [1], [1], [0]), { loss: 'ce' }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    assert.throws(() => createSplittingOperator(model, regression('r', [1], [1], [0]), { loss: 'mse', batchSize: 0 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    const op = createSplittingOperator(model, regression('r', [1], [1], [0]), { loss: 'mse' });
+    await assert.rejects(op.multiply([new Float64Array(3)]), (e) => NasError.is(e, 'E_SHAPE_MISMATCH'));
+    await assert.rejects(op.matrices(4), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    await assert.rejects(op.multiply([new Float64Array(2)], 7), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+  });
+  // Overflowing weights: the products become NaN and the error names the layer.
+  const big = oneNeuronNet('softplus', 1e30, [1e30], 0);
+  await withModel(big.spec, big.weights, async (model) => {
+    const op = createSplittingOperator(model, regression('r', [1], [1, -1], [0, 1]), { loss: 'mse' });
+    await assert.rejects(op.multiply([Float64Array.from([1, 1])]), (e) => NasError.is(e, 'E_NUMERICAL') && /"h"/.test((e as Error).message));
+    await assert.rejects(op.matrices(0), (e) => NasError.is(e, 'E_NUMERICAL') && /"h"/.test((e as Error).message));
+  });
+  // Identity activation: not splittable by default; with includeLinear, exactly zero matrices and products.
+  const lin = oneNeuronNet('identity', 0.7, [0.4, -0.2], 0.1);
+  await withModel(lin.spec, lin.weights, async (model) => {
+    const data = regression('r', [2], [1, 2, -1, 0.5], [0.3, -0.1]);
+    assert.equal(createSplittingOperator(model, data, { loss: 'mse' }).blocks.length, 0);
+    const op = createSplittingOperator(model, data, { loss: 'mse', includeLinear: true });
+    assert.deepEqual(op.blocks, [{ name: 'h', neurons: 1, dim: 3 }]);
+    assert.ok((await op.matrices(0)).every((x) => x === 0));
+    assert.ok((await op.multiply([Float64Array.from([1, 2, 3])]))[0]!.every((x) => x === 0));
+  });
+});
+
+test('reluBeta scales the ReLU surrogate curvature; maxSamples limits the data', async () => {
+  const { spec, weights } = oneNeuronNet('relu', 1, [1], 0);
+  await withModel(spec, weights, async (model) => {
+    const data = regression('r', [1], [0, 5], [1, 0]);
+    // Only the first sample (z = 0, σ''(0) = β/4, residual −1): S = −β/4 · x̃x̃ᵀ with x̃ = (0, 1).
+    for (const beta of [3, 8]) {
+      const op = createSplittingOperator(model, data, { loss: 'mse', reluBeta: beta, maxSamples: 1 });
+      close(await op.matrices(0), [0, 0, 0, -beta / 4], 1e-6, `β=${beta}`);
+    }
+  });
+});
