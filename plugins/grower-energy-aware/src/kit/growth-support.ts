@@ -111,7 +111,7 @@ export async function solveSplittingEigen(
 /** Row `j` of a neuron-major `neurons × dim` matrix, as a plain array, scaled to unit length. */
 export function unitRow(matrix: Float64Array, j: number, dim: number): number[] {
   const row = Array.from(matrix.subarray(j * dim, (j + 1) * dim));
-  const norm = Math.hypot(...row);
+  const norm = Math.sqrt(row.reduce((s, x) => s + x * x, 0));
   if (!(norm > 0) || !Number.isFinite(norm)) {
     throw new NasError('E_NUMERICAL', `Eigenvector of neuron ${j} has norm ${norm}; cannot use it as a direction`, {
       neuron: j,
@@ -133,7 +133,7 @@ export function normalFrom(random: () => number): number {
 export function randomUnitVector(dim: number, random: () => number): number[] {
   for (;;) {
     const v = Array.from({ length: dim }, () => normalFrom(random));
-    const norm = Math.hypot(...v);
+    const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
     if (norm > 1e-12) return v.map((x) => x / norm);
   }
 }
