@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+import { typedCustomGrad } from './typed-custom-grad.js';
+
+/** Result of {@link batchNormTrain}. */
+export interface BatchNormTrainResult {
+  /** Normalised, scaled and shifted output, same shape as the input `[N, H, W, C]` (or `[N, C]`). */
+  readonly y: tf.Tensor;
+  /** Batch mean per channel `[C]`. Not differentiable: gradients flow only through `y`. */
+  readonly mean: tf.Tensor1D;
+  /** Biased (population) batch variance per channel `[C]`. Not differentiable. */
+  readonly variance: tf.Tensor1D;
+}
+
+/**
+ * Batch normalisation with batch statistics (training mode), NHWC:
+ * `y = γ · (x − μ) / √(σ² + ε) + β`, with μ and σ² (biased) taken over every axis but the last.
+ *
+ * Statistics are reduced with ones-vector `matMul`s and `squaredDifference` (one pass); `y` is
+ * computed as `x · a + b` with per-channel `a = γ/√(σ²+ε)`, `b = β − μ·a`. The backward pass is one
+ * closed-form custom gradient (Ioffe & Szegedy 2015, §3):
+ * `dβ = Σdy`, `dγ = Σ dy·x̂`, `dx = a·(dy − dβ/M − x̂·dγ/M)`, evaluated as `dy·a + x·k + c` with
+ * per-channel `k`, `c`, where M = N·H·W.
+ *
+ * @param x `[N, H, W, C]` or `[N, C]`
+ * @param gamma scale `[C]`
+ * @param beta shift `[C]`
+ * @param epsilon added to the variance, > 0
+ */
+export function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon = 1e-3,
+): BatchNormTrainResult {
+  const c = x.shape[x.shape.length - 1] ?? 1;
+  const m = x.size / c;
+  const inv = 1 / m;
+  const [mean2, variance2] = tf.tidy(() => {
+    const x2 = tf.reshape(x, [m, c]);
+    const ones = tf.ones([1, m]);
+    const mu = tf.mul(tf.matMul(ones, x2), inv);
+    const v = tf.mul(tf.matMul(ones, tf.squaredDifference(x2, mu)), inv);
+    return [mu, v];
+  });
+  const f = typedCustomGrad(([xi, g, b], save) => {
+    if (xi === undefined || g === undefined || b === undefined) throw new Error('batchNormTrain: 3 inputs');
+    const invStd = tf.rsqrt(tf.add(variance2, epsilon));
+    const scale = tf.mul(tf.reshape(g, [1, c]), invStd);
+    const shift = tf.sub(tf.reshape(b, [1, c]), tf.mul(mean2, scale));
+    const x2 = tf.reshape(xi, [m, c]);
+    const value = tf.reshape(tf.add(tf.mul(x2, scale), shift), xi.shape);
+    save([x2, mean2, invStd, scale]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, mu, is, a] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const dy2 = tf.reshape(dy, [m, c]);
+        const ones = tf.ones([1, m]);
+        const sumDy = tf.matMul(ones, dy2);
+        const sumDyX = tf.matMul(ones, tf.mul(dy2, xs));
+        const dGamma = tf.mul(is, tf.sub(sumDyX, tf.mul(mu, sumDy)));
+        const k = tf.mul(tf.mul(a, is), tf.mul(dGamma, -inv));
+        const cc = tf.sub(tf.mul(a, tf.mul(sumDy, -inv)), tf.mul(k, mu));
+        const dx = tf.add(tf.add(tf.mul(dy2, a), tf.mul(xs, k)), cc);
+        return [tf.reshape(dx, x.shape), tf.reshape(dGamma, [c]), tf.reshape(sumDy, [c])];
+      },
+    };
+  });
+  const y = f(x, gamma, beta);
+  const mean = tf.reshape(mean2, [c]) as tf.Tensor1D;
+  const variance = tf.reshape(variance2, [c]) as tf.Tensor1D;
+  mean2.dispose();
+  variance2.dispose();
+  return { y, mean, variance };
+}
+
+/**
+ * Batch normalisation with given (running) statistics, inference mode, NHWC:
+ * `y = x · a + b` with `a = γ/√(σ² + ε)`, `b = β − μ·a` (two elementwise passes; wasm's
+ * `FusedBatchNorm` is ≈ 10× slower). Differentiable with TF.js's stock gradients.
+ *
+ * @param x `[..., C]`
+ * @param mean `[C]`
+ * @param variance `[C]`
+ * @param gamma `[C]`
+ * @param beta `[C]`
+ */
+export function batchNormInfer(
+  x: tf.Tensor,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon = 1e-3,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, epsilon)));
+    const shift = tf.sub(beta, tf.mul(mean, scale));
+    return tf.add(tf.mul(x, scale), shift);
+  });
+}

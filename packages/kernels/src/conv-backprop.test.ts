@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
+import { initWasmBackend } from './wasm-backend.js';
+import { onBackend, relError, seeded } from './test-support.js';
+
+const TOL = 1e-4;
+
+interface Case {
+  readonly k: number;
+  readonly s: number;
+  readonly pad: 'same' | 'valid';
+  readonly h: number;
+  readonly depthwise: boolean;
+  readonly mult: number;
+}
+
+const cases: Case[] = [];
+for (const depthwise of [false, true]) {
+  for (const k of [1, 3, 5]) {
+    for (const s of [1, 2]) {
+      for (const pad of ['same', 'valid'] as const) {
+        for (const h of [6, 7]) {
+          if (pad === 'valid' && k > h) continue;
+          cases.push({ k, s, pad, h, depthwise, mult: 1 });
+        }
+      }
+    }
+  }
+}
+cases.push({ k: 3, s: 2, pad: 'same', h: 7, depthwise: true, mult: 2 });
+cases.push({ k: 3, s: 1, pad: 'valid', h: 6, depthwise: true, mult: 2 });
+
+const label = (c: Case): string =>
+  `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1}`;
+
+/** Loss Σ conv(x, w) · r, so that dL/dy = r. Returns [dx, dw] by TF.js autodiff. */
+function grads(c: Case, useKernels: boolean): tf.Tensor[] {
+  const inC = 3;
+  const outC = c.depthwise ? inC * c.mult : 4;
+  const x = seeded([2, c.h, c.h + 1, inC], 1) as tf.Tensor4D;
+  const w = seeded([c.k, c.k, inC, c.depthwise ? c.mult : outC], 2) as tf.Tensor4D;
+  const conv = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D =>
+    c.depthwise ? tf.depthwiseConv2d(a, b, c.s, c.pad) : tf.conv2d(a, b, c.s, c.pad);
+  const y = conv(x, w);
+  const r = seeded(y.shape, 3) as tf.Tensor4D;
+  if (!useKernels) {
+    // Our tensor-level functions, called directly.
+    return [
+      convBackpropInput(r, w, x.shape, c.s, c.pad as ConvPad, undefined, c.depthwise),
+      convBackpropFilter(x, r, w.shape, c.s, c.pad as ConvPad, undefined, c.depthwise),
+    ];
+  }
+  const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)),
+  );
+  return g([x, w]);
+}
+
+describe('convolution gradients', () => {
+  before(async () => {
+    await initWasmBackend();
+  });
+
+  for (const c of cases) {
+    it(`match the cpu backend's own gradients: ${label(c)}`, async () => {
+      const [refDx, refDw] = await onBackend('cpu', () => grads(c, true));
+      const [cpuDx, cpuDw] = await onBackend('cpu', () => grads(c, false));
+      const [wasmDx, wasmDw] = await onBackend('wasm', () => grads(c, true));
+      assert.ok(refDx && refDw && cpuDx && cpuDw && wasmDx && wasmDw);
+      assert.ok(relError(cpuDx, refDx) <= TOL, `cpu dx rel err ${relError(cpuDx, refDx)}`);
+      assert.ok(relError(cpuDw, refDw) <= TOL, `cpu dw rel err ${relError(cpuDw, refDw)}`);
+      assert.ok(relError(wasmDx, refDx) <= TOL, `wasm dx rel err ${relError(wasmDx, refDx)}`);
+      assert.ok(relError(wasmDw, refDw) <= TOL, `wasm dw rel err ${relError(wasmDw, refDw)}`);
+    });
+  }
+
+  it('leave no tensors behind on wasm', async () => {
+    await tf.setBackend('wasm');
+    for (const c of [cases[0], cases[cases.length - 1]]) {
+      assert.ok(c);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => grads(c, true));
+      assert.equal(tf.memory().numTensors, before + 2);
+      tf.dispose(out);
+      assert.equal(tf.memory().numTensors, before);
+    }
+  });
+});

@@ -1,0 +1,278 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Padding as TF.js ops accept it: `'same'`, `'valid'`, a number, or explicit `[[0,0],[t,b],[l,r],[0,0]]`. */
+export type ConvPad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+
+/** Forward-pass geometry of a 2-D convolution (NHWC, dilation 1), in elements. */
+export interface ConvGeometry {
+  readonly batch: number;
+  readonly inHeight: number;
+  readonly inWidth: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+  readonly filterHeight: number;
+  readonly filterWidth: number;
+  readonly strideHeight: number;
+  readonly strideWidth: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+}
+
+/**
+ * Geometry of the forward convolution of an input of `inShape` `[N, H, W, C]` with a filter of
+ * `filterShape` (`[kh, kw, inC, outC]`, or `[kh, kw, C, multiplier]` when `depthwise`).
+ */
+export function convGeometry(
+  inShape: readonly number[],
+  filterShape: readonly number[],
+  strides: number | [number, number],
+  pad: ConvPad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    depthwise,
+  );
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/**
+ * Zero-dilates `x` `[N, H, W, C]` to `[N, H·sh, W·sw, C]`, with `x[n,i,j,c]` at `[n, i·sh, j·sw, c]`
+ * and zeros elsewhere. Built from one 6-D pad (no strided slices, which are slow on wasm).
+ */
+export function zeroDilate(x: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return x;
+  const [n, h, w, c] = x.shape;
+  return tf.tidy(() => {
+    const r = tf.reshape(x, [n, h, 1, w, 1, c]);
+    const p = tf.pad(r, [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
+    return tf.reshape(p, [n, h * sh, w * sw, c]);
+  });
+}
+
+/**
+ * Pads (positive amounts) or crops (negative amounts) the two spatial axes of `x` `[N, H, W, C]`.
+ */
+export function padOrCrop(
+  x: tf.Tensor4D,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    let y = x;
+    if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+      const [n, h, w, c] = y.shape;
+      const t0 = Math.max(0, -top);
+      const l0 = Math.max(0, -left);
+      const hh = h - t0 - Math.max(0, -bottom);
+      const ww = w - l0 - Math.max(0, -right);
+      y = tf.slice(y, [0, t0, l0, 0], [n, hh, ww, c]);
+    }
+    const pt = Math.max(0, top);
+    const pb = Math.max(0, bottom);
+    const pl = Math.max(0, left);
+    const pr = Math.max(0, right);
+    if (pt + pb + pl + pr > 0) {
+      y = tf.pad(y, [
+        [0, 0],
+        [pt, pb],
+        [pl, pr],
+        [0, 0],
+      ]);
+    }
+    return y;
+  });
+}
+
+/**
+ * Gradient of a convolution's loss with respect to its input, as a stride-1 `valid` convolution of
+ * the zero-dilated, padded output gradient with the spatially rotated filter (in/out channels swapped
+ * for a full convolution). Cost ≈ one forward convolution at input resolution, instead of wasm's
+ * `conv2dTranspose` (≈ 10× slower).
+ *
+ * @param dy output gradient `[N, Ho, Wo, outC]` (`[N, Ho, Wo, C·m]` when depthwise)
+ * @param filter `[kh, kw, inC, outC]` (`[kh, kw, C, m]` when depthwise)
+ * @param inShape the forward input shape `[N, H, W, inC]`
+ * @returns the input gradient `[N, H, W, inC]`
+ */
+export function convBackpropInput(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inShape: readonly [number, number, number, number],
+  strides: number | [number, number],
+  pad: ConvPad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): tf.Tensor4D {
+  const g = convGeometry(inShape, filter.shape, strides, pad, dimRoundingMode, depthwise);
+  const [kh, kw, inC, outC] = filter.shape;
+  return tf.tidy(() => {
+    if (
+      !depthwise &&
+      kh === 1 &&
+      kw === 1 &&
+      g.strideHeight === 1 &&
+      g.strideWidth === 1 &&
+      g.padTop === 0 &&
+      g.padLeft === 0 &&
+      g.outHeight === g.inHeight &&
+      g.outWidth === g.inWidth
+    ) {
+      // Pointwise: dx = dy · Wᵀ, with the (small) filter transposed explicitly.
+      const m = g.batch * g.inHeight * g.inWidth;
+      const wT = tf.transpose(tf.reshape(filter, [inC, outC]));
+      return tf.reshape(tf.matMul(tf.reshape(dy, [m, outC]), wT), [...inShape]) as tf.Tensor4D;
+    }
+    const dilated = zeroDilate(dy, g.strideHeight, g.strideWidth);
+    const top = kh - 1 - g.padTop;
+    const left = kw - 1 - g.padLeft;
+    const bottom = g.inHeight + g.padTop - g.outHeight * g.strideHeight;
+    const right = g.inWidth + g.padLeft - g.outWidth * g.strideWidth;
+    const rotated = tf.reverse(filter, [0, 1]);
+    let src: tf.Tensor4D = dilated;
+    let convPad: ConvPad = 'valid';
+    if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
+      convPad = [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ];
+    } else {
+      src = padOrCrop(dilated, top, bottom, left, right);
+    }
+    if (!depthwise) {
+      const swapped = tf.transpose(rotated, [0, 1, 3, 2]) as tf.Tensor4D;
+      return tf.conv2d(src, swapped, 1, convPad);
+    }
+    const mult = outC;
+    if (mult === 1) return tf.depthwiseConv2d(src, rotated, 1, convPad);
+    // Channel multiplier m: convolve every (c, q) output channel with its own tap set, sum over q.
+    const perChannel = tf.reshape(rotated, [kh, kw, inC * mult, 1]) as tf.Tensor4D;
+    const out = tf.depthwiseConv2d(src, perChannel, 1, convPad);
+    const [n, h, w] = out.shape;
+    return tf.sum(tf.reshape(out, [n, h, w, inC, mult]), 4) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Gradient of a convolution's loss with respect to its filter.
+ *
+ * Pointwise stride-1 convolutions use `xᵀ · dy` with an explicit transpose of the smaller operand
+ * (wasm's `matMul` with `transposeA` is ≈ 6× slower). Other cases use a "flat shift": `x` is padded
+ * to `[N, Hp, Wp, C]`, the output gradient is zero-dilated (stride) and padded to the same grid, and
+ * every tap `(i, j)` is then a contiguous 1-D slice of the flattened `x` at offset `(i·Wp + j)·C`,
+ * so no strided or inner-axis slices are needed. Full convolutions contract each tap with one
+ * `matMul` (`dyᵀ [outC, L] · x_tap [L, inC]`); depthwise convolutions multiply and reduce by a
+ * ones-vector `matMul`.
+ *
+ * @param x forward input `[N, H, W, inC]`
+ * @param dy output gradient `[N, Ho, Wo, outC]`
+ * @param filterShape `[kh, kw, inC, outC]` (`[kh, kw, C, m]` when depthwise)
+ * @returns the filter gradient, of `filterShape`
+ */
+export function convBackpropFilter(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly [number, number, number, number],
+  strides: number | [number, number],
+  pad: ConvPad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): tf.Tensor4D {
+  const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode, depthwise);
+  const [kh, kw, inC, outC] = filterShape;
+  return tf.tidy(() => {
+    if (
+      !depthwise &&
+      kh === 1 &&
+      kw === 1 &&
+      g.strideHeight === 1 &&
+      g.strideWidth === 1 &&
+      g.padTop === 0 &&
+      g.padLeft === 0 &&
+      g.outHeight === g.inHeight &&
+      g.outWidth === g.inWidth
+    ) {
+      const m = g.batch * g.inHeight * g.inWidth;
+      const x2 = tf.reshape(x, [m, inC]);
+      const dy2 = tf.reshape(dy, [m, outC]);
+      const dw =
+        inC <= outC
+          ? tf.matMul(tf.transpose(x2), dy2)
+          : tf.transpose(tf.matMul(tf.transpose(dy2), x2));
+      return tf.reshape(dw, [...filterShape]) as tf.Tensor4D;
+    }
+    const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } = g;
+    const hp = Math.max(inHeight + g.padTop, (outHeight - 1) * strideHeight + kh, outHeight * strideHeight);
+    const wp = Math.max(inWidth + g.padLeft, (outWidth - 1) * strideWidth + kw, outWidth * strideWidth);
+    const xp = padOrCrop(x, g.padTop, hp - inHeight - g.padTop, g.padLeft, wp - inWidth - g.padLeft);
+    const dyC = dy.shape[3];
+    const dyd = padOrCrop(
+      zeroDilate(dy, strideHeight, strideWidth),
+      0,
+      hp - outHeight * strideHeight,
+      0,
+      wp - outWidth * strideWidth,
+    );
+    const positions = batch * hp * wp;
+    const maxOffset = (kh - 1) * wp + (kw - 1);
+    const len = positions - maxOffset;
+    const xFlat = tf.reshape(xp, [positions * inC]);
+    const dyL = tf.slice(tf.reshape(dyd, [positions, dyC]), [0, 0], [len, dyC]);
+    const tap = (i: number, j: number): tf.Tensor2D =>
+      tf.reshape(tf.slice(xFlat, [(i * wp + j) * inC], [len * inC]), [len, inC]);
+    const parts: tf.Tensor[] = [];
+    if (!depthwise) {
+      const dyT = tf.transpose(dyL);
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) parts.push(tf.matMul(dyT, tap(i, j)));
+      }
+      const stacked = tf.stack(parts) as tf.Tensor3D; // [kh·kw, outC, inC]
+      return tf.reshape(tf.transpose(stacked, [0, 2, 1]), [...filterShape]) as tf.Tensor4D;
+    }
+    const ones = tf.ones([1, len]);
+    const mult = outC;
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const xs = tap(i, j);
+        const prod =
+          mult === 1
+            ? tf.mul(xs, dyL)
+            : tf.reshape(
+                tf.mul(tf.reshape(xs, [len, inC, 1]), tf.reshape(dyL, [len, inC, mult])),
+                [len, inC * mult],
+              );
+        parts.push(tf.matMul(ones, prod));
+      }
+    }
+    return tf.reshape(tf.concat(parts, 0), [...filterShape]) as tf.Tensor4D;
+  });
+}

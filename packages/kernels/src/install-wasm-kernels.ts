@@ -1,0 +1,156 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+// The Node bundle of tfjs-core registers no gradients; tfjs-layers' bundle registers every core op's.
+import '@tensorflow/tfjs-layers';
+
+import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
+
+/** Marks the kernel configs registered here, so re-installation (even from a second copy) is a no-op. */
+const installedMark: unique symbol = Symbol.for('@mitosis/kernels/wasm-kernel');
+
+type MarkedKernelConfig = tf.KernelConfig & { [installedMark]?: true };
+
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+
+/** Kernels that the wasm backend lacks or runs slowly, which {@link installWasmKernels} registers. */
+export const wasmKernelNames: readonly string[] = [
+  tf.Conv2DBackpropInput,
+  tf.Conv2DBackpropFilter,
+  tf.DepthwiseConv2dNativeBackpropInput,
+  tf.DepthwiseConv2dNativeBackpropFilter,
+];
+
+/** The configs that were registered before ours (only Conv2DBackpropInput exists in wasm 4.22). */
+const replaced = new Map<string, tf.KernelConfig>();
+
+function asTensor4D(info: tf.TensorInfo | undefined, kernel: string, name: string): tf.Tensor4D {
+  if (info === undefined) throw new Error(`${kernel}: input "${name}" is missing`);
+  if (info instanceof tf.Tensor) return info as tf.Tensor4D;
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+}
+
+function checkAttrs(kernel: string, attrs: tf.NamedAttrMap): void {
+  const dilations = attrs['dilations'] as number | number[] | undefined;
+  const dil = dilations === undefined ? [1, 1] : typeof dilations === 'number' ? [dilations] : dilations;
+  if (dil.some((d) => d !== 1)) {
+    throw new Error(`${kernel}: dilations ${JSON.stringify(dilations)} are not supported (only 1)`);
+  }
+  const format = attrs['dataFormat'] as string | undefined;
+  if (format !== undefined && format !== 'NHWC' && format !== 'channelsLast') {
+    throw new Error(`${kernel}: dataFormat ${format} is not supported (only NHWC)`);
+  }
+}
+
+function backpropInputKernel(kernel: string, depthwise: boolean): tf.KernelFunc {
+  return ({ inputs, attrs }) => {
+    const a = attrs ?? {};
+    checkAttrs(kernel, a);
+    return tf.tidy(() =>
+      convBackpropInput(
+        asTensor4D(inputs['dy'], kernel, 'dy'),
+        asTensor4D(inputs['filter'], kernel, 'filter'),
+        a['inputShape'] as unknown as [number, number, number, number],
+        a['strides'] as number | [number, number],
+        a['pad'] as ConvPad,
+        a['dimRoundingMode'] as Rounding,
+        depthwise,
+      ),
+    );
+  };
+}
+
+function backpropFilterKernel(kernel: string, depthwise: boolean): tf.KernelFunc {
+  return ({ inputs, attrs }) => {
+    const a = attrs ?? {};
+    checkAttrs(kernel, a);
+    return tf.tidy(() =>
+      convBackpropFilter(
+        asTensor4D(inputs['x'], kernel, 'x'),
+        asTensor4D(inputs['dy'], kernel, 'dy'),
+        a['filterShape'] as unknown as [number, number, number, number],
+        a['strides'] as number | [number, number],
+        a['pad'] as ConvPad,
+        a['dimRoundingMode'] as Rounding,
+        depthwise,
+      ),
+    );
+  };
+}
+
+function configs(): MarkedKernelConfig[] {
+  return [
+    {
+      kernelName: tf.Conv2DBackpropInput,
+      backendName: 'wasm',
+      kernelFunc: backpropInputKernel(tf.Conv2DBackpropInput, false),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.Conv2DBackpropFilter,
+      backendName: 'wasm',
+      kernelFunc: backpropFilterKernel(tf.Conv2DBackpropFilter, false),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+      backendName: 'wasm',
+      kernelFunc: backpropInputKernel(tf.DepthwiseConv2dNativeBackpropInput, true),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+      backendName: 'wasm',
+      kernelFunc: backpropFilterKernel(tf.DepthwiseConv2dNativeBackpropFilter, true),
+      [installedMark]: true,
+    },
+  ];
+}
+
+/**
+ * Registers, for backend `wasm`, the convolution gradient kernels built from wasm's fast forward
+ * kernels (see `conv-backprop.ts`): `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`,
+ * `DepthwiseConv2dNativeBackpropFilter` (absent from wasm 4.22), and `Conv2DBackpropInput` (wasm's
+ * own is a `conv2dTranspose`, ≈ 10× slower than a forward convolution).
+ *
+ * TF.js's stock gradients for `Conv2D` and `DepthwiseConv2dNative` call exactly these kernels, so
+ * no gradient is overridden: the global gradient registry (keyed by kernel name only, shared by all
+ * backends) is left alone, and `cpu` keeps its own kernels. `registerKernel` only `log.warn`s and
+ * overwrites on a duplicate, so this function unregisters a foreign config first (remembering it
+ * for {@link uninstallWasmKernels}) and skips kernels that already carry its mark: calling it
+ * again, or from a second copy of this package, changes nothing.
+ */
+export function installWasmKernels(): void {
+  for (const config of configs()) {
+    const existing = tf.getKernel(config.kernelName, 'wasm') as MarkedKernelConfig | undefined;
+    if (existing?.[installedMark] === true) continue;
+    if (existing !== undefined) {
+      replaced.set(config.kernelName, existing);
+      tf.unregisterKernel(config.kernelName, 'wasm');
+    }
+    tf.registerKernel(config);
+  }
+}
+
+/**
+ * Undoes {@link installWasmKernels}: removes the kernels it registered and restores the configs it
+ * replaced. A no-op when nothing is installed.
+ */
+export function uninstallWasmKernels(): void {
+  for (const name of wasmKernelNames) {
+    const existing = tf.getKernel(name, 'wasm') as MarkedKernelConfig | undefined;
+    if (existing?.[installedMark] !== true) continue;
+    tf.unregisterKernel(name, 'wasm');
+    const original = replaced.get(name);
+    if (original !== undefined) {
+      tf.registerKernel(original);
+      replaced.delete(name);
+    }
+  }
+}
+
+/** True when every kernel of {@link wasmKernelNames} is the one {@link installWasmKernels} registers. */
+export function wasmKernelsInstalled(): boolean {
+  return wasmKernelNames.every(
+    (name) => (tf.getKernel(name, 'wasm') as MarkedKernelConfig | undefined)?.[installedMark] === true,
+  );
+}
