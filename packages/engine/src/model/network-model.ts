@@ -38,7 +38,9 @@ export class NetworkModel {
           { weight: key, shape: [...w.shape], length: w.data.length },
         );
       }
-      this.variables.set(key, tf.variable(tf.tensor(w.data, [...w.shape], 'float32'), isTrainableWeight(key)));
+      const initial = tf.tensor(w.data, [...w.shape], 'float32');
+      this.variables.set(key, tf.variable(initial, isTrainableWeight(key)));
+      initial.dispose();
     }
   }
 

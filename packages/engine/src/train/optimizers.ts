@@ -54,7 +54,9 @@ export class Optimizer {
   private slot(key: string, like: tf.Tensor): tf.Variable {
     let v = this.slots.get(key);
     if (v === undefined) {
-      v = tf.variable(tf.zerosLike(like), false);
+      const zeros = tf.zerosLike(like);
+      v = tf.variable(zeros, false);
+      zeros.dispose();
       this.slots.set(key, v);
     }
     return v;
@@ -131,7 +133,9 @@ export class Optimizer {
     const opt = new Optimizer(validateOptimizerConfig(state.config, 'optimizer state'));
     opt.iterationCount = state.iterations;
     for (const [key, w] of state.slots) {
-      opt.slots.set(key, tf.variable(tf.tensor(w.data, [...w.shape], 'float32'), false));
+      const initial = tf.tensor(w.data, [...w.shape], 'float32');
+      opt.slots.set(key, tf.variable(initial, false));
+      initial.dispose();
     }
     return opt;
   }

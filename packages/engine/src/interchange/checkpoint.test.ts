@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { NasError, SeededRandom } from '@mitosis/core';
+import { initWeights } from '@mitosis/ir';
+import { useBackend } from '../backend/use-backend.js';
+import { NetworkModel } from '../model/network-model.js';
+import { everyOpSpec, randomClassification } from '../testing/synthetic-data.js';
+import { tf } from '../tf.js';
+import { Optimizer } from '../train/optimizers.js';
+import { train } from '../train/train.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { writeDirectoryAtomically } from './model-artifacts-io.js';
+
+await useBackend('wasm');
+const root = await mkdtemp(join(tmpdir(), 'mitosis-engine-ckpt-'));
+after(() => rm(root, { recursive: true, force: true }));
+
+describe('checkpoints', () => {
+  it('round-trip spec (gaussian included), weights, optimizer state, counters and RNG, and resume identically', async () => {
+    const spec = everyOpSpec();
+    const data = randomClassification(12, [7, 7, 3], 3, 1);
+    const config = { batchSize: 6, learningRate: 0.01, optimizer: { kind: 'adam' } as const, progress: false as const };
+
+    // reference: 2 epochs in one go
+    const whole = new NetworkModel(spec, initWeights(spec, 1));
+    const r = await train(whole, { train: data }, { ...config, epochs: 2, rng: new SeededRandom(5) });
+    r.optimizer.dispose();
+
+    // 1 epoch, checkpoint, restore, 1 more epoch
+    const first = new NetworkModel(spec, initWeights(spec, 1));
+    const rng = new SeededRandom(5);
+    const r1 = await train(first, { train: data }, { ...config, epochs: 1, rng });
+    const dir = join(root, 'ckpt');
+    await saveCheckpoint(dir, { spec, weights: first.toWeightMap(), optimizerState: r1.optimizer.getState(), epoch: 1, round: 3, rng: rng.snapshot() });
+    r1.optimizer.dispose();
+    first.dispose();
+
+    const ck = await loadCheckpoint(dir);
+    assert.deepEqual(ck.spec, spec);
+    assert.deepEqual([ck.epoch, ck.round], [1, 3]);
+    assert.equal(ck.optimizerState?.iterations, 2);
+    const resumed = new NetworkModel(ck.spec, ck.weights);
+    const r2 = await train(
+      resumed,
+      { train: data },
+      { ...config, epochs: 1, startEpoch: 1, optimizer: Optimizer.fromState(ck.optimizerState!), rng: SeededRandom.restore(ck.rng) },
+    );
+    r2.optimizer.dispose();
+    const a = whole.toWeightMap();
+    const b = resumed.toWeightMap();
+    for (const [k, w] of a) assert.deepEqual(b.get(k)!.data, w.data, k);
+    whole.dispose();
+    resumed.dispose();
+    assert.equal(tf.memory().numTensors, 0);
+  });
+
+  it('replaces an existing checkpoint atomically and leaves no temporary directories', async () => {
+    const spec = everyOpSpec();
+    const dir = join(root, 'replace');
+    const rng = { state: 1, spare: null };
+    await saveCheckpoint(dir, { spec, weights: initWeights(spec, 1), epoch: 1, round: 0, rng });
+    await saveCheckpoint(dir, { spec, weights: initWeights(spec, 2), epoch: 2, round: 0, rng });
+    assert.equal((await loadCheckpoint(dir)).epoch, 2);
+    // a save that dies while writing leaves the previous checkpoint untouched
+    await assert.rejects(
+      writeDirectoryAtomically(dir, async (tmp) => {
+        await writeFile(join(tmp, 'model.json'), '{"half":');
+        throw new Error('killed');
+      }),
+      /killed/,
+    );
+    const ck = await loadCheckpoint(dir);
+    assert.equal(ck.epoch, 2);
+    assert.deepEqual(ck.weights.get('c1/kernel')!.data, initWeights(spec, 2).get('c1/kernel')!.data);
+    assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
+  });
+
+  it('reports a damaged checkpoint with E_CHECKPOINT naming the file', async () => {
+    const spec = everyOpSpec();
+    const dir = join(root, 'damaged');
+    await saveCheckpoint(dir, { spec, weights: initWeights(spec, 1), epoch: 1, round: 0, rng: { state: 1, spare: null } });
+    const file = join(dir, 'checkpoint.json');
+    const sidecar = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ ...sidecar, epoch: -1 }));
+    await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file && e.details['pointer'] === '/epoch');
+    await rm(file);
+    await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file);
+  });
+});
