@@ -227,7 +227,9 @@ function identity(n: number): Float64Array {
  * All eigenvalues (ascending) and unit eigenvectors of the symmetric `n × n` matrix stored row-major in
  * `matrix` from `offset`. The input is not modified. Non-finite entries → `E_NUMERICAL` with the index.
  *
- * Measured: n = 576 in ≈ 0.4 s on one core of the development machine (see the package README / report).
+ * Measured on the development machine (one core, Node 20): n = 576 in ≈ 0.9 s, two thirds of it in the QL
+ * rotations applied to the eigenvectors. Solvers that need only the extremes use {@link symmetricExtremeEigen}
+ * (≈ 0.28 s at n = 576).
  */
 export function symmetricEigen(matrix: Float64Array, n: number, offset = 0): SymmetricEigen {
   checkFinite(matrix, n * n, offset, 'Matrix');
