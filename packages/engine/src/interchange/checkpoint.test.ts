@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -76,6 +76,9 @@ describe('checkpoints', () => {
     assert.equal(ck.epoch, 2);
     assert.deepEqual(ck.weights.get('c1/kernel')!.data, initWeights(spec, 2).get('c1/kernel')!.data);
     assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
+    // a kill after the previous checkpoint was moved aside but before the new one was renamed in
+    await rename(dir, join(root, '.replace.old-123'));
+    assert.equal((await loadCheckpoint(dir)).epoch, 2);
   });
 
   it('reports a damaged checkpoint with E_CHECKPOINT naming the file', async () => {

@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { NasError, type NetworkSpec, type WeightMap } from '@mitosis/core';
 import { parseNetworkSpec, validateWeights } from '@mitosis/ir';
 import type { OptimizerState } from '../train/optimizers.js';
@@ -61,8 +61,34 @@ function checkpointError(file: string, message: string, pointer?: string): NasEr
   return new NasError('E_CHECKPOINT', `Checkpoint ${file}: ${message}`, { file, ...(pointer !== undefined ? { pointer } : {}) });
 }
 
-/** Reads a checkpoint written by {@link saveCheckpoint}; problems throw `E_CHECKPOINT` naming the file. */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+/**
+ * `dir` itself, or — when a save was killed between moving the previous checkpoint aside and renaming the new one
+ * into place — the previous checkpoint that {@link writeDirectoryAtomically} left as `.<name>.old-*`.
+ */
+async function resolveCheckpointDir(dir: string): Promise<string> {
+  try {
+    await stat(dir);
+    return dir;
+  } catch {
+    const prefix = `.${basename(dir)}.old-`;
+    let siblings: string[] = [];
+    try {
+      siblings = (await readdir(dirname(dir))).filter((n) => n.startsWith(prefix));
+    } catch {
+      return dir;
+    }
+    const stamped = await Promise.all(siblings.map(async (n) => ({ n, t: (await stat(join(dirname(dir), n))).mtimeMs })));
+    stamped.sort((a, b) => b.t - a.t);
+    return stamped[0] === undefined ? dir : join(dirname(dir), stamped[0].n);
+  }
+}
+
+/**
+ * Reads a checkpoint written by {@link saveCheckpoint}; problems throw `E_CHECKPOINT` naming the file. If `dir` is
+ * missing because a save was interrupted mid-swap, the previous checkpoint set aside by that save is read.
+ */
+export async function loadCheckpoint(requested: string): Promise<Checkpoint> {
+  const dir = await resolveCheckpointDir(requested);
   const file = join(dir, CHECKPOINT_JSON);
   let sidecar: Record<string, unknown>;
   try {
