@@ -1,0 +1,56 @@
+import type { GrowthContext } from '@mitosis/core';
+import { layerRoom, type Candidate } from '@mitosis/plugin-grower-energy-aware/kit';
+
+/** The count rule of the baselines, the same numbers as S2D's: a global fraction or a fixed k. */
+export interface CountOptions {
+  /** `quantile`: floor(fraction·N) neurons over all N growable neurons; `top-k`: k neurons. */
+  readonly selection: 'quantile' | 'top-k';
+  /** Fraction of all growable neurons grown per round (S2D reference 0.3). */
+  readonly fraction: number;
+  /** Neurons grown per round under `top-k`. */
+  readonly k: number;
+}
+
+/** Shared schema properties of {@link CountOptions}. */
+export const countOptionsProperties = {
+  selection: { type: 'string', enum: ['quantile', 'top-k'], default: 'quantile' },
+  fraction: { type: 'number', minimum: 0, maximum: 1, default: 0.3 },
+  k: { type: 'integer', minimum: 1, default: 1 },
+} as const;
+
+/** What {@link chooseRandomNeurons} drew. */
+export interface RandomChoice {
+  /** Neurons to grow, ordered by layer, then neuron. */
+  readonly chosen: Candidate[];
+  /** How many the count rule asked for (before caps). */
+  readonly requested: number;
+}
+
+/**
+ * Draws `requested` distinct neurons uniformly at random (a Fisher–Yates shuffle driven by `context.random`
+ * only) among the neurons of layers that still have room under their cap; each adds one neuron. When the caps
+ * leave fewer than requested, every neuron with room is taken.
+ */
+export function chooseRandomNeurons(context: GrowthContext, options: CountOptions): RandomChoice {
+  const room = layerRoom(context);
+  const total = context.layers.reduce((s, l) => s + l.width, 0);
+  const requested = options.selection === 'quantile' ? Math.floor(options.fraction * total) : options.k;
+  const pool: { layer: number; neuron: number }[] = [];
+  context.layers.forEach((layer, l) => {
+    for (let neuron = 0; neuron < layer.width; neuron++) pool.push({ layer: l, neuron });
+  });
+  const left = [...room];
+  const chosen: Candidate[] = [];
+  // Partial Fisher–Yates: position i receives a uniform draw from the unshuffled tail.
+  for (let i = 0; i < pool.length && chosen.length < requested; i++) {
+    const j = i + Math.min(pool.length - i - 1, Math.floor(context.random() * (pool.length - i)));
+    const pick = pool[j]!;
+    pool[j] = pool[i]!;
+    pool[i] = pick;
+    if (left[pick.layer]! < 1) continue;
+    left[pick.layer] = left[pick.layer]! - 1;
+    chosen.push({ layer: pick.layer, neuron: pick.neuron, score: 0, added: 1 });
+  }
+  chosen.sort((a, b) => a.layer - b.layer || a.neuron - b.neuron);
+  return { chosen, requested };
+}

@@ -1,0 +1,87 @@
+import type { JSONSchemaType } from 'ajv';
+import { injectable } from '@mitosis/core/di';
+import type { GrowthContext, GrowthPlan, Grower, GrowerContribution, NeuronGrowth } from '@mitosis/core';
+import { checkOperatorBlocks, layerStats, normalFrom } from '@mitosis/plugin-grower-energy-aware/kit';
+import { chooseRandomNeurons, countOptionsProperties, type CountOptions } from './random-choice.js';
+
+/** Options of the fresh-random-neuron baseline. */
+export interface RandomNeuronOptions extends CountOptions {
+  /** Standard deviation of each incoming weight (and the bias) of a fresh neuron. */
+  readonly initScale: number;
+  /** |w| of the fresh neuron's outgoing weights, as a multiple of the host neuron's; its sign is random. */
+  readonly outgoingScale: number;
+}
+
+export const randomNeuronOptionsSchema: JSONSchemaType<RandomNeuronOptions> = {
+  type: 'object',
+  properties: {
+    ...countOptionsProperties,
+    initScale: { type: 'number', exclusiveMinimum: 0, default: 0.01 },
+    outgoingScale: { type: 'number', minimum: 0, default: 0.01 },
+  },
+  required: ['selection', 'fraction', 'k', 'initScale', 'outgoingScale'],
+  additionalProperties: false,
+};
+
+/**
+ * Baseline (algorithms.md §9 C, "adding a fresh small random neuron"): the layer gains a new neuron with
+ * incoming weights θ' ~ N(0, initScale²) per entry, unrelated to any existing neuron. A growth plan can only
+ * give a new neuron a multiple of an existing neuron's outgoing weights, so each fresh neuron is attached to a
+ * host drawn at random: the host keeps θ and weight 1, the fresh neuron gets `replace: θ'` and weight
+ * ±outgoingScale (random sign). The function changes by ±outgoingScale·σ(θ'ᵀx)·(host's outgoing weights),
+ * which is O(outgoingScale·initScale) for σ(0) = 0 (tanh, relu) but ≈ outgoingScale·σ(0) for sigmoid.
+ */
+export class RandomNeuronGrower implements Grower {
+  readonly id = 'random-neuron';
+
+  constructor(private readonly options: RandomNeuronOptions) {}
+
+  async plan(context: GrowthContext): Promise<GrowthPlan> {
+    const dims = checkOperatorBlocks(context);
+    const { chosen, requested } = chooseRandomNeurons(context, this.options);
+    const { initScale, outgoingScale } = this.options;
+    const entries: NeuronGrowth[] = chosen.map((c) => {
+      const fresh = Array.from({ length: dims[c.layer]! }, () => initScale * normalFrom(context.random));
+      const sign = context.random() < 0.5 ? -1 : 1;
+      return {
+        node: context.layers[c.layer]!.node,
+        neuron: c.neuron,
+        offspring: [{ weight: 1 }, { weight: sign * outgoingScale, replace: fresh }],
+        scheme: 'random-neuron',
+        score: 0,
+        predictedDeltaLoss: null,
+        cost: context.layers[c.layer]!.marginalCost,
+      };
+    });
+    const costs = entries.map((e) => e.cost);
+    return {
+      grower: this.id,
+      round: context.round,
+      epsilon: 0,
+      entries,
+      predictedDeltaLoss: null,
+      stats: {
+        requested,
+        grown: entries.length,
+        initScale,
+        outgoingScale,
+        addedCost: costs.some((x) => x === null) ? null : costs.reduce<number>((s, x) => s + (x ?? 0), 0),
+        costUnit: context.costUnit,
+        budget: { available: context.budget, used: null, note: 'random-neuron grows by count and does not spend a budget' },
+        layers: layerStats(context, chosen),
+      },
+    };
+  }
+}
+
+/** The contribution: a singleton that makes one fresh grower per run. */
+@injectable()
+export class RandomNeuronGrowerContribution implements GrowerContribution<RandomNeuronOptions> {
+  readonly id = 'random-neuron';
+  readonly description = 'Baseline: add fresh neurons with small random incoming and outgoing weights';
+  readonly optionsSchema = randomNeuronOptionsSchema;
+
+  create(options: RandomNeuronOptions): Grower {
+    return new RandomNeuronGrower(options);
+  }
+}
