@@ -1,0 +1,267 @@
+import { parse, type MathNode, type EvalFunction } from 'mathjs';
+import { NasError } from '@mitosis/core';
+import { FEATURE_NAMES, type OpFeatures } from '../ops/op-features.js';
+
+/** Functions a fallback expression may call. */
+export const ALLOWED_FUNCTIONS = ['sqrt', 'log', 'exp', 'abs', 'max', 'min', 'pow', 'ceil', 'floor'] as const;
+
+/** A fitted (or hand-set) fallback: a mathjs expression over op features and named coefficients. */
+export interface FallbackSpec {
+  /** e.g. `c0 + c1 * macs + c2 * (inBytes + outBytes)`; every free symbol is a feature or a coefficient. */
+  readonly expression: string;
+  /** Coefficient values by name (units: the profile's latency unit per unit of the feature they multiply). */
+  readonly coefficients: Readonly<Record<string, number>>;
+}
+
+/** A parsed, symbol-checked expression ready to evaluate. */
+export interface CompiledFallback {
+  readonly expression: string;
+  /** Coefficient symbols, in first-use order. */
+  readonly coefficientNames: readonly string[];
+  /** `features` may carry the `extraFeatures` given at compile time (e.g. `latencyMs`). */
+  evaluate(features: OpFeatures | Readonly<Record<string, number>>, coefficients: Readonly<Record<string, number>>): number;
+}
+
+const FEATURES = new Set<string>(FEATURE_NAMES);
+const FUNCTIONS = new Set<string>(ALLOWED_FUNCTIONS);
+
+/**
+ * Parses `expression` with mathjs and checks its symbols: features ({@link FEATURE_NAMES}), functions
+ * ({@link ALLOWED_FUNCTIONS}) and coefficients (`allowedCoefficients`, or any identifier matching `^[a-z]\w*$`
+ * that is not a feature when omitted). Assignments, function definitions, strings and matrices are
+ * rejected. Errors are `E_PROFILE_INVALID` with `pointer` in details.
+ */
+export function compileFallback(
+  expression: string,
+  pointer: string,
+  allowedCoefficients?: ReadonlySet<string>,
+  extraFeatures: readonly string[] = [],
+): CompiledFallback {
+  const fail = (why: string): NasError =>
+    new NasError('E_PROFILE_INVALID', `Fallback expression at ${pointer} ${why}: "${expression}"`, {
+      pointer,
+      expression,
+    });
+  let root: MathNode;
+  try {
+    root = parse(expression);
+  } catch (cause) {
+    throw fail(`does not parse (${(cause as Error).message})`);
+  }
+  const coefficientNames: string[] = [];
+  const allowedNodeTypes = new Set([
+    'OperatorNode',
+    'ParenthesisNode',
+    'ConstantNode',
+    'SymbolNode',
+    'FunctionNode',
+  ]);
+  root.traverse((node, path, parent) => {
+    if (!allowedNodeTypes.has(node.type)) throw fail(`uses a ${node.type}, which is not allowed`);
+    if (node.type === 'ConstantNode' && typeof (node as unknown as { value: unknown }).value !== 'number') {
+      throw fail('uses a non-numeric constant');
+    }
+    if (node.type === 'FunctionNode' && (node as unknown as { fn: MathNode }).fn.type !== 'SymbolNode') {
+      throw fail('calls something that is not a named function');
+    }
+    if (node.type !== 'SymbolNode') return;
+    const name = (node as unknown as { name: string }).name;
+    if (parent?.type === 'FunctionNode' && path === 'fn') {
+      if (!FUNCTIONS.has(name)) throw fail(`calls unknown function "${name}" (allowed: ${ALLOWED_FUNCTIONS.join(', ')})`);
+      return;
+    }
+    if (FEATURES.has(name) || extraFeatures.includes(name)) return;
+    const isCoefficient = allowedCoefficients ? allowedCoefficients.has(name) : /^[a-z]\w*$/.test(name);
+    if (!isCoefficient || FUNCTIONS.has(name)) {
+      throw fail(
+        `uses unknown symbol "${name}" (features: ${[...FEATURE_NAMES, ...extraFeatures].join(', ')}` +
+          (allowedCoefficients ? `; coefficients: ${[...allowedCoefficients].join(', ') || 'none'})` : ')'),
+      );
+    }
+    if (!coefficientNames.includes(name)) coefficientNames.push(name);
+  });
+  const code: EvalFunction = root.compile();
+  return {
+    expression,
+    coefficientNames,
+    evaluate(features, coefficients) {
+      const value: unknown = code.evaluate({ ...features, ...coefficients });
+      return typeof value === 'number' ? value : Number.NaN;
+    },
+  };
+}
+
+/** One observation for fitting: features and the observed mean (profile units). */
+export interface FitSample {
+  readonly features: OpFeatures;
+  readonly value: number;
+}
+
+/** Quality of a fit on its own samples. */
+export interface FitQuality {
+  /** Samples used. */
+  readonly samples: number;
+  /** Root-mean-square relative error, (pred − y)/y. */
+  readonly rmsRelativeError: number;
+  /** Median absolute percentage error, %. */
+  readonly medianAbsPctError: number;
+}
+
+export interface FitResult extends FallbackSpec {
+  readonly quality: FitQuality;
+}
+
+/** Solves the least-squares problem min ‖A x − b‖₂ by Householder QR (A is m×n, m ≥ n, column-major copy). */
+export function leastSquares(a: readonly (readonly number[])[], b: readonly number[]): number[] {
+  const m = a.length;
+  const n = a[0]?.length ?? 0;
+  // Scale columns to unit norm so that MACs (1e8) and an intercept (1) are equally conditioned.
+  const scale = Array.from({ length: n }, (_, j) => Math.hypot(...a.map((row) => row[j]!)) || 1);
+  const r = a.map((row) => row.map((v, j) => v / scale[j]!));
+  const y = [...b];
+  for (let k = 0; k < n; k++) {
+    let norm = 0;
+    for (let i = k; i < m; i++) norm += r[i]![k]! ** 2;
+    norm = Math.sqrt(norm);
+    if (norm === 0) continue;
+    const alpha = r[k]![k]! > 0 ? -norm : norm;
+    const v = new Array<number>(m).fill(0);
+    for (let i = k; i < m; i++) v[i] = r[i]![k]!;
+    v[k] = v[k]! - alpha;
+    const vv = v.reduce((s, x) => s + x * x, 0);
+    if (vv === 0) continue;
+    for (let j = k; j < n; j++) {
+      let dot = 0;
+      for (let i = k; i < m; i++) dot += v[i]! * r[i]![j]!;
+      const f = (2 * dot) / vv;
+      for (let i = k; i < m; i++) r[i]![j] = r[i]![j]! - f * v[i]!;
+    }
+    let dot = 0;
+    for (let i = k; i < m; i++) dot += v[i]! * y[i]!;
+    const f = (2 * dot) / vv;
+    for (let i = k; i < m; i++) y[i] = y[i]! - f * v[i]!;
+  }
+  const x = new Array<number>(n).fill(0);
+  const tiny = 1e-12 * Math.max(...Array.from({ length: n }, (_, j) => Math.abs(r[j]?.[j] ?? 0)), 1e-300);
+  for (let j = n - 1; j >= 0; j--) {
+    const diag = r[j]![j]!;
+    if (Math.abs(diag) <= tiny) continue; // rank-deficient column: leave its coefficient at 0
+    let s = y[j]!;
+    for (let c = j + 1; c < n; c++) s -= r[j]![c]! * x[c]!;
+    x[j] = s / diag;
+  }
+  return x.map((v, j) => v / scale[j]!);
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((p, q) => p - q);
+  if (s.length === 0) return Number.NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Fits the coefficients of a fallback expression that is linear in its coefficients, by least squares on
+ * relative error (each residual divided by its observation) so that 0.01 ms and 10 ms ops weigh alike.
+ * Throws `E_PROFILE_INVALID` when the expression is not linear in its coefficients or there are fewer
+ * samples than coefficients.
+ */
+export function fitFallback(expression: string, samples: readonly FitSample[], pointer = '/fallback'): FitResult {
+  const compiled = compileFallback(expression, pointer);
+  const names = compiled.coefficientNames;
+  const usable = samples.filter((s) => s.value > 0 && Number.isFinite(s.value));
+  if (usable.length < names.length) {
+    throw new NasError(
+      'E_PROFILE_INVALID',
+      `Cannot fit ${names.length} coefficients of "${expression}" to ${usable.length} positive samples`,
+      { pointer, expression, samples: usable.length },
+    );
+  }
+  const zero = Object.fromEntries(names.map((n) => [n, 0]));
+  const columnsOf = (f: OpFeatures): { base: number; cols: number[] } => {
+    const base = compiled.evaluate(f, zero);
+    return { base, cols: names.map((n) => compiled.evaluate(f, { ...zero, [n]: 1 }) - base) };
+  };
+  const rows = usable.map((s) => ({ ...columnsOf(s.features), y: s.value }));
+  // Linearity probe: f(c) must equal f(0) + Σ c_j col_j for an arbitrary c.
+  const probe = Object.fromEntries(names.map((n, j) => [n, 0.37 + 1.3 * j]));
+  for (const [i, s] of usable.slice(0, 5).entries()) {
+    const row = rows[i]!;
+    const linear = row.base + row.cols.reduce((acc, c, j) => acc + c * probe[names[j]!]!, 0);
+    const actual = compiled.evaluate(s.features, probe);
+    if (!(Math.abs(linear - actual) <= 1e-9 * Math.max(1, Math.abs(actual)))) {
+      throw new NasError(
+        'E_PROFILE_INVALID',
+        `Fallback expression "${expression}" must be linear in its coefficients (${names.join(', ')}) to be fitted`,
+        { pointer, expression },
+      );
+    }
+  }
+  const a = rows.map((r) => r.cols.map((c) => c / r.y));
+  const b = rows.map((r) => (r.y - r.base) / r.y);
+  const x = leastSquares(a, b);
+  const coefficients = Object.fromEntries(names.map((n, j) => [n, x[j]!]));
+  const rel = usable.map((s) => (compiled.evaluate(s.features, coefficients) - s.value) / s.value);
+  return {
+    expression,
+    coefficients,
+    quality: {
+      samples: usable.length,
+      rmsRelativeError: Math.sqrt(rel.reduce((acc, e) => acc + e * e, 0) / rel.length),
+      medianAbsPctError: 100 * median(rel.map(Math.abs)),
+    },
+  };
+}
+
+/** Expressions by op kind sharing one set of coefficient names (an estimated profile's fallback). */
+export interface SharedFallbackForm {
+  /** Expression for ops without a `byOp` entry. */
+  readonly expression: string;
+  readonly byOp?: Readonly<Record<string, string>>;
+}
+
+/** A whole network for {@link fitToNetworks}: its ops (kind + features) and its observed total. */
+export interface NetworkSample {
+  readonly name: string;
+  readonly ops: readonly { readonly kind: string; readonly features: OpFeatures }[];
+  readonly value: number;
+}
+
+/**
+ * Fits shared coefficients so that the *sum* of per-op predictions matches whole-network observations
+ * (relative least squares), for devices with model-level numbers only (no per-op table). Every expression must
+ * be linear in the coefficients. Returns the coefficients and the per-network fit.
+ */
+export function fitToNetworks(
+  form: SharedFallbackForm,
+  networks: readonly NetworkSample[],
+): { coefficients: Record<string, number>; fitted: { name: string; observed: number; predicted: number }[] } {
+  const compiledDefault = compileFallback(form.expression, '/fallback/expression');
+  const compiledByOp = new Map(
+    Object.entries(form.byOp ?? {}).map(([k, e]) => [k, compileFallback(e, `/fallback/byOp/${k}/expression`)]),
+  );
+  const names = [...new Set([compiledDefault, ...compiledByOp.values()].flatMap((c) => c.coefficientNames))];
+  const zero = Object.fromEntries(names.map((n) => [n, 0]));
+  const rows = networks.map((net) => {
+    const cols = names.map(() => 0);
+    let base = 0;
+    for (const op of net.ops) {
+      const c = compiledByOp.get(op.kind) ?? compiledDefault;
+      const b = c.evaluate(op.features, zero);
+      base += b;
+      names.forEach((n, j) => (cols[j] = cols[j]! + c.evaluate(op.features, { ...zero, [n]: 1 }) - b));
+    }
+    return { cols, base, y: net.value };
+  });
+  const x = leastSquares(
+    rows.map((r) => r.cols.map((c) => c / r.y)),
+    rows.map((r) => (r.y - r.base) / r.y),
+  );
+  const coefficients = Object.fromEntries(names.map((n, j) => [n, x[j]!]));
+  const fitted = rows.map((r, i) => ({
+    name: networks[i]!.name,
+    observed: r.y,
+    predicted: r.base + r.cols.reduce((s, c, j) => s + c * x[j]!, 0),
+  }));
+  return { coefficients, fitted };
+}
