@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { columnSums } from './sum-channels.js';
 import { typedCustomGrad } from './typed-custom-grad.js';
 
 /** Result of {@link batchNormTrain}. */
@@ -37,10 +38,9 @@ export function batchNormTrain(
   const m = x.size / c;
   const inv = 1 / m;
   const [mean2, variance2] = tf.tidy(() => {
-    const x2 = tf.reshape(x, [m, c]);
-    const ones = tf.ones([1, m]);
-    const mu = tf.mul(tf.matMul(ones, x2), inv);
-    const v = tf.mul(tf.matMul(ones, tf.squaredDifference(x2, mu)), inv);
+    const x2 = tf.reshape(x, [m, c]) as tf.Tensor2D;
+    const mu = tf.reshape(tf.mul(columnSums(x2), inv), [1, c]);
+    const v = tf.reshape(tf.mul(columnSums(tf.squaredDifference(x2, mu) as tf.Tensor2D), inv), [1, c]);
     return [mu, v];
   });
   const f = typedCustomGrad(([xi, g, b], save) => {
@@ -55,10 +55,9 @@ export function batchNormTrain(
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, mu, is, a] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const dy2 = tf.reshape(dy, [m, c]);
-        const ones = tf.ones([1, m]);
-        const sumDy = tf.matMul(ones, dy2);
-        const sumDyX = tf.matMul(ones, tf.mul(dy2, xs));
+        const dy2 = tf.reshape(dy, [m, c]) as tf.Tensor2D;
+        const sumDy = tf.reshape(columnSums(dy2), [1, c]);
+        const sumDyX = tf.reshape(columnSums(tf.mul(dy2, xs) as tf.Tensor2D), [1, c]);
         const dGamma = tf.mul(is, tf.sub(sumDyX, tf.mul(mu, sumDy)));
         const k = tf.mul(tf.mul(a, is), tf.mul(dGamma, -inv));
         const cc = tf.sub(tf.mul(a, tf.mul(sumDy, -inv)), tf.mul(k, mu));

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { columnSums } from './sum-channels.js';
+
 /** Padding as TF.js ops accept it: `'same'`, `'valid'`, a number, or explicit `[[0,0],[t,b],[l,r],[0,0]]`. */
 export type ConvPad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
@@ -190,8 +192,8 @@ export function convBackpropInput(
  * to `[N, Hp, Wp, C]`, the output gradient is zero-dilated (stride) and padded to the same grid, and
  * every tap `(i, j)` is then a contiguous 1-D slice of the flattened `x` at offset `(i·Wp + j)·C`,
  * so no strided or inner-axis slices are needed. Full convolutions contract each tap with one
- * `matMul` (`dyᵀ [outC, L] · x_tap [L, inC]`); depthwise convolutions multiply and reduce by a
- * ones-vector `matMul`.
+ * `matMul` (`dyᵀ [outC, L] · x_tap [L, inC]`); depthwise convolutions multiply and reduce with
+ * `columnSums`.
  *
  * @param x forward input `[N, H, W, inC]`
  * @param dy output gradient `[N, Ho, Wo, outC]`
@@ -258,7 +260,6 @@ export function convBackpropFilter(
       const stacked = tf.stack(parts) as tf.Tensor3D; // [kh·kw, outC, inC]
       return tf.reshape(tf.transpose(stacked, [0, 2, 1]), [...filterShape]) as tf.Tensor4D;
     }
-    const ones = tf.ones([1, len]);
     const mult = outC;
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
@@ -270,7 +271,7 @@ export function convBackpropFilter(
                 tf.mul(tf.reshape(xs, [len, inC, 1]), tf.reshape(dyL, [len, inC, mult])),
                 [len, inC * mult],
               );
-        parts.push(tf.matMul(ones, prod));
+        parts.push(tf.reshape(columnSums(prod as tf.Tensor2D), [1, inC * mult]));
       }
     }
     return tf.reshape(tf.concat(parts, 0), [...filterShape]) as tf.Tensor4D;

@@ -51,13 +51,18 @@ const BN_MOMENTUM = 0.9;
  */
 export function createRefnet(shape: RefnetShape = refnet32, seed = 1, learningRate = 0.05): RefnetModel {
   let s = seed;
+  // Variables outlive tidy; the initial-value tensors do not.
   const he = (dims: number[], fanIn: number, name: string): tf.Variable =>
-    tf.variable(tf.mul(tf.randomNormal(dims, 0, 1, 'float32', s++), Math.sqrt(2 / fanIn)), true, name);
+    tf.tidy(() =>
+      tf.variable(tf.mul(tf.randomNormal(dims, 0, 1, 'float32', s++), Math.sqrt(2 / fanIn)), true, name),
+    );
+  const filled = (c: number, value: number, trainable: boolean, name: string): tf.Variable =>
+    tf.tidy(() => tf.variable(tf.fill([c], value), trainable, name));
   const bn = (c: number, name: string): BnParams => ({
-    gamma: tf.variable(tf.ones([c]), true, `${name}/gamma`),
-    beta: tf.variable(tf.zeros([c]), true, `${name}/beta`),
-    runMean: tf.variable(tf.zeros([c]), false, `${name}/mean`),
-    runVar: tf.variable(tf.ones([c]), false, `${name}/var`),
+    gamma: filled(c, 1, true, `${name}/gamma`),
+    beta: filled(c, 0, true, `${name}/beta`),
+    runMean: filled(c, 0, false, `${name}/mean`),
+    runVar: filled(c, 1, false, `${name}/var`),
   });
   const uid = `refnet${Math.floor(Math.random() * 1e9)}`;
   const conv1 = he([3, 3, 3, 32], 27, `${uid}/conv1`);
@@ -76,7 +81,7 @@ export function createRefnet(shape: RefnetShape = refnet32, seed = 1, learningRa
     pwBn: bn(cout, `${uid}/b${i}/pwbn`),
   }));
   const dense = he([256, shape.classes], 256, `${uid}/dense`);
-  const bias = tf.variable(tf.zeros([shape.classes]), true, `${uid}/bias`);
+  const bias = filled(shape.classes, 0, true, `${uid}/bias`);
   const bns = [bn1, ...blocks.flatMap((b) => [b.dwBn, b.pwBn])];
   const trainable = [
     conv1,
@@ -85,8 +90,10 @@ export function createRefnet(shape: RefnetShape = refnet32, seed = 1, learningRa
     dense,
     bias,
   ];
-  const variables = [...trainable, ...bns.flatMap((b) => [b.runMean, b.runVar])];
-  const optimizer = tf.train.momentum(learningRate, 0.9);
+  // SGD with momentum 0.9 (v ← 0.9·v + g; w ← w − lr·v), written out: tf.train.momentum's
+  // dispose() leaks its learning-rate scalar in tfjs-core 4.22.
+  const velocity = trainable.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false, `${v.name}/velocity`)));
+  const variables = [...trainable, ...bns.flatMap((b) => [b.runMean, b.runVar]), ...velocity];
 
   const bnRelu = (h: tf.Tensor, p: BnParams): tf.Tensor => {
     const r = batchNormTrain(h, p.gamma as tf.Tensor1D, p.beta as tf.Tensor1D, BN_EPS);
@@ -108,14 +115,22 @@ export function createRefnet(shape: RefnetShape = refnet32, seed = 1, learningRa
     shape,
     variables,
     step(x, labels) {
-      const loss = optimizer.minimize(() => forwardLoss(x, labels), true, trainable);
-      if (loss === null) throw new Error('refnet step: optimizer returned no loss');
-      const value = loss.dataSync()[0] ?? Number.NaN;
-      loss.dispose();
-      return value;
+      const { value, grads } = tf.variableGrads(() => forwardLoss(x, labels), trainable);
+      tf.tidy(() => {
+        trainable.forEach((w, i) => {
+          const g = grads[w.name];
+          const v = velocity[i];
+          if (g === undefined || v === undefined) throw new Error(`refnet step: no gradient for ${w.name}`);
+          v.assign(tf.add(tf.mul(v, 0.9), g));
+          w.assign(tf.sub(w, tf.mul(v, learningRate)));
+        });
+      });
+      tf.dispose(grads);
+      const loss = value.dataSync()[0] ?? Number.NaN;
+      value.dispose();
+      return loss;
     },
     dispose() {
-      optimizer.dispose();
       for (const v of variables) v.dispose();
     },
   };

@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/**
+ * A `Slice` kernel for wasm that copies straight inside the wasm heap (`copyWithin`, one call per
+ * contiguous run). wasm 4.22's own `Slice` first copies the whole input out of the heap with
+ * `readSync` (≈ 15 ms for a 2.4 M-element contiguous slice); this one costs one memmove of the
+ * output. `fallback` handles string tensors.
+ */
+export function wasmSliceKernel(fallback: () => tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as BackendWasm;
+    const x = inputs['x'];
+    if (x === undefined) throw new Error('Slice: input "x" is missing');
+    if (x.dtype === 'string') {
+      const f = fallback();
+      if (f === undefined) throw new Error('Slice: no kernel for string tensors');
+      return f(args);
+    }
+    const [begin, size] = tf.slice_util.parseSliceParams(
+      x as tf.Tensor,
+      attrs?.['begin'] as number | number[],
+      attrs?.['size'] as number | number[],
+    ) as [number[], number[]];
+    const out = backend.makeOutput(size, x.dtype);
+    const total = tf.util.sizeFromShape(size);
+    if (total === 0) return out;
+    const bpe = tf.util.bytesPerElement(x.dtype);
+    // Read offsets and the heap after makeOutput: an allocation may grow (and replace) the heap.
+    const xOff = backend.dataIdMap.get(x.dataId)?.memoryOffset;
+    const oOff = backend.dataIdMap.get(out.dataId)?.memoryOffset;
+    if (xOff === undefined || oOff === undefined) throw new Error('Slice: tensor not on the wasm heap');
+    const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+    const shape = x.shape;
+    const rank = shape.length;
+    const strides = tf.util.computeStrides(shape);
+    // Innermost axis `j` such that every axis after it is taken whole: runs of size[j]·stride[j].
+    let j = rank - 1;
+    while (j > 0 && begin[j] === 0 && size[j] === shape[j]) j--;
+    const stride = (a: number): number => (a === rank - 1 ? 1 : (strides[a] ?? 1));
+    const run = (size[j] ?? 1) * stride(j);
+    const outer = total / run;
+    const idx = new Array<number>(j).fill(0);
+    let dst = oOff;
+    for (let r = 0; r < outer; r++) {
+      let src = (begin[j] ?? 0) * stride(j);
+      for (let a = 0; a < j; a++) src += ((begin[a] ?? 0) + (idx[a] ?? 0)) * stride(a);
+      const from = xOff + src * bpe;
+      heap.copyWithin(dst, from, from + run * bpe);
+      dst += run * bpe;
+      for (let a = j - 1; a >= 0; a--) {
+        const v = (idx[a] ?? 0) + 1;
+        if (v < (size[a] ?? 1)) {
+          idx[a] = v;
+          break;
+        }
+        idx[a] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+/**
+ * An `Identity` kernel for wasm that shares the input's buffer (reference-counted, as wasm's own
+ * `Reshape` and the cpu backend's `Identity` do) instead of copying it. TF.js clones every tensor
+ * it saves for the backward pass through `Identity`, so wasm's copying version costs a full memory
+ * copy per saved tensor (≈ 150 ms per refnet-32 step). Buffers are never written in place.
+ */
+export function wasmIdentityKernel(fallback: () => tf.KernelFunc | undefined): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs['x'];
+    if (x === undefined) throw new Error('Identity: input "x" is missing');
+    if (x.dtype === 'string') {
+      const f = fallback();
+      if (f === undefined) throw new Error('Identity: no kernel for string tensors');
+      return f(args);
+    }
+    (args.backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
