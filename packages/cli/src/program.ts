@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { NasError, exitCodeFor } from '@mitosis/core';
 import { registerPluginsCommand } from './commands/plugins.js';
 import { registerValidateCommand } from './commands/validate.js';
+import { registerTrainCommand } from './commands/train.js';
+import { registerBenchCommand } from './commands/bench.js';
+import { registerGrowCommand } from './commands/grow.js';
 import { errorJson, formatError, processIo, type Io } from './io.js';
 
 const VERSION = '0.1.0';
@@ -20,7 +23,14 @@ export function buildProgram(io: Io): Command {
     .exitOverride();
   registerPluginsCommand(program, io);
   registerValidateCommand(program, io);
-  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+  registerTrainCommand(program, io);
+  registerBenchCommand(program, io);
+  registerGrowCommand(program, io);
+  const configure = (command: Command): void => {
+    command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+    command.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
   return program;
 }
 

@@ -129,6 +129,12 @@ function tridiagonalise(w: Float64Array, n: number): Tridiagonal {
  * to rows i and i+1, so the inner loop is contiguous.
  */
 function implicitQl(d: Float64Array, e: Float64Array, n: number, zt: Float64Array | null): void {
+  // Off-diagonals below eps·‖T‖ count as zero as well as those small next to their diagonal neighbours:
+  // with a cluster of (near-)zero eigenvalues the purely local test never fires (0 ≤ eps·0 is false for a
+  // tiny e) and QL would cycle without converging.
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i] as number) + Math.abs((e[i] as number | undefined) ?? 0));
+  const floor = EPS * norm;
   for (let l = 0; l < n; l++) {
     let iterations = 0;
     for (;;) {
@@ -136,7 +142,7 @@ function implicitQl(d: Float64Array, e: Float64Array, n: number, zt: Float64Arra
       for (; m < n - 1; m++) {
         const dd = Math.abs(d[m] as number) + Math.abs(d[m + 1] as number);
         const em = Math.abs(e[m] as number);
-        if (em <= EPS * dd || em < Number.MIN_VALUE * 1e10) break;
+        if (em <= EPS * dd || em <= floor || em < Number.MIN_VALUE * 1e10) break;
       }
       if (m === l) break;
       if (++iterations > MAX_QL_ITERATIONS) {

@@ -6,8 +6,10 @@ import { pluginContainer } from '../plugin-context.js';
 interface ContributionInfo {
   readonly id: string;
   readonly description: string;
-  /** The options with every default filled in. */
+  /** The options with every default filled in; `null` when some option has no default (see `required`). */
   readonly defaults: unknown;
+  /** Options the user must give (no default), e.g. a device cost model's `profile`. */
+  readonly required: string[];
   readonly unit?: string;
 }
 
@@ -36,10 +38,13 @@ export function registerPluginsCommand(program: Command, io: Io): void {
       const describe = (kind: ContributionKind, id: string): ContributionInfo => {
         const registry = registries[kind];
         const c: Contribution & { unit?: string } = registry.get(id);
+        const schema = c.optionsSchema as { required?: string[]; properties?: Record<string, { default?: unknown }> };
+        const required = (schema.required ?? []).filter((k) => schema.properties?.[k]?.default === undefined);
         return {
           id,
           description: c.description,
-          defaults: registry.options(id, {}),
+          defaults: required.length === 0 ? registry.options(id, {}) : null,
+          required,
           ...(c.unit === undefined ? {} : { unit: c.unit }),
         };
       };
@@ -65,7 +70,10 @@ export function registerPluginsCommand(program: Command, io: Io): void {
           lines.push(`${p.id}  (${p.package}@${p.version})`);
           if (p.description) lines.push(`  ${p.description}`);
           for (const [kind, list] of Object.entries(p.contributes)) {
-            for (const c of list ?? []) lines.push(`  ${kind.padEnd(13)} ${c.id.padEnd(14)} ${c.description}`);
+            for (const c of list ?? []) {
+              const needs = c.required.length > 0 ? ` (needs ${c.required.join(', ')})` : '';
+              lines.push(`  ${kind.padEnd(13)} ${c.id.padEnd(14)} ${c.description}${needs}`);
+            }
           }
         }
         return `${lines.join('\n')}\n`;

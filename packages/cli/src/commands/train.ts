@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { NasError } from '@mitosis/core';
+import { loadDataset } from '@mitosis/data';
+import { runTraining, type BackendPreference } from '@mitosis/engine';
+import { emit, type GlobalOptions, type Io } from '../io.js';
+
+interface TrainFlags {
+  model: string;
+  data: string;
+  epochs: string;
+  out?: string;
+  backend: string;
+  batchSize: string;
+  lr: string;
+  seed: string;
+  limit?: string;
+}
+
+function positive(name: string, text: string, integer = true): number {
+  const n = Number(text);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) {
+    throw new NasError('E_USAGE', `${name} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`, { option: name, value: text });
+  }
+  return n;
+}
+
+const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+export function backendOption(text: string): BackendPreference {
+  if (!BACKENDS.includes(text)) throw new NasError('E_USAGE', `--backend must be one of ${BACKENDS.join(', ')}, got "${text}"`, { backend: text });
+  return text as BackendPreference;
+}
+
+/** `mitosis train`: trains a LayersModel or a network spec on a data set and exports the result. */
+export function registerTrainCommand(program: Command, io: Io): void {
+  program
+    .command('train')
+    .description('train a model (TF.js LayersModel directory or mitosis network spec) on a data set')
+    .requiredOption('--model <dir|spec.json>', 'LayersModel directory / model.json, or a mitosis network spec')
+    .requiredOption('--data <id|path>', 'embedded data set id (mnist, blobs, …) or a path (IDX / CIFAR directory, .json)')
+    .option('--epochs <n>', 'epochs', '1')
+    .option('--out <dir>', 'write the trained model to <dir>/model/')
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--batch-size <n>', 'batch size', '32')
+    .option('--lr <rate>', 'learning rate (SGD, momentum 0.9)', '0.01')
+    .option('--seed <n>', 'seed for initialisation, splits and shuffling', '0')
+    .option('--limit <n>', 'use at most n samples per split (quick runs)')
+    .action(async (flags: TrainFlags, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const seed = Number(flags.seed);
+      const data = await loadDataset(flags.data, { seed, ...(flags.limit === undefined ? {} : { limit: positive('--limit', flags.limit) }) });
+      const result = await runTraining(
+        {
+          model: flags.model,
+          data,
+          epochs: positive('--epochs', flags.epochs),
+          backend: backendOption(flags.backend),
+          batchSize: positive('--batch-size', flags.batchSize),
+          learningRate: positive('--lr', flags.lr, false),
+          seed,
+          json: options.json === true || !io.interactive,
+          ...(flags.out === undefined ? {} : { out: flags.out }),
+        },
+        {
+          onProgress: (m) => {
+            if (options.json === true) return;
+            const acc = m.accuracy === undefined ? '' : ` acc ${(100 * m.accuracy).toFixed(2)}%`;
+            const val = m.valAccuracy === undefined ? '' : ` val acc ${(100 * m.valAccuracy).toFixed(2)}%`;
+            io.stderr(`epoch ${m.epoch + 1}: loss ${m.loss.toFixed(4)}${acc}${val} (${m.imagesPerSecond.toFixed(0)} img/s)\n`);
+          },
+        },
+      );
+      emit(io, options, result, () => {
+        const test = result.testAccuracy === undefined ? '' : `test accuracy ${(100 * result.testAccuracy).toFixed(2)}%, `;
+        return `trained ${result.epochs} epoch(s) on ${result.backend}: ${test}train loss ${result.trainLoss.toFixed(4)}${result.modelDir ? `\nmodel: ${result.modelDir}` : ''}\n`;
+      });
+    });
+}

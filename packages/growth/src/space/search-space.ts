@@ -1,0 +1,211 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NasError, readJsonFile, validateAgainst, type NetworkSpec } from '@mitosis/core';
+import { parseNetworkSpec } from '@mitosis/ir';
+
+/** How one growable layer may grow. */
+export interface LayerRule {
+  /** Most output channels allowed; must not be below the seed width. */
+  readonly cap?: number;
+  /** Layers of one group share a budget (energy-aware splitting's `split_groups`). */
+  readonly group?: string;
+}
+
+/** Optimiser and schedule of one training phase. */
+export interface TrainingPhase {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly optimizer: 'sgd' | 'adam' | 'rmsprop';
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+  readonly schedule: 'constant' | 'cosine' | 'step';
+  readonly warmupEpochs: number;
+}
+
+/**
+ * A search space: the seed network, which of its layers may grow and how far, the data set and the training
+ * schedule. Shipped spaces live in `search-spaces/<id>.json`.
+ */
+export interface SearchSpace {
+  readonly $schema?: string;
+  readonly format: 'mitosis-search-space';
+  readonly version: 1;
+  readonly id: string;
+  readonly description: string;
+  /** The seed architecture. */
+  readonly seed: NetworkSpec;
+  /**
+   * Growable layers by producer node. Absent: every splittable producer may grow without a cap, in group
+   * "all". Present: only the listed layers grow.
+   */
+  readonly layers?: Readonly<Record<string, LayerRule>>;
+  readonly data: {
+    readonly dataset: string;
+    /** Options for `loadDataset` (limits, generator options). */
+    readonly options: Readonly<Record<string, unknown>>;
+    /** Per-channel normalisation with training-set statistics. */
+    readonly normalise: boolean;
+  };
+  /** Loss: softmax cross-entropy or ½-MSE. */
+  readonly loss: 'ce' | 'mse';
+  /** Training of the seed network. */
+  readonly training: TrainingPhase;
+  /** Fine-tuning after each round of splits. */
+  readonly fineTune: TrainingPhase;
+  /** Data used to compute splitting matrices. */
+  readonly scoring: { readonly samples: number; readonly batchSize: number };
+  /** Defaults of `mitosis grow` for this space. */
+  readonly defaults: {
+    readonly grower: string;
+    readonly rounds: number;
+    readonly profile?: string;
+    readonly seed: number;
+  };
+}
+
+const phase = (defaults: Partial<TrainingPhase>) =>
+  ({
+    type: 'object',
+    properties: {
+      epochs: { type: 'integer', minimum: 0, default: defaults.epochs ?? 1 },
+      batchSize: { type: 'integer', minimum: 1, default: defaults.batchSize ?? 64 },
+      learningRate: { type: 'number', exclusiveMinimum: 0, default: defaults.learningRate ?? 0.05 },
+      optimizer: { enum: ['sgd', 'adam', 'rmsprop'], default: defaults.optimizer ?? 'sgd' },
+      momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9 },
+      nesterov: { type: 'boolean', default: false },
+      weightDecay: { type: 'number', minimum: 0, default: defaults.weightDecay ?? 0 },
+      schedule: { enum: ['constant', 'cosine', 'step'], default: defaults.schedule ?? 'cosine' },
+      warmupEpochs: { type: 'number', minimum: 0, default: 0 },
+    },
+    additionalProperties: false,
+    default: {},
+  }) as const;
+
+/** JSON Schema of {@link SearchSpace} (also written to `search-spaces/schema/search-space.schema.json`). */
+export const searchSpaceSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://mitosis.dev/schemas/search-space.json',
+  title: 'mitosis search space',
+  type: 'object',
+  properties: {
+    $schema: { type: 'string' },
+    format: { const: 'mitosis-search-space' },
+    version: { const: 1 },
+    id: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]*$' },
+    description: { type: 'string' },
+    seed: { type: 'object', description: 'A mitosis network spec (format "mitosis-network").' },
+    layers: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        properties: { cap: { type: 'integer', minimum: 1 }, group: { type: 'string', minLength: 1 } },
+        additionalProperties: false,
+      },
+    },
+    data: {
+      type: 'object',
+      properties: {
+        dataset: { type: 'string', minLength: 1 },
+        options: { type: 'object', default: {} },
+        normalise: { type: 'boolean', default: false },
+      },
+      required: ['dataset'],
+      additionalProperties: false,
+    },
+    loss: { enum: ['ce', 'mse'] },
+    training: phase({ epochs: 2 }),
+    fineTune: phase({ epochs: 1 }),
+    scoring: {
+      type: 'object',
+      properties: {
+        samples: { type: 'integer', minimum: 1, default: 512 },
+        batchSize: { type: 'integer', minimum: 1, default: 64 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+    defaults: {
+      type: 'object',
+      properties: {
+        grower: { type: 'string', default: 's2d' },
+        rounds: { type: 'integer', minimum: 0, default: 3 },
+        profile: { type: 'string' },
+        seed: { type: 'integer', minimum: 0, default: 0 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+  },
+  required: ['format', 'version', 'id', 'description', 'seed', 'data', 'loss'],
+  additionalProperties: false,
+} as const;
+
+/** The shipped `search-spaces/` directory (walking up from this package), or `MITOSIS_SEARCH_SPACES`. */
+export function searchSpaceDirectories(env: NodeJS.ProcessEnv = process.env): string[] {
+  const dirs: string[] = [];
+  if (env['MITOSIS_SEARCH_SPACES']) dirs.push(resolve(env['MITOSIS_SEARCH_SPACES']));
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'search-spaces');
+    if (existsSync(candidate)) {
+      dirs.push(candidate);
+      break;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return dirs;
+}
+
+/** Ids of the shipped search spaces. */
+export function listSearchSpaces(): string[] {
+  const ids = new Set<string>();
+  for (const dir of searchSpaceDirectories()) {
+    for (const f of readdirSync(dir)) if (f.endsWith('.json')) ids.add(basename(f, '.json'));
+  }
+  return [...ids].sort();
+}
+
+/**
+ * Validates a search space document: the schema (every problem with its pointer), the seed network (via the
+ * IR, pointers prefixed with `/seed`), that every listed layer is a splittable producer, and that no cap is
+ * below the seed width.
+ */
+export function parseSearchSpace(doc: unknown, source: string): SearchSpace {
+  const space = validateAgainst<SearchSpace>(searchSpaceSchema, doc, { source, what: 'search space' });
+  let seed: NetworkSpec;
+  try {
+    seed = parseNetworkSpec(space.seed, `${source}#/seed`);
+  } catch (error) {
+    if (NasError.is(error)) {
+      throw new NasError(error.code, `Search space ${source}: seed network: ${error.message}`, { ...error.details, file: source }, { cause: error });
+    }
+    throw error;
+  }
+  return { ...space, seed };
+}
+
+/** Loads a search space by shipped id or by path. Unknown ids list the known ones. */
+export function loadSearchSpace(ref: string): { space: SearchSpace; file: string } {
+  let file: string | undefined;
+  if (ref.endsWith('.json') || ref.includes('/') || ref.includes('\\')) file = resolve(ref);
+  else {
+    for (const dir of searchSpaceDirectories()) {
+      const candidate = join(dir, `${ref}.json`);
+      if (existsSync(candidate)) {
+        file = candidate;
+        break;
+      }
+    }
+    if (file === undefined) {
+      const known = listSearchSpaces();
+      throw new NasError('E_USAGE', `Unknown search space "${ref}" (known: ${known.join(', ')}); pass an id or a .json path`, { id: ref, known });
+    }
+  }
+  const space = parseSearchSpace(readJsonFile(file), file);
+  return { space, file };
+}

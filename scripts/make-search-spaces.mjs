@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// Writes the shipped search spaces (search-spaces/*.json) and their JSON Schema from one description, so the
+// MobileNet seeds stay consistent. Run after `npx tsc -b packages/growth`: node scripts/make-search-spaces.mjs
+import { writeFileSync } from 'node:fs';
+import { searchSpaceSchema } from '../packages/growth/dist/index.js';
+
+const out = new URL('../search-spaces/', import.meta.url);
+writeFileSync(new URL('schema/search-space.schema.json', out), `${JSON.stringify(searchSpaceSchema, null, 2)}\n`);
+
+/** A small builder for network specs. */
+class Net {
+  constructor(shape) {
+    this.nodes = [{ name: 'input', op: 'input', shape }];
+    this.last = 'input';
+  }
+  add(node) {
+    this.nodes.push({ inputs: [this.last], ...node });
+    this.last = node.name;
+    return node.name;
+  }
+  conv(name, filters, k, s, act, bn = true) {
+    this.add({ name, op: 'conv2d', filters, kernelSize: [k, k], strides: [s, s], padding: 'same', useBias: !bn });
+    if (bn) this.add({ name: `${name}_bn`, op: 'batchNorm', epsilon: 1e-3, momentum: 0.9 });
+    if (act) this.add({ name: `${name}_${act}`, op: 'activation', activation: act });
+    return this.last;
+  }
+  dw(name, k, s, act) {
+    this.add({ name, op: 'depthwiseConv2d', kernelSize: [k, k], strides: [s, s], padding: 'same', useBias: false });
+    this.add({ name: `${name}_bn`, op: 'batchNorm', epsilon: 1e-3, momentum: 0.9 });
+    if (act) this.add({ name: `${name}_${act}`, op: 'activation', activation: act });
+    return this.last;
+  }
+  dense(name, units, act, bn = false) {
+    this.add({ name, op: 'dense', units, useBias: !bn });
+    if (bn) this.add({ name: `${name}_bn`, op: 'batchNorm', epsilon: 1e-3, momentum: 0.9 });
+    if (act) this.add({ name: `${name}_${act}`, op: 'activation', activation: act });
+    return this.last;
+  }
+  spec(name) {
+    return { format: 'mitosis-network', version: 1, name, nodes: this.nodes, output: this.last };
+  }
+}
+
+const phase = (p) => ({ momentum: 0.9, nesterov: false, weightDecay: 0, warmupEpochs: 0, ...p });
+const spaces = [];
+
+// §9 C: one tanh neuron on a two-step staircase; S2D escapes the 1-neuron local minimum by splitting.
+{
+  const n = new Net([1]);
+  n.dense('hidden', 1, 'tanh');
+  n.dense('out', 1, null);
+  spaces.push({
+    id: 'toy-1d',
+    description: 'One-hidden-layer tanh network on the 1-D staircase of algorithms.md §9 C (13 points, ½-MSE); the seed has one neuron.',
+    seed: n.spec('toy-1d'),
+    layers: { hidden: { cap: 8, group: 'all' } },
+    data: { dataset: 'toy-1d', options: {}, normalise: false },
+    loss: 'mse',
+    training: phase({ epochs: 3000, batchSize: 13, learningRate: 0.02, optimizer: 'adam', schedule: 'constant' }),
+    fineTune: phase({ epochs: 3000, batchSize: 13, learningRate: 0.02, optimizer: 'adam', schedule: 'cosine' }),
+    scoring: { samples: 13, batchSize: 13 },
+    defaults: { grower: 's2d', rounds: 1, seed: 0 },
+  });
+}
+
+// A batch-normed tanh MLP on the embedded MNIST digits (tanh so that S is the true splitting matrix).
+{
+  const n = new Net([28, 28, 1]);
+  n.add({ name: 'flatten', op: 'flatten' });
+  n.dense('fc1', 16, 'tanh', true);
+  n.dense('logits', 10, null);
+  spaces.push({
+    id: 'mlp-mnist',
+    description: 'MLP 784→16→10 with batch norm and tanh on the embedded MNIST digits; fc1 grows up to 128 neurons.',
+    seed: n.spec('mlp-mnist'),
+    layers: { fc1: { cap: 128, group: 'all' } },
+    data: { dataset: 'mnist', options: { limit: { train: 4000, val: 500, test: 1000 } }, normalise: false },
+    loss: 'ce',
+    training: phase({ epochs: 3, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine' }),
+    fineTune: phase({ epochs: 1, batchSize: 64, learningRate: 0.02, optimizer: 'sgd', schedule: 'cosine' }),
+    scoring: { samples: 512, batchSize: 128 },
+    defaults: { grower: 's2d', rounds: 3, seed: 0 },
+  });
+}
+
+// A small swish convnet on MNIST: the README's main job.
+{
+  const n = new Net([28, 28, 1]);
+  n.conv('conv1', 8, 3, 1, 'swish');
+  n.add({ name: 'pool1', op: 'maxPool', poolSize: [2, 2], strides: [2, 2], padding: 'valid' });
+  n.conv('conv2', 16, 3, 1, 'swish');
+  n.add({ name: 'pool2', op: 'maxPool', poolSize: [2, 2], strides: [2, 2], padding: 'valid' });
+  n.add({ name: 'gap', op: 'globalAvgPool' });
+  n.dense('fc', 32, 'swish', true);
+  n.dense('logits', 10, null);
+  spaces.push({
+    id: 'convnet-mnist',
+    description: 'Two swish conv layers (8, 16 filters) with batch norm, pooling and a 32-unit swish layer on the embedded MNIST digits.',
+    seed: n.spec('convnet-mnist'),
+    layers: { conv1: { cap: 32, group: 'early' }, conv2: { cap: 64, group: 'late' }, fc: { cap: 128, group: 'late' } },
+    data: { dataset: 'mnist', options: { limit: { train: 3000, val: 500, test: 1000 } }, normalise: false },
+    loss: 'ce',
+    training: phase({ epochs: 3, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine' }),
+    fineTune: phase({ epochs: 1, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine' }),
+    scoring: { samples: 256, batchSize: 64 },
+    defaults: { grower: 'energy-aware', rounds: 3, profile: 'note10-cpu', seed: 0 },
+  });
+}
+
+// MobileNetV1 for 32×32 inputs with the energy-aware splitting seed and caps (algorithms.md §3.4).
+{
+  const seed = [8, 8, 8, 8, 16, 16, 24, 24, 24, 24, 24, 24, 32, 32];
+  const caps = [32, 64, 128, 128, 320, 320, 640, 640, 640, 640, 640, 640, 1280, 1280];
+  const strides = [1, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1]; // CIFAR variant: stem stride 1
+  const n = new Net([32, 32, 3]);
+  const layers = {};
+  n.conv('conv0', seed[0], 3, strides[0], 'swish');
+  layers.conv0 = { cap: caps[0], group: 'early' };
+  for (let i = 1; i < 14; i++) {
+    n.dw(`dw${i}`, 3, strides[i], 'swish');
+    n.conv(`pw${i}`, seed[i], 1, 1, 'swish');
+    layers[`pw${i}`] = { cap: caps[i], group: i < 7 ? 'early' : 'late' };
+  }
+  n.add({ name: 'gap', op: 'globalAvgPool' });
+  n.dense('logits', 10, null);
+  spaces.push({
+    id: 'mobilenetv1-cifar',
+    description: 'MobileNetV1 (CIFAR strides) seeded with the energy-aware splitting widths 8…32 and caps 32…1280, swish. Pass CIFAR-10 binary batches with --data; the default data are synthetic images.',
+    seed: n.spec('mobilenetv1-cifar'),
+    layers,
+    data: { dataset: 'synthetic-images', options: { height: 32, width: 32, channels: 3, classes: 10, count: 2000 }, normalise: true },
+    loss: 'ce',
+    training: phase({ epochs: 2, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine', weightDecay: 1e-4 }),
+    fineTune: phase({ epochs: 1, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine', weightDecay: 1e-4 }),
+    scoring: { samples: 256, batchSize: 64 },
+    defaults: { grower: 'energy-aware', rounds: 3, profile: 'pixel1-cpu', seed: 0 },
+  });
+}
+
+// MobileNetV2 for 32×32 inputs at ~¼ width, caps 1.25× the standard widths; residual channels grow tied.
+{
+  const cfg = [
+    [1, 16, 1, 1],
+    [6, 24, 2, 1],
+    [6, 32, 3, 2],
+    [6, 64, 4, 2],
+    [6, 96, 3, 1],
+    [6, 160, 3, 2],
+    [6, 320, 1, 1],
+  ];
+  const quarter = (c) => Math.max(4, Math.round(c / 4));
+  const n = new Net([32, 32, 3]);
+  const layers = {};
+  n.conv('stem', quarter(32), 3, 1, 'relu6');
+  layers.stem = { cap: 40, group: 'early' };
+  let cin = 32;
+  let b = 0;
+  for (const [t, c, reps, s] of cfg) {
+    for (let r = 0; r < reps; r++) {
+      const stride = r === 0 ? s : 1;
+      const blockIn = n.last;
+      const id = `b${b}`;
+      if (t !== 1) {
+        n.conv(`${id}_expand`, quarter(cin * t), 1, 1, 'relu6');
+        layers[`${id}_expand`] = { cap: Math.round(cin * t * 1.25), group: b < 7 ? 'early' : 'late' };
+      }
+      n.dw(`${id}_dw`, 3, stride, 'relu6');
+      n.conv(`${id}_project`, quarter(c), 1, 1, null);
+      if (stride === 1 && cin === c) {
+        n.nodes.push({ name: `${id}_add`, op: 'add', inputs: [blockIn, n.last] });
+        n.last = `${id}_add`;
+      }
+      cin = c;
+      b += 1;
+    }
+  }
+  n.conv('head', quarter(1280), 1, 1, 'relu6');
+  layers.head = { cap: 1600, group: 'late' };
+  n.add({ name: 'gap', op: 'globalAvgPool' });
+  n.dense('logits', 10, null);
+  spaces.push({
+    id: 'mobilenetv2-cifar',
+    description: 'MobileNetV2 (CIFAR strides) at about a quarter of the standard widths, caps 1.25× standard, relu6; projection layers are linear and do not split. Pass CIFAR-10 with --data; the default data are synthetic images.',
+    seed: n.spec('mobilenetv2-cifar'),
+    layers,
+    data: { dataset: 'synthetic-images', options: { height: 32, width: 32, channels: 3, classes: 10, count: 2000 }, normalise: true },
+    loss: 'ce',
+    training: phase({ epochs: 2, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine', weightDecay: 4e-5 }),
+    fineTune: phase({ epochs: 1, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine', weightDecay: 4e-5 }),
+    scoring: { samples: 256, batchSize: 64 },
+    defaults: { grower: 'energy-aware', rounds: 3, profile: 'note10-cpu', seed: 0 },
+  });
+}
+
+// refnet-32, the engine benchmark network, as a space whose layers may double.
+{
+  const n = new Net([32, 32, 3]);
+  const layers = {};
+  n.conv('conv0', 32, 3, 1, 'relu');
+  layers.conv0 = { cap: 64, group: 'all' };
+  const blocks = [[64, 1], [128, 2], [128, 1], [256, 2]];
+  blocks.forEach(([c, s], i) => {
+    n.dw(`dw${i + 1}`, 3, s, 'relu');
+    n.conv(`pw${i + 1}`, c, 1, 1, 'relu');
+    layers[`pw${i + 1}`] = { cap: 2 * c, group: 'all' };
+  });
+  n.add({ name: 'gap', op: 'globalAvgPool' });
+  n.dense('logits', 10, null);
+  spaces.push({
+    id: 'refnet-32',
+    description: 'The engine benchmark network refnet-32 (conv 3→32, four depthwise-separable blocks to 256, ReLU) on 32×32×3 inputs; every layer may double.',
+    seed: n.spec('refnet-32'),
+    layers,
+    data: { dataset: 'synthetic-images', options: { height: 32, width: 32, channels: 3, classes: 10, count: 2000 }, normalise: true },
+    loss: 'ce',
+    training: phase({ epochs: 2, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine' }),
+    fineTune: phase({ epochs: 1, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine' }),
+    scoring: { samples: 256, batchSize: 64 },
+    defaults: { grower: 'energy-aware', rounds: 2, profile: 'note10-cpu', seed: 0 },
+  });
+}
+
+for (const s of spaces) {
+  const doc = { $schema: './schema/search-space.schema.json', format: 'mitosis-search-space', version: 1, ...s };
+  writeFileSync(new URL(`${s.id}.json`, out), `${JSON.stringify(doc, null, 1)}\n`);
+}
+console.log(`wrote ${spaces.length} search spaces`);
