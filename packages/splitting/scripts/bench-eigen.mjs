@@ -1,0 +1,21 @@
+// Runs benchmarkEigen with the three eigen plugins at their schema defaults.
+// Usage: node packages/splitting/scripts/bench-eigen.mjs [backend=wasm] [samples=128]
+import { useBackend } from '@mitosis/engine';
+import { benchmarkEigen } from '@mitosis/splitting';
+import { DenseEigenSolver, denseOptionsSchema } from '@mitosis/plugin-eigen-dense';
+import { RayleighEigenSolver, rayleighOptionsSchema } from '@mitosis/plugin-eigen-rayleigh';
+import { LanczosEigenSolver, lanczosOptionsSchema } from '@mitosis/plugin-eigen-lanczos';
+
+const defaults = (schema) => Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, v.default]));
+const backend = process.argv[2] ?? 'wasm';
+const samples = Number(process.argv[3] ?? 128);
+console.error(await useBackend(backend));
+const report = await benchmarkEigen({
+  solvers: [
+    new DenseEigenSolver(defaults(denseOptionsSchema)),
+    new RayleighEigenSolver(defaults(rayleighOptionsSchema)),
+    new LanczosEigenSolver(defaults(lanczosOptionsSchema)),
+  ],
+  samples,
+});
+console.log(JSON.stringify(report, null, 1));
