@@ -1,5 +1,8 @@
-import { readPluginDescriptor } from '@mitosis/core';
 import { dirname } from 'node:path';
+import { readPluginDescriptor } from '@mitosis/core';
+import { parseRunConfig, parseSearchSpace } from '@mitosis/growth';
+import { validateProfile } from '@mitosis/hardware';
+import { parseNetworkSpec } from '@mitosis/ir';
 
 /**
  * A kind of JSON document `mitosis validate` knows. `detect` looks at the parsed document (and the file
@@ -16,12 +19,41 @@ function field(doc: unknown, key: string): unknown {
   return typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>)[key] : undefined;
 }
 
-const pluginManifest: DocumentKind = {
-  id: 'plugin-manifest',
-  description: "a plugin's package.json with its \"mitosis\" manifest",
-  detect: (doc, file) => file.endsWith('package.json') && field(doc, 'mitosis') !== undefined,
-  validate: async (_doc, file) => readPluginDescriptor(dirname(file)).manifest,
+const schemaMentions = (doc: unknown, word: string): boolean => {
+  const s = field(doc, '$schema');
+  return typeof s === 'string' && s.includes(word);
 };
 
-/** Every document kind, most specific first. Packages add theirs here as they land. */
-export const documentKinds: DocumentKind[] = [pluginManifest];
+/** Every document kind, most specific first. */
+export const documentKinds: DocumentKind[] = [
+  {
+    id: 'plugin-manifest',
+    description: "a plugin's package.json with its \"mitosis\" manifest",
+    detect: (doc, file) => file.endsWith('package.json') && field(doc, 'mitosis') !== undefined,
+    validate: async (_doc, file) => readPluginDescriptor(dirname(file)).manifest,
+  },
+  {
+    id: 'network-spec',
+    description: 'a mitosis network spec (format "mitosis-network")',
+    detect: (doc) => field(doc, 'format') === 'mitosis-network' || schemaMentions(doc, 'network-spec'),
+    validate: async (doc, file) => parseNetworkSpec(doc, file),
+  },
+  {
+    id: 'search-space',
+    description: 'a search space (format "mitosis-search-space")',
+    detect: (doc) => field(doc, 'format') === 'mitosis-search-space' || schemaMentions(doc, 'search-space'),
+    validate: async (doc, file) => parseSearchSpace(doc, file),
+  },
+  {
+    id: 'run-config',
+    description: 'a run configuration (format "mitosis-run", e.g. a run directory\'s run.json)',
+    detect: (doc) => field(doc, 'format') === 'mitosis-run' || schemaMentions(doc, 'run-config'),
+    validate: async (doc, file) => parseRunConfig(doc, file),
+  },
+  {
+    id: 'hardware-profile',
+    description: 'a hardware profile (device, units, measurement protocol, latency table, fallback predictor)',
+    detect: (doc) => schemaMentions(doc, 'hardware-profile') || (field(doc, 'table') !== undefined && field(doc, 'device') !== undefined),
+    validate: async (doc, file) => validateProfile(doc, file),
+  },
+];

@@ -5,6 +5,7 @@ import { registerValidateCommand } from './commands/validate.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerGrowCommand } from './commands/grow.js';
+import { registerBenchEigenCommand, registerSplitScoresCommand } from './commands/split-scores.js';
 import { errorJson, formatError, processIo, type Io } from './io.js';
 
 const VERSION = '0.1.0';
@@ -24,7 +25,8 @@ export function buildProgram(io: Io): Command {
   registerPluginsCommand(program, io);
   registerValidateCommand(program, io);
   registerTrainCommand(program, io);
-  registerBenchCommand(program, io);
+  registerBenchEigenCommand(registerBenchCommand(program, io), io);
+  registerSplitScoresCommand(program, io);
   registerGrowCommand(program, io);
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });

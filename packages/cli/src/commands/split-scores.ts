@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { EigenSolverRegistry, NasError } from '@mitosis/core';
+import { loadDataset } from '@mitosis/data';
+import { useBackend } from '@mitosis/engine';
+import { benchmarkEigen, computeSplitScores } from '@mitosis/splitting';
+import { emit, type GlobalOptions, type Io } from '../io.js';
+import { pluginContainer } from '../plugin-context.js';
+import { backendOption } from './train.js';
+
+interface ScoreFlags {
+  model: string;
+  data: string;
+  loss: string;
+  solver: string;
+  solverOptions?: string;
+  samples?: string;
+  backend: string;
+  seed: string;
+}
+
+function json(flag: string, text: string | undefined): unknown {
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new NasError('E_USAGE', `${flag} is not valid JSON: ${(cause as Error).message}`, { value: text });
+  }
+}
+
+/** `mitosis split-scores`: every neuron's extreme splitting eigenpairs, layer by layer. */
+export function registerSplitScoresCommand(program: Command, io: Io): void {
+  program
+    .command('split-scores')
+    .description('λ_min, λ_max, v_min, v_max of every neuron of every splittable layer of a trained model')
+    .requiredOption('--model <dir>', 'TF.js LayersModel directory (or a mitosis network spec, fresh weights)')
+    .requiredOption('--data <id|path>', 'data set the splitting matrices average over (its training split)')
+    .option('--loss <mse|ce>', 'mse: mean of ½(f−y)² over samples and outputs; ce: mean softmax cross-entropy', 'ce')
+    .option('--solver <id>', 'eigen solver: dense | rayleigh | lanczos (see `mitosis plugins`)', 'dense')
+    .option('--solver-options <json>', 'options of the solver, validated against its schema')
+    .option('--samples <n>', 'use at most n training samples')
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--seed <n>', 'seed of the data split', '0')
+    .action(async (flags: ScoreFlags, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      if (flags.loss !== 'mse' && flags.loss !== 'ce') throw new NasError('E_USAGE', `--loss must be mse or ce, got "${flags.loss}"`, { loss: flags.loss });
+      const { container } = await pluginContainer(options);
+      const solver = container.get(EigenSolverRegistry).create(flags.solver, json('--solver-options', flags.solverOptions));
+      await useBackend(backendOption(flags.backend));
+      const samples = flags.samples === undefined ? undefined : Number(flags.samples);
+      const data = await loadDataset(flags.data, { seed: Number(flags.seed), ...(samples === undefined ? {} : { limit: { train: samples } }) });
+      const scores = await computeSplitScores({ modelDir: flags.model, data: data.train, loss: flags.loss, solver });
+      emit(io, options, scores, () => {
+        const lines = [`splitting eigenpairs (${scores.solver}, ${scores.samples} samples; ${scores.lossConvention})`];
+        for (const layer of scores.layers) {
+          const mins = layer.neurons.map((n) => n.lambdaMin);
+          const negative = mins.filter((l) => l < 0).length;
+          lines.push(`${layer.name}: ${layer.neurons.length} neurons of dim ${layer.dim}; λ_min ∈ [${Math.min(...mins).toExponential(3)}, ${Math.max(...mins).toExponential(3)}], ${negative} negative`);
+          for (const [j, n] of layer.neurons.entries()) lines.push(`  ${String(j).padStart(4)}  λ_min ${n.lambdaMin.toExponential(4)}  λ_max ${n.lambdaMax.toExponential(4)}`);
+        }
+        return `${lines.join('\n')}\n`;
+      });
+    });
+}
+
+/** `mitosis bench eigen`: each solver's time and accuracy against `dense` at d = 288 and 576. */
+export function registerBenchEigenCommand(bench: Command, io: Io): void {
+  bench
+    .command('eigen')
+    .description('eigen-solver speed and accuracy vs dense on trained 3×3 conv layers (d = 288, 576)')
+    .option('--solvers <ids>', 'comma-separated solver ids (dense is always run as the reference)', 'dense,rayleigh,lanczos')
+    .option('--samples <n>', 'scoring/training samples', '128')
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .action(async (flags: { solvers: string; samples: string; backend: string }, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const { container } = await pluginContainer(options);
+      const registry = container.get(EigenSolverRegistry);
+      const ids = [...new Set(['dense', ...flags.solvers.split(',').map((s) => s.trim()).filter((s) => s.length > 0)])];
+      const solvers = ids.map((id) => registry.create(id));
+      const backend = await useBackend(backendOption(flags.backend));
+      const report = await benchmarkEigen({ solvers, samples: Number(flags.samples) });
+      emit(io, options, { backend: backend.backend, ...report }, () =>
+        [
+          `eigen solvers on ${backend.backend} (${report.config.samples} samples, ${report.config.neurons} neurons; errors: worst of the ${report.config.worstOf} most negative)`,
+          ...report.results.map(
+            (r) => `d=${String(r.d).padEnd(4)} ${r.solver.padEnd(9)} ${r.ms.toFixed(0).padStart(8)} ms  ${r.speedupVsDense.toFixed(1).padStart(6)}×  λ rel. err ${r.lambdaRelErr.toExponential(2)}  |cos| ${r.cos.toFixed(4)}`,
+          ),
+          ...report.rayleighEpoch.map((e) => `d=${e.d}: one rayleigh epoch ${e.rayleighEpochMs.toFixed(0)} ms = ${e.ratio.toFixed(2)}× one training epoch`),
+          '',
+        ].join('\n'),
+      );
+    });
+}
