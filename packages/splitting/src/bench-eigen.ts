@@ -109,6 +109,45 @@ function worstErrors(ref: EigenResult, got: EigenResult, worstOf: number): { lam
  * reference (errors are the worst over the `worstOf` most negative neurons), and measures one S·v pass over the
  * data against one training epoch. Runs on the active TF.js backend.
  */
+/** The network, data and training time of one benchmark case (see {@link prepareEigenBenchCase}). */
+export interface EigenBenchCase {
+  readonly d: number;
+  readonly model: NetworkModel;
+  readonly data: Dataset;
+  /** Fastest training epoch (ms) on `data` (batch size `batchSize`), warm-up epoch excluded. */
+  readonly trainEpochMs: number;
+}
+
+/**
+ * Builds the benchmark network for `cin` input channels (d = 9·cin), its synthetic data, and trains it for
+ * `trainEpochs` epochs (plus one warm-up epoch) with deterministic seeds. The caller disposes `model`.
+ */
+export async function prepareEigenBenchCase(
+  cin: number,
+  config: Required<Omit<EigenBenchOptions, 'solvers'>>,
+): Promise<EigenBenchCase> {
+  const classes = 4;
+  const rng = new SeededRandom(config.seed + cin);
+  const spec = benchSpec(config.spatial, cin, config.neurons, classes);
+  const data = syntheticData(config.spatial, cin, config.samples, classes, rng);
+  const model = new NetworkModel(spec, initWeights(spec, config.seed + cin));
+  try {
+    const history = await train(model, { train: data }, {
+      epochs: config.trainEpochs + 1,
+      batchSize: config.batchSize,
+      learningRate: 0.05,
+      seed: config.seed,
+      progress: false,
+    });
+    history.optimizer.dispose();
+    const trainEpochMs = Math.min(...history.history.slice(1).map((h) => h.durationMs));
+    return { d: 9 * cin, model, data, trainEpochMs };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
 export async function benchmarkEigen(options: EigenBenchOptions): Promise<EigenBenchReport> {
   const config = {
     inputChannels: options.inputChannels ?? [32, 64],

@@ -1,5 +1,4 @@
 export * from './activation-curvature.js';
-export * from './selection.js';
 export * from './patches.js';
 export * from './splitting-operator.js';
 export * from './split-scores.js';

@@ -37,7 +37,11 @@ export interface EnergyAwareOptions {
    * fraction `grow` of every layer of group g.
    */
   readonly grow: number;
-  /** c_l = f(Δcost): `sqrt` (reference CIFAR-100), `log` = ln(1 + Δcost) (reference ImageNet uses ln), `none`. */
+  /**
+   * c_l = f(Δcost) under the reference budget rule: `sqrt` (reference CIFAR-100), `log` = ln(1 + Δcost)
+   * (reference ImageNet uses ln), `none`. A budget given by the run (`--budget 5ms`) is spent in the cost
+   * model's own unit, so the knapsack then uses the untransformed Δcost whatever this option says.
+   */
   readonly costTransform: CostTransform;
   /** Grow the neurons whose LP weight β ≥ this (reference: 0.99 on CIFAR, 0.9 on ImageNet). */
   readonly betaThreshold: number;
@@ -122,16 +126,8 @@ export class EnergyAwareGrower implements Grower {
           budget: context.budget,
         });
       }
-      if (options.costTransform !== 'none') {
-        throw new NasError(
-          'E_UNIT_MISMATCH',
-          `energy-aware: the round budget is ${context.budget} ${unit} but costTransform "${options.costTransform}" ` +
-            `puts the knapsack costs in ${options.costTransform}(${unit}); set costTransform "none" to spend a budget ` +
-            `in ${unit}, or leave the round budget unset to use the reference rule grow × Σ C_l·c_l`,
-          { grower: this.id, budget: context.budget, unit, costTransform: options.costTransform },
-        );
-      }
     }
+    const transform: CostTransform = context.budget === null ? options.costTransform : 'none';
     const room = layerRoom(context);
     const costs = context.layers.map((layer) => {
       const m = layer.marginalCost;
@@ -144,7 +140,7 @@ export class EnergyAwareGrower implements Grower {
         );
       }
       // A channel that costs nothing (or, with a non-monotonic latency table, less than nothing) is free.
-      return transformCost(Math.max(0, m), options.costTransform);
+      return transformCost(Math.max(0, m), transform);
     });
 
     // Budget groups: one pool for a context budget; the layers' groups under the reference rule.
@@ -230,7 +226,7 @@ export class EnergyAwareGrower implements Grower {
         lambdaMin: lambdaMinSummary(results),
         budget: {
           source: context.budget === null ? 'grow-rule' : 'context',
-          unit: options.costTransform === 'none' ? unit : `${options.costTransform}(${unit})`,
+          unit: transform === 'none' ? unit : `${transform}(${unit})`,
           grow: context.budget === null ? options.grow : null,
           available: budgets.reduce((s, b) => s + b, 0),
           used: groups.reduce((s, g) => s + g.used, 0),

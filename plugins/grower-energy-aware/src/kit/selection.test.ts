@@ -37,6 +37,34 @@ describe('knapsackGreedy', () => {
     assert.deepEqual(selectByBeta(r.beta, 0.99), [0, 1, 5]);
   });
 
+  it('agrees with brute force on random integral instances', () => {
+    // Integer-budget instances with unit costs per layer: the LP optimum is integral; compare with brute force.
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let trial = 0; trial < 30; trial++) {
+      const n = 7;
+      const items = Array.from({ length: n }, () => ({ lambda: rand() * 4 - 3, layer: Math.floor(rand() * 3), cost: 1 }));
+      const caps = [1 + Math.floor(rand() * 3), 1 + Math.floor(rand() * 3), 1 + Math.floor(rand() * 3)];
+      const budget = 1 + Math.floor(rand() * 5);
+      const r = knapsackGreedy(items, [budget], caps);
+      let best = 0;
+      for (let mask = 0; mask < 1 << n; mask++) {
+        const count = [0, 0, 0];
+        let obj = 0;
+        let total = 0;
+        for (let i = 0; i < n; i++) {
+          if (mask & (1 << i)) {
+            count[items[i]!.layer]!++;
+            obj += items[i]!.lambda;
+            total++;
+          }
+        }
+        if (total <= budget && count.every((c, l) => c <= caps[l]!)) best = Math.min(best, obj);
+      }
+      assert.ok(Math.abs(r.objective - best) < 1e-9, `trial ${trial}: greedy ${r.objective} vs brute ${best}`);
+    }
+  });
+
   it('never selects λ ≥ 0, even with budget to spare', () => {
     const r = knapsackGreedy(items, [1000], [Infinity, Infinity, Infinity]);
     assert.equal(r.beta[3], 0);
