@@ -187,11 +187,14 @@ export function convBackpropInput(
 /**
  * Gradient of a convolution's loss with respect to its filter.
  *
- * Pointwise stride-1 convolutions use `xᵀ · dy` with an explicit transpose of the smaller operand
- * (wasm's `matMul` with `transposeA` is ≈ 6× slower). Other cases use a "flat shift": `x` is padded
- * to `[N, Hp, Wp, C]`, the output gradient is zero-dilated (stride) and padded to the same grid, and
- * every tap `(i, j)` is then a contiguous 1-D slice of the flattened `x` at offset `(i·Wp + j)·C`,
- * so no strided or inner-axis slices are needed. Full convolutions contract each tap with one
+ * Pointwise stride-1 convolutions use `xᵀ · dy` (or `(dyᵀ · x)ᵀ`) with an explicit transpose of the
+ * wider operand (wasm's `matMul` with `transposeA` is ≈ 6× slower, and packing a wide right operand
+ * costs more than transposing it). Other cases use a "flat shift": `x` is padded
+ * and split into its `sh·sw` stride phases `x[:, a::sh, b::sw, :]` (one heap-gathering
+ * `StridedSlice` each on wasm; none for stride 1), each `[N, Hq, Wq, C]`; the output gradient is
+ * padded to the same `[N, Hq, Wq]` grid; tap `(i, j)` is then a contiguous 1-D slice of phase
+ * `(i mod sh, j mod sw)`, flattened, at offset `(⌊i/sh⌋·Wq + ⌊j/sw⌋)·C`. All work is at output
+ * resolution and no inner-axis slices are needed. Full convolutions contract each tap with one
  * `matMul` (`dyᵀ [outC, L] · x_tap [L, inC]`); depthwise convolutions multiply and reduce with
  * `columnSums`.
  *
@@ -226,31 +229,44 @@ export function convBackpropFilter(
       const m = g.batch * g.inHeight * g.inWidth;
       const x2 = tf.reshape(x, [m, inC]);
       const dy2 = tf.reshape(dy, [m, outC]);
+      // wasm packs matMul's right operand on every call, which costs more than transposing:
+      // transpose the wider operand, pack the narrower one.
       const dw =
         inC <= outC
-          ? tf.matMul(tf.transpose(x2), dy2)
-          : tf.transpose(tf.matMul(tf.transpose(dy2), x2));
+          ? tf.transpose(tf.matMul(tf.transpose(dy2), x2))
+          : tf.matMul(tf.transpose(x2), dy2);
       return tf.reshape(dw, [...filterShape]) as tf.Tensor4D;
     }
-    const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } = g;
-    const hp = Math.max(inHeight + g.padTop, (outHeight - 1) * strideHeight + kh, outHeight * strideHeight);
-    const wp = Math.max(inWidth + g.padLeft, (outWidth - 1) * strideWidth + kw, outWidth * strideWidth);
+    const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = g;
+    // Polyphase: tap i = a + sh·p reads phase a (rows a, a+sh, …) shifted by p phase rows.
+    const pMax = Math.floor((kh - 1) / sh);
+    const qMax = Math.floor((kw - 1) / sw);
+    const hq = Math.max(outHeight + pMax, Math.ceil((inHeight + g.padTop) / sh));
+    const wq = Math.max(outWidth + qMax, Math.ceil((inWidth + g.padLeft) / sw));
+    const hp = hq * sh;
+    const wp = wq * sw;
     const xp = padOrCrop(x, g.padTop, hp - inHeight - g.padTop, g.padLeft, wp - inWidth - g.padLeft);
     const dyC = dy.shape[3];
-    const dyd = padOrCrop(
-      zeroDilate(dy, strideHeight, strideWidth),
-      0,
-      hp - outHeight * strideHeight,
-      0,
-      wp - outWidth * strideWidth,
-    );
-    const positions = batch * hp * wp;
-    const maxOffset = (kh - 1) * wp + (kw - 1);
-    const len = positions - maxOffset;
-    const xFlat = tf.reshape(xp, [positions * inC]);
-    const dyL = tf.slice(tf.reshape(dyd, [positions, dyC]), [0, 0], [len, dyC]);
-    const tap = (i: number, j: number): tf.Tensor2D =>
-      tf.reshape(tf.slice(xFlat, [(i * wp + j) * inC], [len * inC]), [len, inC]);
+    const dyq = padOrCrop(dy, 0, hq - outHeight, 0, wq - outWidth);
+    const positions = batch * hq * wq;
+    const len = positions - (pMax * wq + qMax);
+    const dyL = tf.slice(tf.reshape(dyq, [positions, dyC]), [0, 0], [len, dyC]);
+    const phases = new Map<number, tf.Tensor1D>();
+    const phase = (a: number, b: number): tf.Tensor1D => {
+      const key = a * sw + b;
+      let flat = phases.get(key);
+      if (flat === undefined) {
+        const sub =
+          sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, a, b, 0], [batch, hp, wp, inC], [1, sh, sw, 1]);
+        flat = tf.reshape(sub, [positions * inC]);
+        phases.set(key, flat);
+      }
+      return flat;
+    };
+    const tap = (i: number, j: number): tf.Tensor2D => {
+      const offset = (Math.floor(i / sh) * wq + Math.floor(j / sw)) * inC;
+      return tf.reshape(tf.slice(phase(i % sh, j % sw), [offset], [len * inC]), [len, inC]);
+    };
     const parts: tf.Tensor[] = [];
     if (!depthwise) {
       const dyT = tf.transpose(dyL);

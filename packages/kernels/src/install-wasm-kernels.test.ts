@@ -77,6 +77,44 @@ describe('installWasmKernels', () => {
     }
   });
 
+  it('StridedSlice gathers like the cpu backend (strides 1/2/3, negative stride)', async () => {
+    const shape = [2, 7, 6, 3];
+    const values = seeded(shape, 4);
+    const flat = values.dataSync();
+    values.dispose();
+    const cases: [number[], number[], number[], number, number, number][] = [
+      [[0, 1, 0, 0], [2, 7, 6, 3], [1, 2, 2, 1], 0, 0, 0],
+      [[0, 0, 1, 0], [2, 7, 6, 3], [1, 3, 2, 1], 0, 0, 0],
+      [[0, 6, 0, 0], [2, 0, 6, 3], [1, -2, 1, 1], 0, 0, 0],
+      [[0, 1, 1, 0], [2, 7, 6, 3], [1, 2, 2, 1], 0, 0, 0],
+      [[0, 0, 0, 0], [2, 7, 6, 3], [1, 1, 1, 1], 0, 0, 0],
+    ];
+    for (const [begin, end, strides, beginMask, endMask, shrink] of cases) {
+      const run = async (backend: string): Promise<Float32Array> => {
+        await tf.setBackend(backend);
+        const t = tf.tensor(flat, shape);
+        const s = tf.stridedSlice(t, begin, end, strides, beginMask, endMask, 0, 0, shrink);
+        const out = s.dataSync() as Float32Array;
+        tf.dispose([t, s]);
+        return out;
+      };
+      const want = await run('cpu');
+      const got = await run('wasm');
+      assert.equal(relError(got, want), 0, `stridedSlice ${JSON.stringify([begin, end, strides])}`);
+    }
+  });
+
+  it('StridedSlice with an inner stride keeps every second channel', async () => {
+    await tf.setBackend('wasm');
+    tf.tidy(() => {
+      const x = tf.reshape(tf.range(0, 2 * 3 * 3, 1, 'float32'), [2, 3, 3]);
+      const got = Array.from(tf.stridedSlice(x, [0, 0, 0], [2, 3, 3], [1, 1, 2]).dataSync());
+      const want: number[] = [];
+      for (let i = 0; i < 6; i++) want.push(3 * i, 3 * i + 2);
+      assert.deepEqual(got, want);
+    });
+  });
+
   it('Identity shares the buffer; disposing either tensor keeps the other valid', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;

@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 
 import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
-import { wasmIdentityKernel, wasmSliceKernel } from './wasm-slice.js';
+import { wasmIdentityKernel, wasmSliceKernel, wasmStridedSliceKernel } from './wasm-slice.js';
 
 /** Marks the kernel configs registered here, so re-installation (even from a second copy) is a no-op. */
 const installedMark: unique symbol = Symbol.for('@mitosis/kernels/wasm-kernel');
@@ -21,9 +21,10 @@ export const wasmKernelNames: readonly string[] = [
   tf.DepthwiseConv2dNativeBackpropFilter,
   tf.Slice,
   tf.Identity,
+  tf.StridedSlice,
 ];
 
-/** The configs that were registered before ours (Conv2DBackpropInput, Slice, Identity exist in wasm 4.22). */
+/** The configs that were registered before ours (Conv2DBackpropInput, Slice, Identity, StridedSlice exist in wasm 4.22). */
 const replaced = new Map<string, tf.KernelConfig>();
 
 function asTensor4D(info: tf.TensorInfo | undefined, kernel: string, name: string): tf.Tensor4D {
@@ -118,6 +119,12 @@ function configs(): MarkedKernelConfig[] {
       kernelFunc: wasmIdentityKernel(() => replaced.get(tf.Identity)?.kernelFunc),
       [installedMark]: true,
     },
+    {
+      kernelName: tf.StridedSlice,
+      backendName: 'wasm',
+      kernelFunc: wasmStridedSliceKernel(() => replaced.get(tf.StridedSlice)?.kernelFunc),
+      [installedMark]: true,
+    },
   ];
 }
 
@@ -126,7 +133,8 @@ function configs(): MarkedKernelConfig[] {
  * kernels (see `conv-backprop.ts`): `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`,
  * `DepthwiseConv2dNativeBackpropFilter` (absent from wasm 4.22), and `Conv2DBackpropInput` (wasm's
  * own is a `conv2dTranspose`, ≈ 10× slower than a forward convolution), plus a `Slice` that copies
- * inside the wasm heap and an `Identity` that shares buffers (see `wasm-slice.ts`).
+ * inside the wasm heap and an `Identity` that shares buffers, and a heap-gathering
+ * `StridedSlice` (see `wasm-slice.ts`).
  *
  * TF.js's stock gradients for `Conv2D` and `DepthwiseConv2dNative` call exactly these kernels, so
  * no gradient is overridden: the global gradient registry (keyed by kernel name only, shared by all
