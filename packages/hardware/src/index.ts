@@ -12,3 +12,8 @@ export * from './cost/price-network.js';
 export * from './cost/marginal-costs.js';
 export * from './zoo/spec-builder.js';
 export * from './zoo/mobilenets.js';
+export * from './zoo/classic-nets.js';
+export * from './tools/build-shipped-profiles.js';
+export * from './profiler/small-space.js';
+export * from './profiler/profiler.js';
+export * from './profiler/validate-local.js';

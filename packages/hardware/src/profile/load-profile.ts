@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigValidationError, NasError, readJsonFile, validateAgainst, type ConfigProblem } from '@mitosis/core';
@@ -215,9 +215,23 @@ export class ResolvedProfile {
   }
 }
 
-/** {@link loadProfile} or an in-memory profile (validated), resolved for pricing. */
+const resolvedCache = new Map<string, { mtimeMs: number; resolved: ResolvedProfile }>();
+
+/**
+ * {@link loadProfile} or an in-memory profile (validated), resolved for pricing. Profiles named by id or path
+ * are cached per file and modification time, so repeated pricing does not re-validate them.
+ */
 export function resolveProfile(profile: string | HardwareProfile | ResolvedProfile): ResolvedProfile {
   if (profile instanceof ResolvedProfile) return profile;
-  if (typeof profile === 'string') return new ResolvedProfile(loadProfile(profile));
+  if (typeof profile === 'string') {
+    const isPath = profile.endsWith('.json') || profile.includes('/') || profile.includes('\\');
+    const file = resolve(isPath ? profile : join(shippedProfileDir(), `${profile}.json`));
+    const mtimeMs = existsSync(file) ? statSync(file).mtimeMs : -1;
+    const cached = resolvedCache.get(file);
+    if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.resolved;
+    const resolved = new ResolvedProfile(loadProfile(profile));
+    resolvedCache.set(file, { mtimeMs, resolved });
+    return resolved;
+  }
   return new ResolvedProfile(validateProfile(profile, `profile "${profile.id}"`));
 }
