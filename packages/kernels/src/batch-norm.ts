@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { columnSums } from './sum-channels.js';
+import { columnMeans } from './sum-channels.js';
 import { typedCustomGrad } from './typed-custom-grad.js';
 
 /** Result of {@link batchNormTrain}. */
@@ -17,7 +17,7 @@ export interface BatchNormTrainResult {
  * Batch normalisation with batch statistics (training mode), NHWC:
  * `y = γ · (x − μ) / √(σ² + ε) + β`, with μ and σ² (biased) taken over every axis but the last.
  *
- * Statistics are reduced with ones-vector `matMul`s and `squaredDifference` (one pass); `y` is
+ * Statistics are reduced with `columnMeans` (an average pool) and `squaredDifference`; `y` is
  * computed as `x · a + b` with per-channel `a = γ/√(σ²+ε)`, `b = β − μ·a`. The backward pass is one
  * closed-form custom gradient (Ioffe & Szegedy 2015, §3):
  * `dβ = Σdy`, `dγ = Σ dy·x̂`, `dx = a·(dy − dβ/M − x̂·dγ/M)`, evaluated as `dy·a + x·k + c` with
@@ -36,11 +36,10 @@ export function batchNormTrain(
 ): BatchNormTrainResult {
   const c = x.shape[x.shape.length - 1] ?? 1;
   const m = x.size / c;
-  const inv = 1 / m;
   const [mean2, variance2] = tf.tidy(() => {
     const x2 = tf.reshape(x, [m, c]) as tf.Tensor2D;
-    const mu = tf.reshape(tf.mul(columnSums(x2), inv), [1, c]);
-    const v = tf.reshape(tf.mul(columnSums(tf.squaredDifference(x2, mu) as tf.Tensor2D), inv), [1, c]);
+    const mu = columnMeans(x2);
+    const v = columnMeans(tf.squaredDifference(x2, mu) as tf.Tensor2D);
     return [mu, v];
   });
   const f = typedCustomGrad(([xi, g, b], save) => {
@@ -56,13 +55,14 @@ export function batchNormTrain(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, mu, is, a] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         const dy2 = tf.reshape(dy, [m, c]) as tf.Tensor2D;
-        const sumDy = tf.reshape(columnSums(dy2), [1, c]);
-        const sumDyX = tf.reshape(columnSums(tf.mul(dy2, xs) as tf.Tensor2D), [1, c]);
-        const dGamma = tf.mul(is, tf.sub(sumDyX, tf.mul(mu, sumDy)));
-        const k = tf.mul(tf.mul(a, is), tf.mul(dGamma, -inv));
-        const cc = tf.sub(tf.mul(a, tf.mul(sumDy, -inv)), tf.mul(k, mu));
+        const meanDy = columnMeans(dy2);
+        const meanDyX = columnMeans(tf.mul(dy2, xs) as tf.Tensor2D);
+        // dγ/M = invStd·(mean(dy·x) − μ·mean(dy)); dβ = M·mean(dy).
+        const dGammaOverM = tf.mul(is, tf.sub(meanDyX, tf.mul(mu, meanDy)));
+        const k = tf.neg(tf.mul(tf.mul(a, is), dGammaOverM));
+        const cc = tf.sub(tf.neg(tf.mul(a, meanDy)), tf.mul(k, mu));
         const dx = tf.add(tf.add(tf.mul(dy2, a), tf.mul(xs, k)), cc);
-        return [tf.reshape(dx, x.shape), tf.reshape(dGamma, [c]), tf.reshape(sumDy, [c])];
+        return [tf.reshape(dx, x.shape), tf.reshape(tf.mul(dGammaOverM, m), [c]), tf.reshape(tf.mul(meanDy, m), [c])];
       },
     };
   });

@@ -3,13 +3,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { typedCustomGrad } from './typed-custom-grad.js';
 
 /**
- * `[C, 1]` column sums of a `[M, C]` matrix as `x2ᵀ · ones[M, 1]` (`transposeA`). On wasm the
- * right operand of `matMul` is packed as XNNPACK weights on every call, so the large fresh tensor
- * must be the left operand: `ones[1, M] · x2` costs ≈ 60 ms for 69632×64, this form ≈ 6 ms, and
- * `tf.sum(x2, 0)` ≈ 35 ms.
+ * `[1, C]` column means of a `[M, C]` matrix, as one average pool with an `M × 1` window over the
+ * matrix viewed as `[1, M, 1, C]` (XNNPACK's pooling reads the data once, in layout order). On wasm
+ * for 65536×64 this takes ≈ 1 ms; a ones-vector `matMul` with `transposeA` ≈ 6 ms, `ones · x` ≈ 30–60
+ * ms (the right operand is re-packed on every call), `tf.sum(x, 0)` ≈ 28 ms (a transpose first).
  */
+export function columnMeans(x2: tf.Tensor2D): tf.Tensor2D {
+  const [m, c] = x2.shape;
+  const pooled = tf.avgPool(tf.reshape(x2, [1, m, 1, c]) as tf.Tensor4D, [m, 1], [m, 1], 'valid');
+  return tf.reshape(pooled, [1, c]);
+}
+
+/** `[1, C]` column sums of a `[M, C]` matrix: {@link columnMeans} times M. */
 export function columnSums(x2: tf.Tensor2D): tf.Tensor2D {
-  return tf.matMul(x2, tf.ones([x2.shape[0], 1]), true, false);
+  return tf.mul(columnMeans(x2), x2.shape[0]);
 }
 
 /**
@@ -35,15 +42,15 @@ export function sumChannels(x: tf.Tensor): tf.Tensor1D {
 }
 
 /**
- * Global average pooling of `x` `[N, H, W, C]` to `[N, C]`, as a batched ones-vector `matMul`
- * over the H·W positions; the gradient spreads `dy / (H·W)` uniformly.
+ * Global average pooling of `x` `[N, H, W, C]` to `[N, C]` (one `avgPool` with an H×W window);
+ * the gradient spreads `dy / (H·W)` uniformly with one broadcast multiply.
  */
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
   const [n, h, w, c] = x.shape;
   const hw = h * w;
   const f = typedCustomGrad(([input]) => {
     if (input === undefined) throw new Error('missing input');
-    const pooled = tf.matMul(tf.fill([n, 1, hw], 1 / hw), tf.reshape(input, [n, hw, c]));
+    const pooled = tf.avgPool(input as tf.Tensor4D, [h, w], [h, w], 'valid');
     return {
       value: tf.reshape(pooled, [n, c]),
       gradFunc: (dy: tf.Tensor) => [

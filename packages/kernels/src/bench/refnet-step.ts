@@ -164,6 +164,11 @@ export interface BenchRefnetResult {
   readonly stepMs: number;
   /** Fastest step, milliseconds. */
   readonly bestStepMs: number;
+  /**
+   * Process CPU time (user + system) per step, milliseconds, median: on a shared machine this is
+   * closer than wall time to what an idle core would take (wasm runs on one thread).
+   */
+  readonly cpuStepMs: number;
   /** `batch / stepMs`, images per second (from the median step). */
   readonly imagesPerSecond: number;
   readonly losses: readonly number[];
@@ -186,13 +191,19 @@ export async function benchRefnetStep(options: BenchRefnetOptions): Promise<Benc
     const losses: number[] = [];
     for (let i = 0; i < options.warmup; i++) losses.push(model.step(x, labels));
     const times: number[] = [];
+    const cpuTimes: number[] = [];
     for (let i = 0; i < options.steps; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       losses.push(model.step(x, labels));
+      const c1 = process.cpuUsage(c0);
       times.push(performance.now() - t0);
+      cpuTimes.push((c1.user + c1.system) / 1000);
     }
+    const median = (v: number[]): number =>
+      [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)] ?? Number.NaN;
     const sorted = [...times].sort((a, b) => a - b);
-    const stepMs = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+    const stepMs = median(times);
     let kernels: KernelTime[] | undefined;
     if (options.profile === true) {
       const info = await tf.profile(() => {
@@ -214,6 +225,7 @@ export async function benchRefnetStep(options: BenchRefnetOptions): Promise<Benc
       batch: shape.batch,
       steps: options.steps,
       stepMs,
+      cpuStepMs: median(cpuTimes),
       bestStepMs: sorted[0] ?? Number.NaN,
       imagesPerSecond: (shape.batch * 1000) / stepMs,
       losses,

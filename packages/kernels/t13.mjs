@@ -1,0 +1,11 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initWasmBackend, batchNormTrain } from './dist/index.js';
+await initWasmBackend();
+const L = 65536, C = 64;
+const base = tf.randomNormal([L, C]);
+const g = tf.ones([C]), b = tf.zeros([C]);
+const r = tf.randomNormal([L, C]);
+const f = ()=>tf.tidy(()=>{const x=tf.add(base,0); tf.grads((x,g,b)=>tf.sum(tf.mul(batchNormTrain(x, g, b).y, r)))([x,g,b])});
+f(); f();
+const info = await tf.profile(f);
+for (const k of info.kernels) console.log(k.name.padEnd(24), k.kernelTimeMs.toFixed(2).padStart(7), JSON.stringify(k.inputShapes));
