@@ -211,7 +211,9 @@ export class ResolvedProfile {
     if (this.energyModel === null || latencyMs === null) return undefined;
     const raw = this.energyModel.compiled.evaluate({ ...features, latencyMs }, this.energyModel.coefficients);
     if (!Number.isFinite(raw)) return undefined;
-    return { value: Math.max(0, raw) * this.energyScale, source: this.profile.estimated ? 'estimated' : 'predicted' };
+    // A model fitted to data (it carries `quality`) predicts; hand-set coefficients (an assumed power) estimate.
+    const fitted = this.profile.energy?.model?.quality !== undefined;
+    return { value: Math.max(0, raw) * this.energyScale, source: this.profile.estimated || !fitted ? 'estimated' : 'predicted' };
   }
 }
 

@@ -82,7 +82,8 @@ function note10(dataDir: string): HardwareProfile {
     batchSize: 1,
     granularity: 'block',
     estimated: false,
-    units: { latency: 'ms' },
+    units: { latency: 'ms', energy: 'mJ' },
+    energy: powerModel(ASSUMED_POWER_W['note10-cpu']!.watts),
     measurement: {
       statistic: 'mean',
       threads: null,
@@ -99,6 +100,7 @@ function note10(dataDir: string): HardwareProfile {
       license:
         'No LICENSE in han-cai/files; OFA code is MIT (c) 2021 Han Cai. Research data used with attribution: Cai et al., Once-for-All, ICLR 2020.',
       notes: [
+        `Energy is ESTIMATED as assumed average power × latency: ${ASSUMED_POWER_W['note10-cpu']!.watts} W (${ASSUMED_POWER_W['note10-cpu']!.basis}).`,
         'OFA keys converted to canonical keys: expanded_conv→mbconv (expand = absolute mid width), Conv→3×3/2 conv2d, Conv_1/Conv_2→1×1 conv2d, AvgPool2D→gap, Logits→dense.',
         'Keys measured at several resolutions with different values: pooled statistics in `table`, the exact per-resolution values in `resolutionOverrides`.',
         'Fallback coefficients fitted by fitTableFallback (relative least squares) on this table.',
@@ -124,7 +126,8 @@ function pixel1(dataDir: string): HardwareProfile {
     batchSize: 1,
     granularity: 'block',
     estimated: false,
-    units: { latency: 'ms' },
+    units: { latency: 'ms', energy: 'mJ' },
+    energy: powerModel(ASSUMED_POWER_W['pixel1-cpu']!.watts),
     measurement: {
       statistic: 'mean',
       threads: null,
@@ -139,6 +142,7 @@ function pixel1(dataDir: string): HardwareProfile {
       license:
         'No LICENSE in han-cai/files; research data used with attribution: Cai, Zhu, Han, ProxylessNAS, ICLR 2019.',
       notes: [
+        `Energy is ESTIMATED as assumed average power × latency: ${ASSUMED_POWER_W['pixel1-cpu']!.watts} W (${ASSUMED_POWER_W['pixel1-cpu']!.basis}).`,
         'Device per the ProxylessNAS paper (the file does not name it).',
         'expand in this table is a ratio: mbconv mid = ratio × input channels. Logits (7×7 pooling + FC) → classifier.',
       ],
@@ -196,7 +200,8 @@ function myriad(dataDir: string): { profile: HardwareProfile; fit: ReturnType<ty
     batchSize: 1,
     granularity: 'layer',
     estimated: true,
-    units: { latency: 'ms' },
+    units: { latency: 'ms', energy: 'mJ' },
+    energy: powerModel(ASSUMED_POWER_W['myriad-vpu']!.watts),
     measurement: {
       statistic: 'mean',
       notes:
@@ -209,6 +214,7 @@ function myriad(dataDir: string): { profile: HardwareProfile; fit: ReturnType<ty
       commit: 'cd8dab49b735d58d03746141f73ef5934559ae68',
       license: 'MIT (c) Microsoft Corporation',
       notes: [
+        `Energy is ESTIMATED as assumed average power × latency: ${ASSUMED_POWER_W['myriad-vpu']!.watts} W (${ASSUMED_POWER_W['myriad-vpu']!.basis}).`,
         'Estimated throughout: the nn-Meter kernel predictors (release assets) were not available, only model-level predictions.',
         'nn-Meter states only 83.4% of its VPU predictions are within ±10%; add the error of this 4-coefficient fit: ' +
           fit.fitted.map((f) => `${f.name} ${f.observed.toFixed(2)} ms → ${f.predicted.toFixed(2)} ms`).join('; ') +
@@ -246,7 +252,8 @@ function hexagon(vpu: Record<string, number>): HardwareProfile {
     batchSize: 1,
     granularity: 'layer',
     estimated: true,
-    units: { latency: 'ms' },
+    units: { latency: 'ms', energy: 'mJ' },
+    energy: powerModel(ASSUMED_POWER_W['hexagon-dsp']!.watts),
     measurement: {
       statistic: 'mean',
       notes: 'Not measured. One calibration point from a published whole-model latency; see provenance notes.',
@@ -257,6 +264,7 @@ function hexagon(vpu: Record<string, number>): HardwareProfile {
       source: 'Zhang et al., HURRICANE (arXiv 1910.11609, CVPRW 2020): 76.67% top-1 at 16.5 ms on a Hexagon DSP (abstract)',
       license: 'Published figure (no data release)',
       notes: [
+        `Energy is ESTIMATED as assumed average power × latency: ${ASSUMED_POWER_W['hexagon-dsp']!.watts} W (${ASSUMED_POWER_W['hexagon-dsp']!.basis}).`,
         'Estimated throughout; expect errors of 2× or more on individual networks.',
         'Op-class ratios (conv vs depthwise vs memory vs per-op overhead) copied from the myriad-vpu fit, then scaled by one factor so that MobileNetV2 1.4× (585M MACs; an ASSUMED stand-in for HURRICANE\'s unpublished DSP architecture of similar accuracy) costs 16.5 ms.',
         'Activation bytes counted at int8 (1 byte per element).',
@@ -267,6 +275,23 @@ function hexagon(vpu: Record<string, number>): HardwareProfile {
 }
 
 /** Writes the schema file and the four sourced profiles (validated first) into `outDir`. */
+/**
+ * An ESTIMATED energy model E = P·t (W × ms = mJ) for devices that publish no per-op energy: `watts` is the
+ * average active power assumed while the network runs. It ranks architectures exactly as latency does, but lets
+ * budgets be stated in mJ; every energy number from it is flagged `estimated`.
+ */
+function powerModel(watts: number): NonNullable<HardwareProfile['energy']> {
+  return { model: { expression: 'watts * latencyMs', coefficients: { watts } } };
+}
+
+/** Average active power assumptions (W) behind {@link powerModel}, with their basis. */
+export const ASSUMED_POWER_W: Readonly<Record<string, { watts: number; basis: string }>> = {
+  'note10-cpu': { watts: 2.0, basis: 'a single big ARM core cluster of a 2019 flagship SoC under sustained load (~2 W), not measured' },
+  'pixel1-cpu': { watts: 2.0, basis: 'a Snapdragon 821 big-core cluster under sustained load (~2 W), not measured' },
+  'myriad-vpu': { watts: 1.0, basis: 'Intel quotes about 1 W for the Myriad X VPU; the NCS2 stick as a whole draws more' },
+  'hexagon-dsp': { watts: 0.75, basis: 'a Hexagon DSP running a CNN draws well under 1 W in published SoC power breakdowns; 0.75 W assumed' },
+};
+
 export function buildShippedProfiles(dataDir: string, outDir: string): Record<string, HardwareProfile> {
   mkdirSync(join(outDir, 'schema'), { recursive: true });
   writeFileSync(join(outDir, 'schema', 'hardware-profile.schema.json'), `${JSON.stringify(hardwareProfileSchema, null, 2)}\n`);
