@@ -59,7 +59,18 @@ const spaces = [];
     training: phase({ epochs: 3000, batchSize: 13, learningRate: 0.02, optimizer: 'adam', schedule: 'constant' }),
     fineTune: phase({ epochs: 3000, batchSize: 13, learningRate: 0.02, optimizer: 'adam', schedule: 'cosine' }),
     scoring: { samples: 13, batchSize: 13 },
-    defaults: { grower: 's2d', rounds: 1, seed: 0 },
+    // One neuron: the reference's 30 % quantile selects nothing (floor(0.3·1) = 0), so split the best one.
+    defaults: {
+      grower: 's2d',
+      rounds: 1,
+      seed: 0,
+      growerOptions: {
+        s2d: { selection: 'top-k', k: 1 },
+        'random-split': { selection: 'top-k', k: 1 },
+        'random-neuron': { selection: 'top-k', k: 1 },
+        signed: { selection: 'top-k', k: 1 },
+      },
+    },
   });
 }
 

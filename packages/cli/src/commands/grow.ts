@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, NasError } from '@mitosis/core';
 import { grow, loadSearchSpace, parseBudget, type GrowSummary } from '@mitosis/growth';
-import { useBackend } from '@mitosis/engine';
+import { loadModelSource, useBackend } from '@mitosis/engine';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer } from '../plugin-context.js';
 
@@ -16,6 +16,7 @@ interface GrowFlags {
   resume?: boolean;
   seed?: string;
   data?: string;
+  from?: string;
   backend: string;
 }
 
@@ -57,13 +58,15 @@ export function registerGrowCommand(program: Command, io: Io): void {
     .option('--resume', 'continue the run in --out from its last finished round')
     .option('--seed <n>', 'random seed (default: the space\'s)')
     .option('--data <id|path>', 'use this data set instead of the space\'s (e.g. a CIFAR-10 binary directory)')
+    .option('--from <dir>', 'start from this trained LayersModel instead of training the space\'s seed')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (flags: GrowFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { space: loaded } = loadSearchSpace(flags.space);
       const space = flags.data === undefined ? loaded : { ...loaded, data: { ...loaded.data, dataset: flags.data, options: {} } };
       const budget = flags.budget === undefined ? undefined : parseBudget(flags.budget);
-      let growerOptions: unknown = {};
+      const grower = flags.grower ?? space.defaults.grower;
+      let growerOptions: unknown = space.defaults.growerOptions?.[grower] ?? {};
       if (flags.growerOptions !== undefined) {
         try {
           growerOptions = JSON.parse(flags.growerOptions);
@@ -71,11 +74,12 @@ export function registerGrowCommand(program: Command, io: Io): void {
           throw new NasError('E_USAGE', `--grower-options is not valid JSON: ${(cause as Error).message}`, { value: flags.growerOptions });
         }
       }
-      const grower = flags.grower ?? space.defaults.grower;
       const profile = flags.profile ?? space.defaults.profile;
       const { container } = await pluginContainer(options);
       const backend = await useBackend(flags.backend as 'auto');
       if (options.json !== true) io.stderr(`backend: ${backend.backend} (${backend.detail})\n`);
+      const seed = integer('--seed', flags.seed) ?? space.defaults.seed;
+      const initial = flags.from === undefined ? undefined : await loadModelSource(flags.from, seed);
       const summary = await grow(
         {
           space,
@@ -86,7 +90,8 @@ export function registerGrowCommand(program: Command, io: Io): void {
           rounds: integer('--rounds', flags.rounds) ?? space.defaults.rounds,
           out: flags.out ?? `runs/${space.id}-${grower}`,
           resume: flags.resume === true,
-          seed: integer('--seed', flags.seed) ?? space.defaults.seed,
+          seed,
+          ...(initial === undefined ? {} : { initial }),
           quiet: options.json === true || !io.interactive,
         },
         {

@@ -49,6 +49,11 @@ export interface GrowOptions {
   readonly seed: number;
   /** Quiet progress bars (JSON output or tests). */
   readonly quiet?: boolean;
+  /**
+   * Start from these trained weights (a spec compatible with the space's layers) instead of initialising and
+   * training the seed network; `mitosis grow --from <LayersModel dir>`.
+   */
+  readonly initial?: { readonly spec: NetworkSpec; readonly weights: WeightMap };
 }
 
 /** The services a run draws on (the registries of the plugin container). */
@@ -280,14 +285,18 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
   } else {
     if (existsSync(log.file)) writeFileSync(log.file, '');
     rng = new SeededRandom(options.seed);
-    spec = space.seed;
+    spec = options.initial?.spec ?? space.seed;
     weights = initWeights(spec, rng.fork());
-    emit({ type: 'start', ...runConfig, widths: layerWidths(spec) });
-    say(`training the seed network (${space.training.epochs} epochs)`);
+    if (options.initial !== undefined) {
+      growableLayers(space, spec, primary, 'the --from model');
+      weights = options.initial.weights;
+    }
+    emit({ type: 'start', ...runConfig, from: options.initial === undefined ? null : 'initial weights', widths: layerWidths(spec) });
     const t0 = performance.now();
     const model = new NetworkModel(spec, weights);
     try {
-      const history = await runPhase(model, data, space.training, loss, rng, options.quiet === true, 'seed');
+      if (options.initial === undefined) say(`training the seed network (${space.training.epochs} epochs)`);
+      const history = options.initial === undefined ? await runPhase(model, data, space.training, loss, rng, options.quiet === true, 'seed') : [];
       weights = model.toWeightMap();
       lastMetrics = metricsOf(model, data, loss, batch, history, costModels);
     } finally {

@@ -63,6 +63,8 @@ export interface SearchSpace {
     readonly rounds: number;
     readonly profile?: string;
     readonly seed: number;
+    /** Options per grower id used when the run gives none (e.g. top-k selection on a one-neuron seed). */
+    readonly growerOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   };
 }
 
@@ -134,6 +136,7 @@ export const searchSpaceSchema = {
         rounds: { type: 'integer', minimum: 0, default: 3 },
         profile: { type: 'string' },
         seed: { type: 'integer', minimum: 0, default: 0 },
+        growerOptions: { type: 'object', additionalProperties: { type: 'object' } },
       },
       additionalProperties: false,
       default: {},
