@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
+import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from './conv-backprop.js';
 import { initWasmBackend } from './wasm-backend.js';
 import { onBackend, relError, seeded } from './test-support.js';
 
@@ -77,6 +77,22 @@ describe('convolution gradients', () => {
       assert.ok(relError(wasmDw, refDw) <= TOL, `wasm dw rel err ${relError(wasmDw, refDw)}`);
     });
   }
+
+  it('transpose2d equals tf.transpose, blocked (L = 2048, 4096) and plain (L = 100)', async () => {
+    await tf.setBackend('wasm');
+    for (const [l, c] of [
+      [2048, 3],
+      [4096, 40],
+      [100, 7],
+    ] as const) {
+      tf.tidy(() => {
+        const x = seeded([l, c], 9) as tf.Tensor2D;
+        const got = transpose2d(x);
+        assert.deepEqual(got.shape, [c, l]);
+        assert.equal(relError(got.dataSync(), tf.transpose(x).dataSync()), 0);
+      });
+    }
+  });
 
   it('leave no tensors behind on wasm', async () => {
     await tf.setBackend('wasm');
