@@ -5,6 +5,7 @@ import { registerValidateCommand } from './commands/validate.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerGrowCommand } from './commands/grow.js';
+import { registerBenchProfileCommand, registerCostCommand, registerProfileCommand } from './commands/hardware.js';
 import { registerBenchEigenCommand, registerSplitScoresCommand } from './commands/split-scores.js';
 import { errorJson, formatError, processIo, type Io } from './io.js';
 
@@ -25,7 +26,11 @@ export function buildProgram(io: Io): Command {
   registerPluginsCommand(program, io);
   registerValidateCommand(program, io);
   registerTrainCommand(program, io);
-  registerBenchEigenCommand(registerBenchCommand(program, io), io);
+  const bench = registerBenchCommand(program, io);
+  registerBenchEigenCommand(bench, io);
+  registerBenchProfileCommand(bench, io);
+  registerCostCommand(program, io);
+  registerProfileCommand(program, io);
   registerSplitScoresCommand(program, io);
   registerGrowCommand(program, io);
   const configure = (command: Command): void => {

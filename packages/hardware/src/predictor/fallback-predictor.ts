@@ -153,6 +153,30 @@ export function leastSquares(a: readonly (readonly number[])[], b: readonly numb
   return x.map((v, j) => v / scale[j]!);
 }
 
+/**
+ * Least squares with every coefficient ≥ 0, by active-set elimination: solve on the free columns, pin the most
+ * negative coefficient to 0, repeat. Latency terms (an overhead, time per MAC, per byte) are physically
+ * non-negative; an unconstrained fit can trade a negative intercept against a steep slope, which predicts
+ * zero or negative latency for small layers outside the table (seen on note10-cpu for MNIST-sized convs).
+ */
+export function nonNegativeLeastSquares(a: readonly (readonly number[])[], b: readonly number[]): number[] {
+  const n = a[0]?.length ?? 0;
+  let free = Array.from({ length: n }, (_, j) => j);
+  for (;;) {
+    const x = new Array<number>(n).fill(0);
+    if (free.length === 0) return x;
+    const solved = leastSquares(
+      a.map((row) => free.map((j) => row[j]!)),
+      b,
+    );
+    free.forEach((j, k) => (x[j] = solved[k]!));
+    let worst = -1;
+    for (const j of free) if (x[j]! < 0 && (worst < 0 || x[j]! < x[worst]!)) worst = j;
+    if (worst < 0) return x;
+    free = free.filter((j) => j !== worst);
+  }
+}
+
 function median(values: readonly number[]): number {
   const s = [...values].sort((p, q) => p - q);
   if (s.length === 0) return Number.NaN;
@@ -161,8 +185,9 @@ function median(values: readonly number[]): number {
 }
 
 /**
- * Fits the coefficients of a fallback expression that is linear in its coefficients, by least squares on
- * relative error (each residual divided by its observation) so that 0.01 ms and 10 ms ops weigh alike.
+ * Fits the coefficients of a fallback expression that is linear in its coefficients, by non-negative least
+ * squares on relative error (each residual divided by its observation) so that 0.01 ms and 10 ms ops weigh
+ * alike.
  * Throws `E_PROFILE_INVALID` when the expression is not linear in its coefficients or there are fewer
  * samples than coefficients.
  */
@@ -199,7 +224,7 @@ export function fitFallback(expression: string, samples: readonly FitSample[], p
   }
   const a = rows.map((r) => r.cols.map((c) => c / r.y));
   const b = rows.map((r) => (r.y - r.base) / r.y);
-  const x = leastSquares(a, b);
+  const x = nonNegativeLeastSquares(a, b);
   const coefficients = Object.fromEntries(names.map((n, j) => [n, x[j]!]));
   const rel = usable.map((s) => (compiled.evaluate(s.features, coefficients) - s.value) / s.value);
   return {
