@@ -10,5 +10,5 @@ const outerNames = new Set(['DepthwiseConv2dNativeBackpropFilter','Conv2DBackpro
 const agg = new Map();
 for (const k of info.kernels) { const e = agg.get(k.name) ?? [0,0]; e[0]++; e[1]+=k.kernelTimeMs; agg.set(k.name,e); }
 for (const [n,[c,t]] of [...agg.entries()].sort((a,b)=>b[1][1]-a[1][1]).slice(0,22)) console.log(n.padEnd(38), String(c).padStart(4), t.toFixed(1).padStart(8));
-const top = info.kernels.filter(k=>k.name==='DepthwiseConv2dNativeBackpropFilter' || k.name==='StridedSlice');
+const top = info.kernels.filter(k=>['BatchMatMul','Conv2DBackpropFilter','Conv2DBackpropInput','Conv2D','Multiply','AvgPool'].includes(k.name) && k.kernelTimeMs > 1.5);
 for (const k of top) console.log(k.name.padEnd(36), k.kernelTimeMs.toFixed(1).padStart(7), JSON.stringify(k.inputShapes));

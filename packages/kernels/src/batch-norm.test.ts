@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { batchNormInfer, batchNormTrain } from './batch-norm.js';
+import { batchNormInfer, batchNormReluTrain, batchNormTrain } from './batch-norm.js';
 import { softmaxCrossEntropy } from './softmax-cross-entropy.js';
 import { globalAvgPool, sumChannels } from './sum-channels.js';
 import { onBackend, relError, seeded } from './test-support.js';
@@ -19,14 +19,17 @@ function referenceBn(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.batchNorm(x, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, EPS);
 }
 
-function bnCase(shape: number[], fused: boolean): tf.Tensor[] {
+function bnCase(shape: number[], fused: boolean, relu = false): tf.Tensor[] {
   const c = shape[shape.length - 1] ?? 1;
   const x = tf.add(tf.mul(seeded(shape, 1), 3), 0.5);
   const gamma = tf.add(seeded([c], 2), 1.5);
   const beta = seeded([c], 3);
   const r = seeded(shape, 4);
-  const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor =>
-    fused ? batchNormTrain(a, g as tf.Tensor1D, b as tf.Tensor1D, EPS).y : referenceBn(a, g, b);
+  const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+    if (fused && relu) return batchNormReluTrain(a, g as tf.Tensor1D, b as tf.Tensor1D, EPS).y;
+    if (fused) return batchNormTrain(a, g as tf.Tensor1D, b as tf.Tensor1D, EPS).y;
+    return relu ? tf.relu(referenceBn(a, g, b)) : referenceBn(a, g, b);
+  };
   const y = f(x, gamma, beta);
   const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), r)))([
     x,
@@ -57,6 +60,17 @@ describe('batchNormTrain', () => {
       }
     });
   }
+
+  it('with ReLU fused matches tf.relu of the reference, output and gradients', async () => {
+    const ref = await onBackend('cpu', () => bnCase([2, 3, 5, 4], false, true));
+    for (const backend of ['cpu', 'wasm']) {
+      const got = await onBackend(backend, () => bnCase([2, 3, 5, 4], true, true));
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => {
+        const e = relError(got[i] ?? [], ref[i] ?? []);
+        assert.ok(e <= TOL, `${backend} ${name} rel err ${e}`);
+      });
+    }
+  });
 
   it('returns batch mean and biased variance per channel', async () => {
     await tf.setBackend('wasm');

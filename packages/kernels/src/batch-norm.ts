@@ -34,6 +34,30 @@ export function batchNormTrain(
   beta: tf.Tensor1D,
   epsilon = 1e-3,
 ): BatchNormTrainResult {
+  return batchNormTrainImpl(x, gamma, beta, epsilon, false);
+}
+
+/**
+ * {@link batchNormTrain} followed by ReLU, `y = max(0, BN(x))`, as one custom gradient: the ReLU
+ * mask is applied as `dy · step(y)` inside the fused backward (TF.js's own ReLU gradient adds a
+ * cast pass). Same shapes and statistics as {@link batchNormTrain}.
+ */
+export function batchNormReluTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon = 1e-3,
+): BatchNormTrainResult {
+  return batchNormTrainImpl(x, gamma, beta, epsilon, true);
+}
+
+function batchNormTrainImpl(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  relu: boolean,
+): BatchNormTrainResult {
   const c = x.shape[x.shape.length - 1] ?? 1;
   const m = x.size / c;
   const [mean2, variance2] = tf.tidy(() => {
@@ -43,18 +67,21 @@ export function batchNormTrain(
     return [mu, v];
   });
   const f = typedCustomGrad(([xi, g, b], save) => {
-    if (xi === undefined || g === undefined || b === undefined) throw new Error('batchNormTrain: 3 inputs');
+    if (xi === undefined || g === undefined || b === undefined) throw new Error('batchNorm: 3 inputs');
     const invStd = tf.rsqrt(tf.add(variance2, epsilon));
     const scale = tf.mul(tf.reshape(g, [1, c]), invStd);
     const shift = tf.sub(tf.reshape(b, [1, c]), tf.mul(mean2, scale));
     const x2 = tf.reshape(xi, [m, c]);
-    const value = tf.reshape(tf.add(tf.mul(x2, scale), shift), xi.shape);
-    save([x2, mean2, invStd, scale]);
+    const z = tf.add(tf.mul(x2, scale), shift);
+    const y2 = relu ? tf.relu(z) : z;
+    const value = tf.reshape(y2, xi.shape);
+    save(relu ? [x2, mean2, invStd, scale, y2] : [x2, mean2, invStd, scale]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, mu, is, a] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const dy2 = tf.reshape(dy, [m, c]) as tf.Tensor2D;
+        const [xs, mu, is, a, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D?];
+        const dyIn = tf.reshape(dy, [m, c]);
+        const dy2 = (ys === undefined ? dyIn : tf.mul(dyIn, tf.step(ys))) as tf.Tensor2D;
         const meanDy = columnMeans(dy2);
         const meanDyX = columnMeans(tf.mul(dy2, xs) as tf.Tensor2D);
         // dγ/M = invStd·(mean(dy·x) − μ·mean(dy)); dβ = M·mean(dy).

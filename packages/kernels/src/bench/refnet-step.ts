@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { batchNormTrain } from '../batch-norm.js';
+import { batchNormReluTrain } from '../batch-norm.js';
 import { softmaxCrossEntropy } from '../softmax-cross-entropy.js';
 import { globalAvgPool } from '../sum-channels.js';
 
@@ -96,10 +96,10 @@ export function createRefnet(shape: RefnetShape = refnet32, seed = 1, learningRa
   const variables = [...trainable, ...bns.flatMap((b) => [b.runMean, b.runVar]), ...velocity];
 
   const bnRelu = (h: tf.Tensor, p: BnParams): tf.Tensor => {
-    const r = batchNormTrain(h, p.gamma as tf.Tensor1D, p.beta as tf.Tensor1D, BN_EPS);
+    const r = batchNormReluTrain(h, p.gamma as tf.Tensor1D, p.beta as tf.Tensor1D, BN_EPS);
     p.runMean.assign(tf.add(tf.mul(p.runMean, BN_MOMENTUM), tf.mul(r.mean, 1 - BN_MOMENTUM)));
     p.runVar.assign(tf.add(tf.mul(p.runVar, BN_MOMENTUM), tf.mul(r.variance, 1 - BN_MOMENTUM)));
-    return tf.relu(r.y);
+    return r.y;
   };
   const forwardLoss = (x: tf.Tensor4D, labels: tf.Tensor2D): tf.Scalar => {
     let h = bnRelu(tf.conv2d(x, conv1 as tf.Tensor4D, 1, 'same'), bn1) as tf.Tensor4D;
