@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { NasError } from '@mitosis/core';
+import { tf, useBackend } from '@mitosis/engine';
+import { grow, loadSearchSpace, parseBudget, type RunEvent, type SearchSpace } from '@mitosis/growth';
+import { repoRoot, tempDir, workspaceServices } from './growth-helpers.js';
+
+/** A search space made small enough for the test budget. */
+function small(id: string, patch: (s: SearchSpace) => Partial<SearchSpace>): SearchSpace {
+  const space = loadSearchSpace(id).space;
+  return { ...space, ...patch(space) };
+}
+
+const mlp = small('mlp-mnist', (s) => ({
+  data: { ...s.data, options: { limit: { train: 1000, val: 200, test: 300 } } },
+  training: { ...s.training, epochs: 2 },
+  scoring: { samples: 256, batchSize: 128 },
+}));
+
+const convnet = small('convnet-mnist', (s) => ({
+  data: { ...s.data, options: { limit: { train: 768, val: 128, test: 256 } } },
+  training: { ...s.training, epochs: 2 },
+  scoring: { samples: 128, batchSize: 64 },
+}));
+
+describe('growth runs (integration)', () => {
+  const { dir, cleanup } = tempDir('grow');
+  before(async () => {
+    await useBackend('wasm');
+  });
+  after(cleanup);
+
+  it('mlp-mnist: the loss change right after each split is within 10% of the second-order prediction', async () => {
+    const out = join(dir, 'mlp');
+    // Small ε keeps the O(ε⁴) remainder negligible; batch norm is in eval mode for scoring and for the measurement.
+    await grow({ space: mlp, grower: 's2d', growerOptions: { epsilon: 0.003 }, rounds: 2, out, seed: 0, quiet: true }, await workspaceServices());
+    const rounds = readEvents(out).filter((e) => e.type === 'round');
+    assert.equal(rounds.length, 2);
+    for (const r of rounds) {
+      const split = r['split'] as { predictedDeltaLoss: number; measuredDeltaLoss: number; count: number };
+      assert.ok(split.count > 0 && split.predictedDeltaLoss < 0);
+      const ratio = split.measuredDeltaLoss / split.predictedDeltaLoss;
+      assert.ok(Math.abs(ratio - 1) <= 0.1, `round ${r.round}: measured ${split.measuredDeltaLoss} vs predicted ${split.predictedDeltaLoss}`);
+    }
+  });
+
+  for (const grower of ['s2d', 'signed', 'energy-aware', 'random-split', 'random-neuron']) {
+    it(`convnet-mnist: three rounds of ${grower} complete with leak-free memory`, async (t) => {
+      const before = tf.memory().numTensors;
+      const summary = await grow(
+        { space: convnet, grower, profile: 'note10-cpu', rounds: 3, out: join(dir, `conv-${grower}`), seed: 1, quiet: true },
+        await workspaceServices(),
+      );
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked by a growth run');
+      const events = readEvents(join(dir, `conv-${grower}`));
+      const rounds = events.filter((e) => e.type === 'round');
+      assert.equal(rounds.length, summary.rounds);
+      assert.ok(summary.rounds === 3 || summary.stopReason !== 'rounds', `${grower} stopped early without a reason`);
+      assert.ok((summary.cost.macs ?? 0) > 283072, 'the network grew');
+      for (const r of [events.find((e) => e.type === 'seed')!, ...rounds]) {
+        const c = r['cost'] as { macs: number; latencyMs: number };
+        t.diagnostic(`round ${r.round}: test accuracy ${(r['testAccuracy'] as number).toFixed(3)}, MACs ${c.macs}, note10-cpu ${c.latencyMs.toFixed(4)} ms`);
+      }
+      assert.ok(existsSync(join(summary.model, 'model.json')));
+    });
+  }
+
+  it('a budget in a unit no cost model measures, an unknown grower and caps below the seed width fail before training', async () => {
+    const services = await workspaceServices();
+    const t0 = performance.now();
+    await assert.rejects(
+      grow({ space: mlp, grower: 's2d', budget: parseBudget('5mJ'), rounds: 1, out: join(dir, 'bad1'), seed: 0, quiet: true }, services),
+      (e: unknown) => NasError.is(e, 'E_UNIT_MISMATCH') && /mJ/.test(e.message),
+    );
+    await assert.rejects(
+      grow({ space: mlp, grower: 's2dd', rounds: 1, out: join(dir, 'bad2'), seed: 0, quiet: true }, services),
+      (e: unknown) => NasError.is(e, 'E_PLUGIN_UNKNOWN') && (e.details['known'] as string[]).includes('s2d'),
+    );
+    const capped = { ...mlp, layers: { fc1: { cap: 8, group: 'all' } } };
+    await assert.rejects(
+      grow({ space: capped, grower: 's2d', rounds: 1, out: join(dir, 'bad3'), seed: 0, quiet: true }, services),
+      (e: unknown) => NasError.is(e, 'E_CONFIG_INVALID') && (e.details['problems'] as { pointer: string }[])[0]?.pointer === '/layers/fc1/cap',
+    );
+    await assert.rejects(
+      grow({ space: mlp, grower: 's2d', growerOptions: { fraction: 3 }, rounds: 1, out: join(dir, 'bad4'), seed: 0, quiet: true }, services),
+      (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID'),
+    );
+    assert.ok(performance.now() - t0 < 5000, 'errors must come before any training');
+    assert.ok(!existsSync(join(dir, 'bad1', 'events.jsonl')));
+  });
+
+  it('SIGKILL during round 2, then --resume, gives the same final model and log as an uninterrupted run', async () => {
+    const spaceFile = join(dir, 'mlp-small.json');
+    writeFileSync(spaceFile, JSON.stringify({ ...mlp, seed: mlp.seed }));
+    const args = (out: string, resume = false): string[] => [
+      join(repoRoot, 'packages/cli/dist/main.js'), 'grow', '--space', spaceFile, '--grower', 's2d', '--grower-options', '{"solver":"lanczos"}',
+      '--rounds', '3', '--seed', '5', '--backend', 'wasm', '--out', out, ...(resume ? ['--resume'] : []),
+    ];
+    const full = join(dir, 'full');
+    await run(args(full));
+    const killed = join(dir, 'killed');
+    // Kill as soon as round 1 is logged, i.e. during round 2.
+    const code = await run(args(killed), () => readEvents(killed).some((e) => e.type === 'round' && e.round === 1));
+    assert.equal(code, 'SIGKILL');
+    assert.ok(!readEvents(killed).some((e) => e.round === 3), 'the kill came too late to test anything');
+    await run(args(killed, true));
+    const strip = (events: RunEvent[]): unknown[] => events.map(({ timeMs: _t, imagesPerSecond: _i, ...rest }) => rest);
+    assert.deepEqual(strip(readEvents(killed)), strip(readEvents(full)));
+    assert.ok(readFileSync(join(killed, 'model', 'weights.bin')).equals(readFileSync(join(full, 'model', 'weights.bin'))), 'final weights differ');
+  });
+});
+
+function readEvents(runDir: string): RunEvent[] {
+  const file = join(runDir, 'events.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as RunEvent);
+}
+
+/** Runs the CLI; with `killWhen`, polls it and sends SIGKILL once it holds. Resolves the exit code or signal. */
+function run(args: string[], killWhen?: () => boolean): Promise<number | string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = killWhen === undefined ? undefined : setInterval(() => killWhen() && child.kill('SIGKILL'), 20);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (timer !== undefined) clearInterval(timer);
+      if (signal !== null) resolve(signal);
+      else if (code === 0) resolve(0);
+      else reject(new Error(`mitosis exited ${code}: ${stderr}`));
+    });
+  });
+}
