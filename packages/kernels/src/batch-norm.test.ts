@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { batchNormInfer, batchNormReluTrain, batchNormTrain } from './batch-norm.js';
+import { channelAffine } from './channel-affine.js';
 import { softmaxCrossEntropy } from './softmax-cross-entropy.js';
 import { globalAvgPool, sumChannels } from './sum-channels.js';
 import { onBackend, relError, seeded } from './test-support.js';
@@ -106,6 +107,30 @@ describe('batchNormInfer', () => {
       assert.ok(relError(got, want) <= 1e-5);
     });
   });
+});
+
+describe('channelAffine', () => {
+  for (const relu of [false, true]) {
+    it(`matches x·scale + shift${relu ? ' + ReLU' : ''} and its autodiff gradients`, async () => {
+      const f = (fused: boolean): tf.Tensor[] => {
+        const x = seeded([3, 4, 5, 6], 14);
+        const s = seeded([6], 15);
+        const b = seeded([6], 16);
+        const r = seeded([3, 4, 5, 6], 17);
+        const g = (a: tf.Tensor, sc: tf.Tensor, sh: tf.Tensor): tf.Tensor => {
+          if (fused) return channelAffine(a, sc, sh, relu);
+          const z = tf.add(tf.mul(a, sc), sh);
+          return relu ? tf.relu(z) : z;
+        };
+        return [g(x, s, b), ...tf.grads((a: tf.Tensor, sc: tf.Tensor, sh: tf.Tensor) => tf.sum(tf.mul(g(a, sc, sh), r)))([x, s, b])];
+      };
+      const ref = await onBackend('cpu', () => f(false));
+      for (const backend of ['cpu', 'wasm']) {
+        const got = await onBackend(backend, () => f(true));
+        got.forEach((v, i) => assert.ok(relError(v, ref[i] ?? []) <= TOL, `${backend} output ${i}`));
+      }
+    });
+  }
 });
 
 describe('reductions and loss', () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { channelAffine } from './channel-affine.js';
 import { columnMeans } from './sum-channels.js';
 import { typedCustomGrad } from './typed-custom-grad.js';
 
@@ -18,7 +19,8 @@ export interface BatchNormTrainResult {
  * `y = γ · (x − μ) / √(σ² + ε) + β`, with μ and σ² (biased) taken over every axis but the last.
  *
  * Statistics are reduced with `columnMeans` (an average pool) and `squaredDifference`; `y` is
- * computed as `x · a + b` with per-channel `a = γ/√(σ²+ε)`, `b = β − μ·a`. The backward pass is one
+ * computed in one pass as `x · a + b` ({@link channelAffine}) with per-channel `a = γ/√(σ²+ε)`,
+ * `b = β − μ·a`. The backward pass is one
  * closed-form custom gradient (Ioffe & Szegedy 2015, §3):
  * `dβ = Σdy`, `dγ = Σ dy·x̂`, `dx = a·(dy − dβ/M − x̂·dγ/M)`, evaluated as `dy·a + x·k + c` with
  * per-channel `k`, `c`, where M = N·H·W.
@@ -72,8 +74,7 @@ function batchNormTrainImpl(
     const scale = tf.mul(tf.reshape(g, [1, c]), invStd);
     const shift = tf.sub(tf.reshape(b, [1, c]), tf.mul(mean2, scale));
     const x2 = tf.reshape(xi, [m, c]);
-    const z = tf.add(tf.mul(x2, scale), shift);
-    const y2 = relu ? tf.relu(z) : z;
+    const y2 = channelAffine(x2, scale, shift, relu);
     const value = tf.reshape(y2, xi.shape);
     save(relu ? [x2, mean2, invStd, scale, y2] : [x2, mean2, invStd, scale]);
     return {
@@ -88,7 +89,7 @@ function batchNormTrainImpl(
         const dGammaOverM = tf.mul(is, tf.sub(meanDyX, tf.mul(mu, meanDy)));
         const k = tf.neg(tf.mul(tf.mul(a, is), dGammaOverM));
         const cc = tf.sub(tf.neg(tf.mul(a, meanDy)), tf.mul(k, mu));
-        const dx = tf.add(tf.add(tf.mul(dy2, a), tf.mul(xs, k)), cc);
+        const dx = tf.add(channelAffine(dy2, a), channelAffine(xs, k, cc));
         return [tf.reshape(dx, x.shape), tf.reshape(tf.mul(dGammaOverM, m), [c]), tf.reshape(tf.mul(meanDy, m), [c])];
       },
     };
@@ -103,8 +104,8 @@ function batchNormTrainImpl(
 
 /**
  * Batch normalisation with given (running) statistics, inference mode, NHWC:
- * `y = x · a + b` with `a = γ/√(σ² + ε)`, `b = β − μ·a` (two elementwise passes; wasm's
- * `FusedBatchNorm` is ≈ 10× slower). Differentiable with TF.js's stock gradients.
+ * `y = x · a + b` with `a = γ/√(σ² + ε)`, `b = β − μ·a`, in one pass ({@link channelAffine};
+ * wasm's `FusedBatchNorm` is ≈ 10× slower). Differentiable with TF.js's stock gradients.
  *
  * @param x `[..., C]`
  * @param mean `[C]`
@@ -123,6 +124,6 @@ export function batchNormInfer(
   return tf.tidy(() => {
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, epsilon)));
     const shift = tf.sub(beta, tf.mul(mean, scale));
-    return tf.add(tf.mul(x, scale), shift);
+    return channelAffine(x, scale, shift);
   });
 }
