@@ -40,16 +40,16 @@ export function channelAffine(
 ): tf.Tensor {
   const c = x.shape[x.shape.length - 1] ?? 1;
   const m = x.size / c;
-  const forward = (xi: tf.Tensor, s: tf.Tensor, b: tf.Tensor | undefined): tf.Tensor => {
+  const forward = (xi: tf.Tensor, s: tf.Tensor, b: tf.Tensor | undefined, act: boolean): tf.Tensor => {
     // A fresh rank-1 bias buffer: wasm's kernel checks the rank recorded when the buffer was
     // allocated, so a reshaped [1, C] tensor is refused.
     const bias = b === undefined ? undefined : tf.add(tf.reshape(b, [c]), 0);
-    const y = fusedAffineKernel(tf.reshape(xi, [1, m, 1, c]), tf.reshape(s, [1, 1, c, 1]), bias, relu);
+    const y = fusedAffineKernel(tf.reshape(xi, [1, m, 1, c]), tf.reshape(s, [1, 1, c, 1]), bias, act);
     return tf.reshape(y, xi.shape);
   };
   const f = typedCustomGrad(([xi, s, b], save) => {
     if (xi === undefined || s === undefined) throw new Error('channelAffine: inputs missing');
-    const value = forward(xi, s, b);
+    const value = forward(xi, s, b, relu);
     save([xi, s, value]);
     return {
       value,
@@ -57,7 +57,7 @@ export function channelAffine(
         const [xs, ss, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         const dz = relu ? tf.mul(dy, tf.step(ys)) : dy;
         const dz2 = tf.reshape(dz, [m, c]) as tf.Tensor2D;
-        const dx = forward(dz, ss, undefined);
+        const dx = forward(dz, ss, undefined, false);
         const dScale = tf.reshape(columnSums(tf.mul(dz2, tf.reshape(xs, [m, c])) as tf.Tensor2D), ss.shape);
         const grads = [dx, dScale];
         if (b !== undefined) grads.push(tf.reshape(columnSums(dz2), b.shape));
