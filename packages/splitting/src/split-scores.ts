@@ -1,6 +1,6 @@
 import { NasError, type Dataset, type EigenSolver, type EigenSolveOptions, type NetworkSpec, type WeightMap } from '@mitosis/core';
 import { importLayersModel, NetworkModel } from '@mitosis/engine';
-import { createSplittingOperator } from './splitting-operator.js';
+import { createSplittingOperator, type NetworkSplittingOperator } from './splitting-operator.js';
 
 /** Input of {@link computeSplitScores}: a LayersModel directory, or a spec with its weights. */
 export type SplitScoresInput = ({ readonly modelDir: string } | { readonly spec: NetworkSpec; readonly weights: WeightMap }) & {
@@ -39,8 +39,9 @@ export interface SplitScores {
 export async function computeSplitScores(input: SplitScoresInput): Promise<SplitScores> {
   const loaded = 'modelDir' in input ? await importLayersModel(input.modelDir) : { spec: input.spec, weights: input.weights };
   const model = new NetworkModel(loaded.spec, loaded.weights);
+  let op: NetworkSplittingOperator | undefined;
   try {
-    const op = createSplittingOperator(model, input.data, {
+    op = createSplittingOperator(model, input.data, {
       loss: input.loss,
       ...(input.batchSize !== undefined ? { batchSize: input.batchSize } : {}),
       ...(input.maxSamples !== undefined ? { maxSamples: input.maxSamples } : {}),
@@ -77,6 +78,7 @@ export async function computeSplitScores(input: SplitScoresInput): Promise<Split
       })),
     };
   } finally {
+    op?.dispose();
     model.dispose();
   }
 }

@@ -143,7 +143,72 @@ test('conv (stride 2, same/valid, bias), BN, residual, concat, flatten: S·v = e
       assert.ok(scale > 0, `${name}: S·v is not identically zero`);
       close(products[k]!, expected, 1e-4 * scale, `${name} S·v`);
     }
+    assert.ok(op.cacheSize > 0, 'the minibatch data is cached');
+    op.dispose();
+    assert.equal(op.cacheSize, 0);
     assert.equal(tf.memory().numTensors, startTensors, 'no tensor leaks');
+  });
+});
+
+test('multiplyMany = one multiply per set; the cache (full, coefficients only, none) does not change S·v', async () => {
+  const spec = tinyMobileNetSpec();
+  const weights = initWeights(spec, 5);
+  perturbBatchNorms(weights);
+  const data = randomData(spec, 9, 3, 17);
+  await withModel(spec, weights, async (model) => {
+    const startTensors = tf.memory().numTensors;
+    const reference = createSplittingOperator(model, data, { loss: 'ce', batchSize: 4, cacheBytes: 0 });
+    const sets = [0, 1, 2].map((s) => reference.blocks.map((b, k) => Float64Array.from({ length: b.neurons * b.dim }, (_, i) => Math.cos(0.7 * i + k + 3 * s))));
+    const expected = await Promise.all(sets.map((set) => reference.multiply(set)));
+    const expectedBatch = await Promise.all(sets.map((set) => reference.multiply(set, 2)));
+    assert.equal(reference.cacheSize, 0, 'cacheBytes 0 caches nothing');
+    const scale = Math.max(...expected.flat().map((a) => Math.max(...a.map(Math.abs))));
+    assert.ok(scale > 0);
+    // Full cache (im2col rows) and a budget that holds only coefficients and inputs of some minibatches.
+    const full = createSplittingOperator(model, data, { loss: 'ce', batchSize: 4 });
+    const partial = createSplittingOperator(model, data, { loss: 'ce', batchSize: 4, cacheBytes: 30000 });
+    for (const op of [full, partial]) {
+      for (let round = 0; round < 2; round++) {
+        const many = await op.multiplyMany(sets);
+        const manyBatch = await op.multiplyMany(sets, 2);
+        sets.forEach((_, s) => {
+          op.blocks.forEach((b, k) => {
+            close(many[s]![k]!, expected[s]![k]!, 1e-4 * scale, `set ${s} ${b.name} (round ${round})`);
+            close(manyBatch[s]![k]!, expectedBatch[s]![k]!, 1e-4 * scale, `set ${s} ${b.name} batch 2`);
+          });
+        });
+      }
+    }
+    assert.ok(full.cacheSize > partial.cacheSize && partial.cacheSize > 0, `${full.cacheSize} > ${partial.cacheSize} > 0`);
+    // The explicit matrices agree across cache states too.
+    const m0 = await reference.matrices(0);
+    const m1 = await partial.matrices(0);
+    close(m1, m0, 1e-5 * Math.max(...m0.map(Math.abs)), 'matrices');
+    await assert.rejects(() => full.multiplyMany([]), (e: unknown) => e instanceof NasError && e.code === 'E_OPTIONS_INVALID');
+    await assert.rejects(() => full.multiplyMany(sets, 3), (e: unknown) => e instanceof NasError && e.code === 'E_OPTIONS_INVALID');
+    assert.throws(() => createSplittingOperator(model, data, { loss: 'ce', cacheBytes: -1 }), (e: unknown) => e instanceof NasError);
+    for (const op of [reference, full, partial]) op.dispose();
+    assert.equal(tf.memory().numTensors, startTensors, 'no tensor leaks');
+  });
+});
+
+test('the cache is dropped when the model weights are reassigned', async () => {
+  const spec = tinyMobileNetSpec();
+  const data = randomData(spec, 6, 3, 23);
+  await withModel(spec, initWeights(spec, 7), async (model) => {
+    const op = createSplittingOperator(model, data, { loss: 'ce', batchSize: 3 });
+    const vectors = op.blocks.map((b, k) => Float64Array.from({ length: b.neurons * b.dim }, (_, i) => Math.sin(0.3 * i - k)));
+    const before = await op.multiply(vectors);
+    const other = initWeights(spec, 8);
+    perturbBatchNorms(other);
+    model.assign(other);
+    const after = await op.multiply(vectors);
+    const fresh = createSplittingOperator(model, data, { loss: 'ce', batchSize: 3, cacheBytes: 0 });
+    const expected = await fresh.multiply(vectors);
+    const scale = Math.max(...expected.map((a) => Math.max(...a.map(Math.abs))));
+    op.blocks.forEach((b, k) => close(after[k]!, expected[k]!, 1e-4 * scale, `${b.name} after assign`));
+    assert.ok(before.some((a, k) => a.some((x, i) => Math.abs(x - expected[k]![i]!) > 1e-3 * scale)), 'the weights did change S·v');
+    op.dispose();
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   NasError,
   type ActivationKind,
+  type BatchNormNode,
   type Conv2dNode,
   type Dataset,
   type DenseNode,
@@ -31,10 +32,16 @@ export interface SplittingOperatorOptions extends CurvatureOptions {
   /** Use only the first `maxSamples` samples of `data` (default: all). */
   readonly maxSamples?: number;
   /**
-   * Bound on the float32 elements of one patch × neuron product in {@link SplittingOperator.matrices}
-   * (default 2²²); larger is faster and uses more memory.
+   * Bound on the float32 elements of one coefficient-weighted patch block (`dim × rows`) in
+   * {@link SplittingOperator.matrices} (default 2²²); larger uses fewer, bigger matMuls and more memory.
    */
   readonly chunkElements?: number;
+  /**
+   * Bytes of JS memory for caching each minibatch's curvature coefficients and layer inputs (and im2col rows)
+   * between calls (default {@link DEFAULT_CACHE_BYTES}; 0 recomputes the network pass at every call). With the
+   * cache, a call costs two convolution-sized products per block and no network pass.
+   */
+  readonly cacheBytes?: number;
   /**
    * Also expose producers followed by an `identity` activation as blocks. Their σ'' ≡ 0, so their matrices and
    * products are exactly zero (no curvature is invented). Default false: such neurons are not splittable.
@@ -55,7 +62,9 @@ interface BlockPlan {
   /** The node whose value is z, the activation's input (the producer or its last batch norm). */
   readonly zNode: string;
   readonly activation: ActivationKind;
-  /** Folded eval-mode BN scale per channel, c = Π γ/√(var+ε) (1 without BN). */
+  /** The eval-mode batch norms between the producer and the activation. */
+  readonly batchNorms: readonly BatchNormNode[];
+  /** Folded eval-mode BN scale per channel, c = Π γ/√(var+ε) (1 without BN); refreshed when the weights change. */
   readonly scale: Float32Array;
   readonly fanIn: number;
   readonly hasBias: boolean;
@@ -63,10 +72,22 @@ interface BlockPlan {
   readonly kernelShape: number[];
   /** Shape of the activation's output without the batch axis. */
   readonly outShape: number[];
+  /** Shape of the producer's input without the batch axis. */
+  readonly inputShape: number[];
 }
 
 function readArray(model: NetworkModel, node: string, param: string): Float32Array {
   return model.weight(node, param).dataSync() as Float32Array;
+}
+
+/** c = Π γ/√(var+ε) over `batchNorms`, per channel, written into `scale`. */
+function foldScale(model: NetworkModel, batchNorms: readonly BatchNormNode[], scale: Float32Array): void {
+  scale.fill(1);
+  for (const bn of batchNorms) {
+    const gamma = readArray(model, bn.name, 'gamma');
+    const variance = readArray(model, bn.name, 'movingVariance');
+    for (let j = 0; j < scale.length; j++) scale[j] = scale[j]! * (gamma[j]! / Math.sqrt(variance[j]! + bn.epsilon));
+  }
 }
 
 /**
@@ -92,14 +113,12 @@ function planBlocks(model: NetworkModel, includeLinear: boolean): BlockPlan[] {
     const kernelShape = [...model.weight(node.name, 'kernel').shape];
     const neurons = kernelShape[kernelShape.length - 1]!;
     const fanIn = kernelShape.reduce((a, b) => a * b, 1) / neurons;
-    const scale = new Float32Array(neurons).fill(1);
-    for (const name of chain.path) {
+    const batchNorms = chain.path.flatMap((name) => {
       const bn = byName.get(name);
-      if (bn?.op !== 'batchNorm') continue;
-      const gamma = readArray(model, name, 'gamma');
-      const variance = readArray(model, name, 'movingVariance');
-      for (let j = 0; j < neurons; j++) scale[j] = scale[j]! * (gamma[j]! / Math.sqrt(variance[j]! + bn.epsilon));
-    }
+      return bn?.op === 'batchNorm' ? [bn] : [];
+    });
+    const scale = new Float32Array(neurons);
+    foldScale(model, batchNorms, scale);
     const zNode = chain.path.length > 1 ? chain.path[chain.path.length - 2]! : node.name;
     plans.push({
       block: { name: node.name, neurons, dim: fanIn + (node.useBias ? 1 : 0) },
@@ -108,54 +127,16 @@ function planBlocks(model: NetworkModel, includeLinear: boolean): BlockPlan[] {
       activationNode: chain.node,
       zNode,
       activation: chain.activation,
+      batchNorms,
       scale,
       fanIn,
       hasBias: node.useBias,
       kernelShape,
       outShape: shapes.get(chain.node)!,
+      inputShape: shapes.get(node.inputs[0]!)!,
     });
   }
   return plans;
-}
-
-/** vᵀx̃ (or yᵀx̃) for every position: the producer applied to `x` with kernel `w` and bias `b`. */
-function applyProducer(plan: BlockPlan, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
-  let out: tf.Tensor;
-  if (plan.node.op === 'conv2d') {
-    out = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, [...plan.node.strides], plan.node.padding);
-  } else {
-    const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, plan.fanIn]);
-    out = tf.matMul(x2 as tf.Tensor2D, w as tf.Tensor2D);
-    if (x.rank !== 2) out = tf.reshape(out, [...x.shape.slice(0, -1), plan.block.neurons]);
-  }
-  return b === null ? out : tf.add(out, b);
-}
-
-/** Σ over samples and positions of x̃ ⊗ w: the gradient of Σ w·(yᵀx̃) with respect to the kernel y. */
-function producerFilterGradient(plan: BlockPlan, x: tf.Tensor, w: tf.Tensor): tf.Tensor {
-  if (plan.node.op === 'conv2d') {
-    return conv2dFilterGradient(x as tf.Tensor4D, w as tf.Tensor4D, plan.kernelShape, plan.node);
-  }
-  const x2 = tf.reshape(x, [-1, plan.fanIn]);
-  const w2 = tf.reshape(w, [-1, plan.block.neurons]);
-  // An explicit transpose then matMul is faster on wasm than transposeA (engine-notes.md).
-  return tf.matMul(tf.transpose(x2), w2);
-}
-
-/** Row-major neurons × dim vectors → kernel-shaped and bias tensors. */
-function vectorsToKernel(plan: BlockPlan, v: Float64Array): { w: tf.Tensor; b: tf.Tensor | null } {
-  const { neurons, dim } = plan.block;
-  const m = tf.tensor2d(Float32Array.from(v), [neurons, dim]);
-  const w = tf.reshape(tf.transpose(tf.slice(m, [0, 0], [neurons, plan.fanIn])), plan.kernelShape);
-  const b = plan.hasBias ? tf.reshape(tf.slice(m, [0, plan.fanIn], [neurons, 1]), [neurons]) : null;
-  return { w, b };
-}
-
-/** Kernel-shaped and bias gradients → neurons × dim tensor (row-major θ layout). */
-function kernelToVectors(plan: BlockPlan, gw: tf.Tensor, gb: tf.Tensor | null): tf.Tensor2D {
-  const rows = tf.transpose(tf.reshape(gw, [plan.fanIn, plan.block.neurons]));
-  if (gb === null) return rows as tf.Tensor2D;
-  return tf.concat([rows, tf.reshape(gb, [plan.block.neurons, 1])], 1) as tf.Tensor2D;
 }
 
 interface Batch {
@@ -164,8 +145,57 @@ interface Batch {
 }
 
 /**
+ * Per-minibatch quantities of one block that do not depend on the vectors: the curvature coefficients and the
+ * producer's input, or (budget permitting, and always for dense blocks) its im2col rows.
+ */
+interface BlockBatchData {
+  /** c²·g·σ''(z) per row (sample × output position) and neuron, `[rows, neurons]`, g from the minibatch-mean loss. */
+  readonly coef: tf.Tensor2D;
+  /** The producer's input (conv2d blocks without `patches`). */
+  readonly input: tf.Tensor4D | null;
+  /** The rows x̃ (im2col for conv2d, bias column of ones included), `[rows, dim]`. */
+  readonly patches: tf.Tensor2D | null;
+}
+
+/** One minibatch's data per block (`null` for blocks whose σ'' ≡ 0). */
+type BatchData = readonly (BlockBatchData | null)[];
+
+function batchTensorsOf(data: BatchData): tf.Tensor[] {
+  return data.flatMap((d) => (d === null ? [] : [d.coef, ...(d.input === null ? [] : [d.input]), ...(d.patches === null ? [] : [d.patches])]));
+}
+
+function bytesOf(data: BatchData): number {
+  return batchTensorsOf(data).reduce((a, t) => a + 4 * t.size, 0);
+}
+
+/** Disposes cached tensors of operators that were dropped without {@link NetworkSplittingOperator.dispose}. */
+const orphans = new FinalizationRegistry<Map<number, BatchData>>((cache) => {
+  for (const data of cache.values()) tf.dispose(batchTensorsOf(data));
+});
+
+/** Row-major `[count·neurons, dim]` float32 copy of several vector sets of one block (set-major, then neuron). */
+function stackVectors(sets: readonly (readonly Float64Array[])[], block: number, size: number): Float32Array {
+  const out = new Float32Array(sets.length * size);
+  sets.forEach((set, k) => out.set(set[block]!, k * size));
+  return out;
+}
+
+/**
  * Implementation of {@link SplittingOperator} over an engine {@link NetworkModel} in eval mode (BN frozen at its
- * running statistics). The operator reads the model's current weights at every call; it holds no tensors.
+ * running statistics).
+ *
+ * How S·v is computed (algorithms.md §2.3, "equivalent without autodiff tricks"): one eval-mode forward and one
+ * backward per minibatch give, for every block at once, g = ∂L_b/∂h at the activation output (through zero
+ * probes added to it), z and the producer's input x. Then for every neuron j,
+ * S_j v_j = Σ_rows coef_{r,j}·(x̃_r·v_j)·x̃_r with coef = c²·g·σ''(z): two convolution-sized products
+ * (`X·V` and `Wᵀ·X`, or a conv2d and its filter gradient) for all neurons of a block — the same work as the
+ * augmented backward of §3.1, which needs an extra network forward/backward per call.
+ *
+ * The coefficients and inputs do not depend on v, so the operator caches them per minibatch as tensors (up to
+ * `cacheBytes`), together with the im2col rows when they fit too; later calls then skip the network entirely.
+ * The cache is dropped when any model variable is reassigned (the weights are checked at every call); do not
+ * modify a variable's values in place while the operator is in use. Call {@link dispose} when done (a
+ * finalizer frees the cache of an operator that is garbage-collected without it).
  */
 export class NetworkSplittingOperator implements SplittingOperator {
   readonly blocks: readonly SplittingBlock[];
@@ -176,6 +206,10 @@ export class NetworkSplittingOperator implements SplittingOperator {
   private readonly batches: readonly Batch[];
   private readonly curvature: CurvatureOptions;
   private readonly chunkElements: number;
+  private readonly cacheBytes: number;
+  private readonly cache = new Map<number, BatchData>();
+  private cachedBytes = 0;
+  private weightIds: unknown[] = [];
 
   constructor(
     readonly model: NetworkModel,
@@ -205,6 +239,11 @@ export class NetworkSplittingOperator implements SplittingOperator {
     if (!Number.isInteger(max) || max < 1) {
       throw new NasError('E_OPTIONS_INVALID', `maxSamples must be a positive integer, got ${max}`, { maxSamples: max });
     }
+    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    if (!(cacheBytes >= 0)) {
+      throw new NasError('E_OPTIONS_INVALID', `cacheBytes must be ≥ 0, got ${cacheBytes}`, { cacheBytes });
+    }
+    this.cacheBytes = cacheBytes;
     this.sampleCount = Math.min(max, data.count);
     checkInputShape(model, data);
     checkFinite(data, this.sampleCount);
@@ -214,6 +253,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
     }
     this.chunkElements = options.chunkElements ?? 1 << 22;
     this.plans = planBlocks(model, options.includeLinear ?? false);
+    this.weightIds = this.variableIds();
     this.blocks = this.plans.map((p) => p.block);
     const batches: Batch[] = [];
     for (let start = 0; start < this.sampleCount; start += batchSize) {
@@ -221,11 +261,28 @@ export class NetworkSplittingOperator implements SplittingOperator {
     }
     this.batches = batches;
     this.batchCount = batches.length;
+    orphans.register(this, this.cache, this);
+  }
+
+  /** Frees the cached minibatch tensors (the operator stays usable and refills its cache on demand). */
+  dispose(): void {
+    this.clearCache();
+  }
+
+  private clearCache(): void {
+    for (const data of this.cache.values()) tf.dispose(batchTensorsOf(data));
+    this.cache.clear();
+    this.cachedBytes = 0;
   }
 
   /** The activation feeding each block's neurons (`identity` blocks have S ≡ 0). */
   activationOf(block: number): ActivationKind {
     return this.plan(block).activation;
+  }
+
+  /** Bytes of minibatch data currently cached (see {@link SplittingOperatorOptions.cacheBytes}). */
+  get cacheSize(): number {
+    return this.cachedBytes;
   }
 
   private plan(block: number): BlockPlan {
@@ -256,85 +313,138 @@ export class NetworkSplittingOperator implements SplittingOperator {
     return computeLoss(this.options.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse', out, y);
   }
 
+  private variableIds(): unknown[] {
+    return [...this.model.variables.values()].map((v) => v.dataId as unknown);
+  }
+
+  /** Drops the cache (and refolds the BN scales) when any model variable was reassigned since it was filled. */
+  private checkWeights(): void {
+    const ids = this.variableIds();
+    if (ids.length === this.weightIds.length && ids.every((id, i) => id === this.weightIds[i])) return;
+    this.clearCache();
+    for (const p of this.plans) foldScale(this.model, p.batchNorms, p.scale);
+    this.weightIds = ids;
+  }
+
   /**
-   * S·v of one minibatch for every block: one eval-mode forward with the augmented activations
-   * h = σ(z) + σ''(z)(c yᵀx̃)(c vᵀx̃) (realised as a custom gradient, so the forward costs nothing extra) and
-   * one backward to all y at once. Returns neurons × dim tensors (batch-mean loss).
+   * The minibatch's coefficients and inputs for every block, from the cache or from one eval-mode forward and
+   * one backward (cached when the budget allows). `needPatches` (a block index) asks for that block's im2col
+   * rows even when they are not cached. `owned`: the caller must dispose the tensors of `data`.
    */
-  private batchProducts(b: Batch, vectors: readonly Float64Array[]): tf.Tensor2D[] {
+  private batchData(index: number, needPatches = -1): { data: BatchData; owned: boolean } {
+    const hit = this.cache.get(index);
+    if (hit !== undefined) {
+      const d = hit[needPatches];
+      if (needPatches < 0 || d === null || d === undefined || d.patches !== null) return { data: hit, owned: false };
+      const patches = tf.tidy(() => this.patchRows(this.plans[needPatches]!, d.input!));
+      const data = hit.map((e, i) => (i === needPatches ? { coef: tf.clone(d.coef), input: null, patches } : null));
+      return { data, owned: true };
+    }
+    const b = this.batches[index]!;
+    const n = b.end - b.start;
+    // Decide what to keep before computing: coefficients + inputs first, then im2col rows.
+    let base = 0;
+    let extra = 0;
+    for (const p of this.plans) {
+      if (hasZeroCurvature(p.activation)) continue;
+      const rows = n * p.outShape.slice(0, -1).reduce((a, c) => a * c, 1);
+      base += 4 * rows * p.block.neurons;
+      if (p.node.op === 'conv2d') {
+        base += 4 * n * p.inputShape.reduce((a, c) => a * c, 1);
+        extra += 4 * rows * p.block.dim;
+      } else {
+        base += 4 * rows * p.block.dim;
+      }
+    }
+    const keep = this.cachedBytes + base <= this.cacheBytes;
+    const keepPatches = keep && this.cachedBytes + base + extra <= this.cacheBytes;
+    const data = this.computeBatch(b, (i) => keepPatches || i === needPatches);
+    if (!keep) return { data, owned: true };
+    this.cache.set(index, data);
+    this.cachedBytes += bytesOf(data);
+    return { data, owned: false };
+  }
+
+  /** x̃ rows `[rows, dim]` of a block's input (im2col for conv2d; a ones column for the bias). */
+  private patchRows(p: BlockPlan, x: tf.Tensor): tf.Tensor2D {
+    const rows = p.node.op === 'conv2d' ? extractPatches(x as tf.Tensor4D, p.kernelShape, p.node) : tf.reshape(x, [-1, p.fanIn]);
+    return (p.hasBias ? tf.concat([rows, tf.ones([rows.shape[0]!, 1])], 1) : rows) as tf.Tensor2D;
+  }
+
+  /** One eval-mode forward with zero probes on every block's activation output, one backward to the probes. */
+  private computeBatch(b: Batch, patchesFor: (block: number) => boolean): BatchData {
     const { x, y } = this.batchTensors(b);
+    const captured = new Map<number, { x: tf.Tensor; z: tf.Tensor }>();
+    const n = b.end - b.start;
     try {
-      return tf.tidy(() => {
-        const vs = this.plans.map((p, i) => vectorsToKernel(p, vectors[i]!));
-        const ys: tf.Tensor[] = [];
-        const slot: ({ w: number; b: number | null } | null)[] = [];
-        for (const p of this.plans) {
-          if (hasZeroCurvature(p.activation)) {
-            slot.push(null);
-            continue;
-          }
-          const w = ys.push(tf.zeros(p.kernelShape)) - 1;
-          const bias = p.hasBias ? ys.push(tf.zeros([p.block.neurons])) - 1 : null;
-          slot.push({ w, b: bias });
-        }
-        const byActivation = new Map(this.plans.map((p, i) => [p.activationNode, i]));
-        const loss = (...yTensors: tf.Tensor[]): tf.Scalar => {
+      const active = this.plans.map((p, i) => (hasZeroCurvature(p.activation) ? -1 : i)).filter((i) => i >= 0);
+      const wantRows = active.map((i) => this.plans[i]!.node.op !== 'conv2d' || patchesFor(i));
+      // [coef, rows or input] per active block.
+      const out: tf.Tensor[] = tf.tidy(() => {
+        const probes = active.map((i) => tf.zeros([n, ...this.plans[i]!.outShape]));
+        const slotOf = new Map(active.map((i, k) => [this.plans[i]!.activationNode, k]));
+        const loss = (...es: tf.Tensor[]): tf.Scalar => {
           const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
-            const i = byActivation.get(node.name);
-            if (i === undefined) return;
+            const k = slotOf.get(node.name);
+            if (k === undefined) return;
+            const i = active[k]!;
             const p = this.plans[i]!;
-            const s = slot[i];
-            if (s === null || s === undefined) return;
-            const yw = yTensors[s.w]!;
-            const yb = s.b === null ? null : yTensors[s.b]!;
-            return this.augment(p, value, values.get(p.input)!, values.get(p.zNode)!, vs[i]!, yw, yb);
+            captured.set(i, { x: tf.keep(values.get(p.input)!), z: tf.keep(values.get(p.zNode)!) });
+            return tf.add(value, es[k]!);
           };
           return this.loss(forward(this.model, x, { training: false, hook }), y);
         };
-        const grads = ys.length > 0 ? tf.grads(loss)(ys) : [];
-        return this.plans.map((p, i) => {
-          const s = slot[i]!;
-          if (s === null) return tf.zeros([p.block.neurons, p.block.dim]) as tf.Tensor2D;
-          return kernelToVectors(p, grads[s.w]!, s.b === null ? null : grads[s.b]!);
+        const gs = active.length > 0 ? tf.grads(loss)(probes) : [];
+        return active.flatMap((i, k) => {
+          const p = this.plans[i]!;
+          const c = captured.get(i)!;
+          const curvature = activationCurvatureTf(p.activation, c.z, this.curvature);
+          const coef = tf.reshape(tf.mul(tf.mul(gs[k]!, curvature), this.scaleSquared(p)), [-1, p.block.neurons]);
+          return [coef, wantRows[k] ? this.patchRows(p, c.x) : tf.clone(c.x)];
         });
       });
+      const result: (BlockBatchData | null)[] = this.plans.map(() => null);
+      active.forEach((i, k) => {
+        const coef = out[2 * k] as tf.Tensor2D;
+        const second = out[2 * k + 1]!;
+        result[i] = wantRows[k]
+          ? { coef, patches: second as tf.Tensor2D, input: null }
+          : { coef, patches: null, input: second as tf.Tensor4D };
+      });
+      return result;
     } finally {
+      for (const c of captured.values()) tf.dispose([c.x, c.z]);
       x.dispose();
       y.dispose();
     }
   }
 
   /**
-   * The augmented activation value: forward = h; backward passes dh through unchanged and gives
-   * ∂/∂y = Σ (dh·σ''(z)·c²·vᵀx̃) ⊗ x̃ (the S·v contribution of this minibatch).
+   * Σ_rows coef·(x̃·v)·x̃ of one minibatch for `count` stacked vector sets of block `p`: `vt` is `[dim, count·neurons]`;
+   * returns `[count·neurons, dim]`.
    */
-  private augment(
-    p: BlockPlan,
-    h: tf.Tensor,
-    x: tf.Tensor,
-    z: tf.Tensor,
-    v: { w: tf.Tensor; b: tf.Tensor | null },
-    yw: tf.Tensor,
-    yb: tf.Tensor | null,
-  ): tf.Tensor {
-    // The forward value is h itself (y = 0 adds nothing); only the backward is augmented. x and z must be
-    // saved: the engine disposes forward intermediates before the backward pass.
-    const f = tf.customGrad(((hIn: tf.Tensor, ...rest: unknown[]) => {
-      const save = rest[rest.length - 1] as tf.GradSaveFunc;
-      save([x, z]);
-      return {
-        value: hIn.clone(),
-        gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xs, zs] = saved as [tf.Tensor, tf.Tensor];
-          const curvature = activationCurvatureTf(p.activation, zs, this.curvature);
-          const wt = tf.mul(tf.mul(dh, curvature), tf.mul(applyProducer(p, xs, v.w, v.b), this.scaleSquared(p)));
-          const grads = [dh, producerFilterGradient(p, xs, wt)];
-          if (yb !== null) grads.push(sumToChannels(wt));
-          return grads;
-        },
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return yb === null ? f(h, yw) : f(h, yw, yb);
+  private blockProduct(p: BlockPlan, d: BlockBatchData, vt: tf.Tensor2D, count: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      const nk = count * p.block.neurons;
+      const coef = count === 1 ? d.coef : tf.tile(d.coef, [1, count]);
+      if (d.patches !== null) {
+        const x = d.patches;
+        const w = tf.mul(tf.matMul(x, vt), coef);
+        // An explicit transpose then matMul is faster on wasm than transposeA (engine-notes.md).
+        return tf.matMul(tf.transpose(w), x);
+      }
+      const node = p.node as Conv2dNode;
+      const x = d.input!;
+      const [kh, kw, cin] = p.kernelShape as [number, number, number, number];
+      const filterShape: [number, number, number, number] = [kh, kw, cin, nk];
+      const kernel = tf.reshape(tf.slice(vt, [0, 0], [p.fanIn, nk]), filterShape) as tf.Tensor4D;
+      let out: tf.Tensor = tf.conv2d(x, kernel, [...node.strides], node.padding);
+      if (p.hasBias) out = tf.add(out, tf.reshape(tf.slice(vt, [p.fanIn, 0], [1, nk]), [nk]));
+      const w = tf.mul(out, tf.reshape(coef, out.shape));
+      const gw = conv2dFilterGradient(x, w as tf.Tensor4D, filterShape, node);
+      const rows = tf.transpose(tf.reshape(gw, [p.fanIn, nk]));
+      return (p.hasBias ? tf.concat([rows, tf.reshape(sumToChannels(w), [nk, 1])], 1) : rows) as tf.Tensor2D;
+    });
   }
 
   private scaleSquared(p: BlockPlan): tf.Tensor1D {
@@ -362,46 +472,71 @@ export class NetworkSplittingOperator implements SplittingOperator {
 
   /** @inheritdoc */
   async multiply(vectors: readonly Float64Array[], batch?: number): Promise<Float64Array[]> {
-    this.checkVectors(vectors);
-    const out = this.plans.map((p) => new Float64Array(p.block.neurons * p.block.dim));
-    let chosen = this.batches;
-    if (batch !== undefined) {
-      const b = this.batches[batch];
-      if (b === undefined || !Number.isInteger(batch)) {
-        throw new NasError('E_OPTIONS_INVALID', `Batch ${batch} does not exist (${this.batchCount} batches)`, { batch });
-      }
-      chosen = [b];
-    }
-    const total = chosen.reduce((a, b) => a + (b.end - b.start), 0);
-    for (const b of chosen) {
-      const products = this.batchProducts(b, vectors);
-      const weight = (b.end - b.start) / total;
-      products.forEach((t, i) => {
-        const data = t.dataSync();
-        t.dispose();
-        const acc = out[i]!;
-        for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + weight * data[k]!;
-      });
-      this.checkResult(out, b);
-      await Promise.resolve();
-    }
-    return out;
+    const [out] = await this.multiplyMany([vectors], batch);
+    return out!;
   }
 
-  private checkResult(out: readonly Float64Array[], b: Batch): void {
-    out.forEach((acc, i) => {
-      for (let k = 0; k < acc.length; k++) {
-        if (!Number.isFinite(acc[k]!)) {
-          const name = this.plans[i]!.block.name;
-          throw new NasError(
-            'E_NUMERICAL',
-            `Splitting products of layer "${name}" became non-finite on samples ${b.start}–${b.end - 1} ` +
-              `(overflow in the network; check the weights and the input scaling)`,
-            { layer: name, samples: [b.start, b.end - 1] },
-          );
-        }
+  /**
+   * S_j·v_j for several vector sets at once (`sets[k]` is one `multiply` argument), sharing each minibatch's
+   * network pass and batching the products (one wider matMul per block). Returns one result per set, equal to
+   * `multiply(sets[k], batch)`. Stochastic solvers that track v_min and v_max use it for both at the cost of
+   * one pass.
+   */
+  async multiplyMany(sets: readonly (readonly Float64Array[])[], batch?: number): Promise<Float64Array[][]> {
+    if (sets.length < 1) {
+      throw new NasError('E_OPTIONS_INVALID', 'multiplyMany needs at least one vector set', { sets: 0 });
+    }
+    for (const set of sets) this.checkVectors(set);
+    let chosen = this.batches.map((_, i) => i);
+    if (batch !== undefined) {
+      if (!Number.isInteger(batch) || this.batches[batch] === undefined) {
+        throw new NasError('E_OPTIONS_INVALID', `Batch ${batch} does not exist (${this.batchCount} batches)`, { batch });
       }
-    });
+      chosen = [batch];
+    }
+    this.checkWeights();
+    const count = sets.length;
+    const total = chosen.reduce((a, i) => a + (this.batches[i]!.end - this.batches[i]!.start), 0);
+    const vts = this.plans.map((p, i) =>
+      tf.tidy(() => tf.transpose(tf.tensor2d(stackVectors(sets, i, p.block.neurons * p.block.dim), [count * p.block.neurons, p.block.dim]))),
+    ) as tf.Tensor2D[];
+    const acc: (tf.Tensor | null)[] = this.plans.map(() => null);
+    try {
+      for (const index of chosen) {
+        const b = this.batches[index]!;
+        const { data, owned } = this.batchData(index);
+        const weight = (b.end - b.start) / total;
+        try {
+          this.plans.forEach((p, i) => {
+            const d = data[i];
+            if (d === null || d === undefined) return;
+            const part = this.blockProduct(p, d, vts[i]!, count);
+            const prev = acc[i];
+            acc[i] = weight === 1 ? part : tf.tidy(() => (prev === null || prev === undefined ? tf.mul(part, weight) : tf.add(prev, tf.mul(part, weight))));
+            if (weight !== 1) part.dispose();
+            prev?.dispose();
+          });
+        } finally {
+          if (owned) tf.dispose(batchTensorsOf(data));
+        }
+        await Promise.resolve();
+      }
+      const out: Float64Array[][] = sets.map(() => []);
+      this.plans.forEach((p, i) => {
+        const size = p.block.neurons * p.block.dim;
+        const t = acc[i];
+        const values = t === null || t === undefined ? new Float32Array(count * size) : (t.dataSync() as Float32Array);
+        for (let k = 0; k < count; k++) {
+          const res = Float64Array.from(values.subarray(k * size, (k + 1) * size));
+          checkFiniteResult(res, p.block.name, chosen.map((c) => this.batches[c]!));
+          out[k]!.push(res);
+        }
+      });
+      return out;
+    } finally {
+      tf.dispose(vts);
+      tf.dispose(acc.filter((t): t is tf.Tensor => t !== null));
+    }
   }
 
   /** @inheritdoc */
@@ -410,33 +545,28 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const { neurons, dim } = p.block;
     const result = new Float64Array(neurons * dim * dim);
     if (hasZeroCurvature(p.activation)) return result;
-    let acc: tf.Tensor | null = null;
-    try {
-      for (const b of this.batches) {
-        const part = this.batchMatrices(p, b);
-        if (acc === null) acc = part;
-        else {
-          const next: tf.Tensor = tf.add(acc, part);
-          acc.dispose();
-          part.dispose();
-          acc = next;
-        }
-        await Promise.resolve();
+    this.checkWeights();
+    const sum = new Float64Array(neurons * dim * dim);
+    for (let index = 0; index < this.batches.length; index++) {
+      const b = this.batches[index]!;
+      const { data, owned } = this.batchData(index, block);
+      try {
+        this.accumulateMatrices(p, data[block]!, (b.end - b.start) / this.sampleCount, sum);
+      } finally {
+        if (owned) tf.dispose(batchTensorsOf(data));
       }
-      const data = acc!.dataSync();
-      // Symmetrise in float64: ½(S + Sᵀ) per neuron.
-      for (let j = 0; j < neurons; j++) {
-        const o = j * dim * dim;
-        for (let r = 0; r < dim; r++) {
-          for (let c = r; c < dim; c++) {
-            const s = 0.5 * (data[o + r * dim + c]! + data[o + c * dim + r]!);
-            result[o + r * dim + c] = s;
-            result[o + c * dim + r] = s;
-          }
+      await Promise.resolve();
+    }
+    // Symmetrise in float64: ½(S + Sᵀ) per neuron.
+    for (let j = 0; j < neurons; j++) {
+      const o = j * dim * dim;
+      for (let r = 0; r < dim; r++) {
+        for (let c = r; c < dim; c++) {
+          const s = 0.5 * (sum[o + r * dim + c]! + sum[o + c * dim + r]!);
+          result[o + r * dim + c] = s;
+          result[o + c * dim + r] = s;
         }
       }
-    } finally {
-      acc?.dispose();
     }
     for (let k = 0; k < result.length; k++) {
       if (!Number.isFinite(result[k]!)) {
@@ -449,54 +579,52 @@ export class NetworkSplittingOperator implements SplittingOperator {
   }
 
   /**
-   * Σ_{n,p} w_{n,p,j} x̃ x̃ᵀ of one minibatch for every neuron j of block p, with
-   * w = c² g σ''(z)·(n_b/N), stacked `[neurons·dim, dim]`. g comes from one backward to a zero probe added to
-   * the activation output.
+   * sum_j += weight · Σ_rows coef_{r,j} x̃_r x̃_rᵀ for every neuron j of one minibatch: per neuron, one
+   * `[dim, rows]·[rows, dim]` matMul of the coefficient-weighted transposed rows with the rows (rows in chunks
+   * of at most `chunkElements / dim`).
    */
-  private batchMatrices(p: BlockPlan, b: Batch): tf.Tensor {
-    const { x, y } = this.batchTensors(b);
-    const captured: { x?: tf.Tensor; z?: tf.Tensor } = {};
+  private accumulateMatrices(p: BlockPlan, d: BlockBatchData, weight: number, sum: Float64Array): void {
+    const { neurons, dim } = p.block;
+    const chunk = Math.max(1, Math.floor(this.chunkElements / dim));
+    const x = d.patches!;
+    const total = x.shape[0];
+    const coefT = tf.transpose(d.coef);
     try {
-      return tf.tidy(() => {
-        const n = b.end - b.start;
-        const probe = tf.zeros([n, ...p.outShape]);
-        const loss = (e: tf.Tensor): tf.Scalar => {
-          const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
-            if (node.name !== p.activationNode) return;
-            captured.x = tf.keep(values.get(p.input)!);
-            captured.z = tf.keep(values.get(p.zNode)!);
-            return tf.add(value, e);
-          };
-          return this.loss(forward(this.model, x, { training: false, hook }), y);
-        };
-        const g = tf.grad(loss)(probe);
-        const { neurons, dim } = p.block;
-        const scale = (b.end - b.start) / this.sampleCount;
-        const w = tf.reshape(
-          tf.mul(tf.mul(g, activationCurvatureTf(p.activation, captured.z!, this.curvature)), tf.mul(this.scaleSquared(p), scale)),
-          [-1, neurons],
-        );
-        const patches = p.node.op === 'conv2d' ? extractPatches(captured.x! as tf.Tensor4D, p.kernelShape, p.node) : tf.reshape(captured.x!, [-1, p.fanIn]);
-        const full = p.hasBias ? tf.concat([patches, tf.ones([patches.shape[0]!, 1])], 1) : patches;
-        const rows = full.shape[0]!;
-        const chunk = Math.max(1, Math.floor(this.chunkElements / (neurons * dim)));
-        let acc: tf.Tensor | null = null;
-        for (let r0 = 0; r0 < rows; r0 += chunk) {
-          const r = Math.min(chunk, rows - r0);
-          const pc = tf.slice(full, [r0, 0], [r, dim]);
-          const wc = tf.slice(w, [r0, 0], [r, neurons]);
-          // [r, neurons, dim] = w_{r,j}·x̃_r, then (neurons·dim × r)·(r × dim).
-          const weighted = tf.reshape(tf.mul(tf.expandDims(pc, 1), tf.expandDims(wc, 2)), [r, neurons * dim]);
-          const part = tf.matMul(tf.transpose(weighted), pc);
-          acc = acc === null ? part : tf.add(acc, part);
+      for (let r0 = 0; r0 < total; r0 += chunk) {
+        const r = Math.min(chunk, total - r0);
+        const [xc, xt] = tf.tidy(() => {
+          const c = r === total ? tf.clone(x) : tf.slice(x, [r0, 0], [r, dim]);
+          return [c, tf.transpose(c)];
+        });
+        for (let j = 0; j < neurons; j++) {
+          const m = tf.tidy(() => tf.matMul(tf.mul(xt!, tf.slice(coefT, [j, r0], [1, r])), xc!));
+          const values = m.dataSync();
+          m.dispose();
+          const o = j * dim * dim;
+          for (let k = 0; k < dim * dim; k++) sum[o + k] = sum[o + k]! + weight * values[k]!;
         }
-        return acc!;
-      });
+        tf.dispose([xc!, xt!]);
+      }
     } finally {
-      captured.x?.dispose();
-      captured.z?.dispose();
-      x.dispose();
-      y.dispose();
+      coefT.dispose();
+    }
+  }
+}
+
+/** Default of {@link SplittingOperatorOptions.cacheBytes}: 256 MiB. */
+export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+
+function checkFiniteResult(acc: Float64Array, name: string, batches: readonly Batch[]): void {
+  for (let k = 0; k < acc.length; k++) {
+    if (!Number.isFinite(acc[k]!)) {
+      const first = batches[0]!.start;
+      const last = batches[batches.length - 1]!.end - 1;
+      throw new NasError(
+        'E_NUMERICAL',
+        `Splitting products of layer "${name}" became non-finite on samples ${first}–${last} ` +
+          `(overflow in the network; check the weights and the input scaling)`,
+        { layer: name, samples: [first, last] },
+      );
     }
   }
 }
