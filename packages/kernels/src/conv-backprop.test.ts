@@ -16,6 +16,7 @@ interface Case {
   readonly h: number;
   readonly depthwise: boolean;
   readonly mult: number;
+  readonly inC?: number;
 }
 
 const cases: Case[] = [];
@@ -32,14 +33,18 @@ for (const depthwise of [false, true]) {
   }
 }
 cases.push({ k: 3, s: 2, pad: 'same', h: 7, depthwise: true, mult: 2 });
+// More than 4 input channels: the general (polyphase) filter-gradient path at stride 1.
+cases.push({ k: 3, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 6 });
+cases.push({ k: 5, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 6 });
+cases.push({ k: 3, s: 2, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 6 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 6, depthwise: true, mult: 2 });
 
 const label = (c: Case): string =>
-  `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1}`;
+  `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1} inC ${c.inC ?? 3}`;
 
 /** Loss Σ conv(x, w) · r, so that dL/dy = r. Returns [dx, dw] by TF.js autodiff. */
 function grads(c: Case, useKernels: boolean): tf.Tensor[] {
-  const inC = 3;
+  const inC = c.inC ?? 3;
   const outC = c.depthwise ? inC * c.mult : 4;
   const x = seeded([2, c.h, c.h + 1, inC], 1) as tf.Tensor4D;
   const w = seeded([c.k, c.k, inC, c.depthwise ? c.mult : outC], 2) as tf.Tensor4D;
