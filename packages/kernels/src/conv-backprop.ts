@@ -273,20 +273,28 @@ export function convBackpropFilter(
     const wq = Math.max(outWidth + qMax, Math.ceil((inWidth + g.padLeft) / sw));
     const hp = hq * sh;
     const wp = wq * sw;
-    const xp = padOrCrop(x, g.padTop, hp - inHeight - g.padTop, g.padLeft, wp - inWidth - g.padLeft);
+    // One extra all-zero image at the end, so every tap window of length N·Hq·Wq stays in bounds
+    // (taps of zero output-gradient rows read zeros or are multiplied by zero).
+    const xp = tf.pad(x, [
+      [0, 1],
+      [g.padTop, hp - inHeight - g.padTop],
+      [g.padLeft, wp - inWidth - g.padLeft],
+      [0, 0],
+    ]);
     const dyC = dy.shape[3];
     const dyq = padOrCrop(dy, 0, hq - outHeight, 0, wq - outWidth);
-    const positions = batch * hq * wq;
-    const len = positions - (pMax * wq + qMax);
-    const dyL = tf.slice(tf.reshape(dyq, [positions, dyC]), [0, 0], [len, dyC]);
+    const len = batch * hq * wq;
+    const dyL = tf.reshape(dyq, [len, dyC]);
     const phases = new Map<number, tf.Tensor1D>();
     const phase = (a: number, b: number): tf.Tensor1D => {
       const key = a * sw + b;
       let flat = phases.get(key);
       if (flat === undefined) {
         const sub =
-          sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, a, b, 0], [batch, hp, wp, inC], [1, sh, sw, 1]);
-        flat = tf.reshape(sub, [positions * inC]);
+          sh === 1 && sw === 1
+            ? xp
+            : tf.stridedSlice(xp, [0, a, b, 0], [batch + 1, hp, wp, inC], [1, sh, sw, 1]);
+        flat = tf.reshape(sub, [-1]) as tf.Tensor1D;
         phases.set(key, flat);
       }
       return flat;
