@@ -37,6 +37,8 @@ cases.push({ k: 3, s: 2, pad: 'same', h: 7, depthwise: true, mult: 2 });
 cases.push({ k: 3, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 6 });
 cases.push({ k: 5, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 6 });
 cases.push({ k: 3, s: 2, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 6 });
+// kh·kw·inC > 256: one product per tap instead of one stacked product.
+cases.push({ k: 5, s: 2, pad: 'same', h: 7, depthwise: false, mult: 1, inC: 12 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 6, depthwise: true, mult: 2 });
 
 const label = (c: Case): string =>

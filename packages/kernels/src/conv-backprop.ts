@@ -211,9 +211,9 @@ export function convBackpropInput(
  * `StridedSlice` each on wasm; none for stride 1), each `[N, Hq, Wq, C]`; the output gradient is
  * padded to the same `[N, Hq, Wq]` grid; tap `(i, j)` is then a contiguous 1-D slice of phase
  * `(i mod sh, j mod sw)`, flattened, at offset `(⌊i/sh⌋·Wq + ⌊j/sw⌋)·C`. All work is at output
- * resolution and no inner-axis slices are needed. Full convolutions contract each tap with one
- * `matMul` (`dyᵀ [outC, L] · x_tap [L, inC]`); depthwise convolutions multiply and reduce with
- * `columnSums`.
+ * resolution. Full convolutions transpose each phase to channel-major `[inC, ·]` once and contract
+ * every tap `[inC, L]` with the same `dy [L, outC]` (stacked into one `matMul` when the taps are
+ * few rows); depthwise convolutions multiply and reduce with `columnSums`.
  *
  * @param x forward input `[N, H, W, inC]`
  * @param dy output gradient `[N, Ho, Wo, outC]`
@@ -253,17 +253,6 @@ export function convBackpropFilter(
           ? tf.transpose(tf.matMul(transpose2d(dy2 as tf.Tensor2D), x2))
           : tf.matMul(transpose2d(x2 as tf.Tensor2D), dy2);
       return tf.reshape(dw, [...filterShape]) as tf.Tensor4D;
-    }
-    if (!depthwise && inC <= 4 && g.strideHeight === 1 && g.strideWidth === 1) {
-      // Few input channels (a network's first layer): one forward convolution of the padded input
-      // with channels as batch, `[inC, Hp, Wp, N]`, by the output gradient as filter,
-      // `[Ho, Wo, N, outC]`, gives `[inC, kh, kw, outC]`.
-      const hp = g.outHeight + kh - 1;
-      const wp = g.outWidth + kw - 1;
-      const xp = padOrCrop(x, g.padTop, hp - g.inHeight - g.padTop, g.padLeft, wp - g.inWidth - g.padLeft);
-      const xc = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
-      const dyf = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
-      return tf.transpose(tf.conv2d(xc, dyf, 1, 'valid'), [1, 2, 0, 3]) as tf.Tensor4D;
     }
     const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = g;
     // Polyphase: tap i = a + sh·p reads phase a (rows a, a+sh, …) shifted by p phase rows.
@@ -305,12 +294,29 @@ export function convBackpropFilter(
     };
     const parts: tf.Tensor[] = [];
     if (!depthwise) {
-      const dyT = transpose2d(dyL as tf.Tensor2D);
+      // Channel-major phases [inC, (N+1)·Hq·Wq]: a tap is then an inner-axis slice [inC, L] (inC
+      // contiguous runs), and every tap multiplies the same right operand dyL [L, outC], which wasm
+      // packs once.
+      const phasesT = new Map<number, tf.Tensor2D>();
+      const tapT = (i: number, j: number): tf.Tensor2D => {
+        const key = (i % sh) * sw + (j % sw);
+        let t = phasesT.get(key);
+        if (t === undefined) {
+          t = transpose2d(tf.reshape(phase(i % sh, j % sw), [-1, inC]) as tf.Tensor2D);
+          phasesT.set(key, t);
+        }
+        const offset = Math.floor(i / sh) * wq + Math.floor(j / sw);
+        return tf.slice(t, [0, offset], [inC, len]);
+      };
       for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) parts.push(tf.matMul(dyT, tap(i, j)));
+        for (let j = 0; j < kw; j++) parts.push(tapT(i, j));
       }
-      const stacked = tf.stack(parts) as tf.Tensor3D; // [kh·kw, outC, inC]
-      return tf.reshape(tf.transpose(stacked, [0, 2, 1]), [...filterShape]) as tf.Tensor4D;
+      if (kh * kw * inC <= 256) {
+        // Few rows per tap (a first layer): one product of the stacked taps [kh·kw·inC, L].
+        return tf.reshape(tf.matMul(tf.concat(parts, 0), dyL), [...filterShape]) as tf.Tensor4D;
+      }
+      const products = parts.map((t) => tf.matMul(t, dyL)); // each [inC, outC]
+      return tf.reshape(tf.stack(products), [...filterShape]) as tf.Tensor4D;
     }
     const mult = outC;
     for (let i = 0; i < kh; i++) {
