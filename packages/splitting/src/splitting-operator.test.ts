@@ -180,6 +180,18 @@ test('multiplyMany = one multiply per set; the cache (full, coefficients only, n
       }
     }
     assert.ok(full.cacheSize > partial.cacheSize && partial.cacheSize > 0, `${full.cacheSize} > ${partial.cacheSize} > 0`);
+    // Zero vectors (retired neurons) are skipped: their products are zero, the others unchanged.
+    const holed = sets[0]!.map((v, k) => {
+      const c = v.slice();
+      c.fill(0, 0, full.blocks[k]!.dim);
+      return c;
+    });
+    const [withHoles] = await full.multiplyMany([holed, sets[1]!.map((v) => new Float64Array(v.length))]);
+    full.blocks.forEach((b, k) => {
+      const want = expected[0]![k]!.slice();
+      want.fill(0, 0, b.dim);
+      close(withHoles![k]!, want, 1e-4 * scale, `${b.name} with a zero vector`);
+    });
     // The explicit matrices agree across cache states too.
     const m0 = await reference.matrices(0);
     const m1 = await partial.matrices(0);

@@ -173,11 +173,38 @@ const orphans = new FinalizationRegistry<Map<number, BatchData>>((cache) => {
   for (const data of cache.values()) tf.dispose(batchTensorsOf(data));
 });
 
-/** Row-major `[count·neurons, dim]` float32 copy of several vector sets of one block (set-major, then neuron). */
-function stackVectors(sets: readonly (readonly Float64Array[])[], block: number, size: number): Float32Array {
-  const out = new Float32Array(sets.length * size);
-  sets.forEach((set, k) => out.set(set[block]!, k * size));
-  return out;
+/**
+ * The non-zero vectors of one block over several sets, stacked as rows `[m, dim]` (float32); `rows[r]` is
+ * `k·neurons + j` for set k, neuron j. All-zero vectors are left out (their products are zero), so solvers
+ * that retire converged neurons by passing zeros pay only for the others.
+ */
+function stackVectors(sets: readonly (readonly Float64Array[])[], block: number, neurons: number, dim: number): { values: Float32Array; rows: Int32Array } {
+  const rows: number[] = [];
+  sets.forEach((set, k) => {
+    const v = set[block]!;
+    for (let j = 0; j < neurons; j++) {
+      for (let i = j * dim; i < (j + 1) * dim; i++) {
+        if (v[i] !== 0) {
+          rows.push(k * neurons + j);
+          break;
+        }
+      }
+    }
+  });
+  const values = new Float32Array(rows.length * dim);
+  rows.forEach((r, m) => {
+    const k = Math.floor(r / neurons);
+    const j = r - k * neurons;
+    values.set(sets[k]![block]!.subarray(j * dim, (j + 1) * dim), m * dim);
+  });
+  return { values, rows: Int32Array.from(rows) };
+}
+
+/** Vectors of one block for one call: `vt` `[dim, m]` and the neuron of each column (null: all, in order). */
+interface StackedVectors {
+  readonly vt: tf.Tensor2D;
+  readonly columns: tf.Tensor1D | null;
+  readonly rows: Int32Array;
 }
 
 /**
@@ -420,13 +447,14 @@ export class NetworkSplittingOperator implements SplittingOperator {
   }
 
   /**
-   * Σ_rows coef·(x̃·v)·x̃ of one minibatch for `count` stacked vector sets of block `p`: `vt` is `[dim, count·neurons]`;
-   * returns `[count·neurons, dim]`.
+   * Σ_rows coef·(x̃·v)·x̃ of one minibatch for the stacked vectors of block `p` (`vt` `[dim, m]`, column c
+   * belonging to neuron `columns[c]`); returns `[m, dim]`.
    */
-  private blockProduct(p: BlockPlan, d: BlockBatchData, vt: tf.Tensor2D, count: number): tf.Tensor2D {
+  private blockProduct(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors): tf.Tensor2D {
     return tf.tidy(() => {
-      const nk = count * p.block.neurons;
-      const coef = count === 1 ? d.coef : tf.tile(d.coef, [1, count]);
+      const { vt, columns } = stacked;
+      const nk = vt.shape[1];
+      const coef = columns === null ? d.coef : tf.gather(d.coef, columns, 1);
       if (d.patches !== null) {
         const x = d.patches;
         const w = tf.mul(tf.matMul(x, vt), coef);
@@ -497,9 +525,14 @@ export class NetworkSplittingOperator implements SplittingOperator {
     this.checkWeights();
     const count = sets.length;
     const total = chosen.reduce((a, i) => a + (this.batches[i]!.end - this.batches[i]!.start), 0);
-    const vts = this.plans.map((p, i) =>
-      tf.tidy(() => tf.transpose(tf.tensor2d(stackVectors(sets, i, p.block.neurons * p.block.dim), [count * p.block.neurons, p.block.dim]))),
-    ) as tf.Tensor2D[];
+    const vts: StackedVectors[] = this.plans.map((p, i) => {
+      const { neurons, dim } = p.block;
+      const { values, rows } = stackVectors(sets, i, neurons, dim);
+      const all = rows.length === count * neurons && rows.every((r, m) => r === m);
+      const vt = tf.tidy(() => tf.transpose(tf.tensor2d(values, [rows.length, dim])) as tf.Tensor2D);
+      const columns = all && count === 1 ? null : tf.tensor1d(Int32Array.from(rows, (r) => r % neurons), 'int32');
+      return { vt, columns, rows };
+    });
     const acc: (tf.Tensor | null)[] = this.plans.map(() => null);
     try {
       for (const index of chosen) {
@@ -509,8 +542,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
         try {
           this.plans.forEach((p, i) => {
             const d = data[i];
-            if (d === null || d === undefined) return;
-            const part = this.blockProduct(p, d, vts[i]!, count);
+            if (d === null || d === undefined || vts[i]!.rows.length === 0) return;
+            const part = this.blockProduct(p, d, vts[i]!);
             const prev = acc[i];
             acc[i] = weight === 1 ? part : tf.tidy(() => (prev === null || prev === undefined ? tf.mul(part, weight) : tf.add(prev, tf.mul(part, weight))));
             if (weight !== 1) part.dispose();
@@ -523,18 +556,26 @@ export class NetworkSplittingOperator implements SplittingOperator {
       }
       const out: Float64Array[][] = sets.map(() => []);
       this.plans.forEach((p, i) => {
-        const size = p.block.neurons * p.block.dim;
+        const { neurons, dim } = p.block;
+        const results = sets.map(() => new Float64Array(neurons * dim));
         const t = acc[i];
-        const values = t === null || t === undefined ? new Float32Array(count * size) : (t.dataSync() as Float32Array);
-        for (let k = 0; k < count; k++) {
-          const res = Float64Array.from(values.subarray(k * size, (k + 1) * size));
+        if (t !== null && t !== undefined) {
+          const values = t.dataSync();
+          vts[i]!.rows.forEach((r, m) => {
+            const k = Math.floor(r / neurons);
+            const j = r - k * neurons;
+            const res = results[k]!;
+            for (let c = 0; c < dim; c++) res[j * dim + c] = values[m * dim + c]!;
+          });
+        }
+        results.forEach((res, k) => {
           checkFiniteResult(res, p.block.name, chosen.map((c) => this.batches[c]!));
           out[k]!.push(res);
-        }
+        });
       });
       return out;
     } finally {
-      tf.dispose(vts);
+      tf.dispose(vts.flatMap((v) => (v.columns === null ? [v.vt] : [v.vt, v.columns])));
       tf.dispose(acc.filter((t): t is tf.Tensor => t !== null));
     }
   }

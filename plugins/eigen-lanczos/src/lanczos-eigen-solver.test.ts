@@ -5,7 +5,7 @@ import { EigenSolverRegistry, NasError, SeededRandom, type EigenResult } from '@
 import { ExplicitSplittingOperator, splittingLikeBlock, symmetricExtremeEigen, symmetricWithSpectrum, type ExplicitBlock } from '@mitosis/linalg';
 import lanczosModule, { LanczosEigenSolver, type LanczosEigenOptions } from './index.js';
 
-const defaults: LanczosEigenOptions = { steps: 48, tolerance: 1e-4, restarts: 0, checkEvery: 4, seed: 1 };
+const defaults: LanczosEigenOptions = { steps: 40, tolerance: 1e-3, restarts: 0, checkEvery: 4, seed: 1 };
 
 /** Worst relative λ error and worst |cos| against the exact pairs, over the `count` most negative neurons. */
 function compare(block: ExplicitBlock, r: EigenResult, count: number): { lambda: number; cos: number; lambdaMax: number; cosMax: number } {
@@ -37,7 +37,7 @@ describe('LanczosEigenSolver', () => {
     assert.ok(Math.abs(r!.lambdaMin[0]! + 1.435182425313032) < 1e-14);
     assert.ok(Math.abs(r!.lambdaMax[0]! - 2.313540459762819) < 1e-14);
     assert.ok(r!.residualMin[0]! < 1e-14 && r!.residualMax[0]! < 1e-14);
-    assert.equal(op.multiplyCalls, 3 + 2);
+    assert.equal(op.multiplyCalls, 3, 'one pass per step; the residuals come from the stored products');
   });
 
   it('d = 288 (12 neurons) and d = 576 (2 neurons): the 10 most negative within 2% and |cos| ≥ 0.98, one multiply per step for all', async () => {
@@ -51,7 +51,7 @@ describe('LanczosEigenSolver', () => {
       const scale = Math.max(...results[b]!.lambdaMax.map(Math.abs));
       assert.ok(Math.max(...results[b]!.residualMin, ...results[b]!.residualMax) < 1e-3 * scale);
     });
-    assert.ok(op.multiplyCalls <= defaults.steps + 2, `${op.multiplyCalls} calls`);
+    assert.ok(op.multiplyCalls <= defaults.steps, `${op.multiplyCalls} calls`);
   });
 
   it('a flatter spectrum needs the full k steps; restarts improve what k alone gives', async () => {
@@ -84,7 +84,7 @@ describe('LanczosEigenSolver', () => {
     assert.deepEqual([...scalar!.lambdaMax], [-3, 5]);
     assert.ok(Math.abs(five!.lambdaMin[0]! + 2) < 1e-12 && Math.abs(five!.lambdaMax[0]! - 3) < 1e-12);
     assert.ok(five!.residualMin[0]! < 1e-12 && five!.residualMax[0]! < 1e-12);
-    assert.ok(op.multiplyCalls <= 5 + 2, `${op.multiplyCalls} calls`);
+    assert.ok(op.multiplyCalls <= 5, `${op.multiplyCalls} calls`);
   });
 
   it('a NaN product is E_NUMERICAL naming the block and the neuron', async () => {
