@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { EigenSolverRegistry, NasError } from '@mitosis/core';
 import { loadDataset } from '@mitosis/data';
 import { useBackend } from '@mitosis/engine';
-import { benchmarkEigen, computeSplitScores } from '@mitosis/splitting';
+import { benchmarkEigen, computeSplitScores, formatEigenBench } from '@mitosis/splitting';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer } from '../plugin-context.js';
 import { backendOption } from './train.js';
@@ -78,15 +78,6 @@ export function registerBenchEigenCommand(bench: Command, io: Io): void {
       const solvers = ids.map((id) => registry.create(id));
       const backend = await useBackend(backendOption(flags.backend));
       const report = await benchmarkEigen({ solvers, samples: Number(flags.samples) });
-      emit(io, options, { backend: backend.backend, ...report }, () =>
-        [
-          `eigen solvers on ${backend.backend} (${report.config.samples} samples, ${report.config.neurons} neurons; errors: worst of the ${report.config.worstOf} most negative)`,
-          ...report.results.map(
-            (r) => `d=${String(r.d).padEnd(4)} ${r.solver.padEnd(9)} ${r.ms.toFixed(0).padStart(8)} ms  ${r.speedupVsDense.toFixed(1).padStart(6)}×  λ rel. err ${r.lambdaRelErr.toExponential(2)}  |cos| ${r.cos.toFixed(4)}`,
-          ),
-          ...report.rayleighEpoch.map((e) => `d=${e.d}: one rayleigh epoch ${e.rayleighEpochMs.toFixed(0)} ms = ${e.ratio.toFixed(2)}× one training epoch`),
-          '',
-        ].join('\n'),
-      );
+      emit(io, options, { backend: backend.backend, ...report }, () => `eigen solvers on ${backend.backend}\n${formatEigenBench(report)}\n`);
     });
 }

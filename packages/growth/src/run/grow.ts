@@ -333,9 +333,10 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
       const model = new NetworkModel(spec, weights);
       let plan: GrowthPlan;
       const scoring = scoringSet(data.train, space.scoring.samples, rng);
+      let operator: ReturnType<typeof createSplittingOperator> | undefined;
       try {
         say(`round ${r}: scoring ${layers.length} layers on ${scoring.count} samples`);
-        const operator = createSplittingOperator(model, scoring, { loss: space.loss, batchSize: space.scoring.batchSize });
+        operator = createSplittingOperator(model, scoring, { loss: space.loss, batchSize: space.scoring.batchSize });
         const blockNames = operator.blocks.map((b) => b.name).join(',');
         if (blockNames !== layers.map((l) => l.node).join(',')) {
           throw new NasError('E_RUN_FAILED', `Internal: splitting blocks (${blockNames}) do not match the growable layers`, { blocks: blockNames });
@@ -352,6 +353,7 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
         });
         plan = fitPlanToBudget(plan, roundBudget);
       } finally {
+        operator?.dispose();
         model.dispose();
       }
       timeMs['score'] = Math.round(performance.now() - t);
