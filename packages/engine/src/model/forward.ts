@@ -1,6 +1,6 @@
 import { NasError, type NetworkNode, type SeededRandom } from '@mitosis/core';
 import { topoSort } from '@mitosis/ir';
-import { batchNormInfer, batchNormTrain, globalAvgPool } from '@mitosis/kernels';
+import { batchNormInfer, batchNormReluTrain, batchNormTrain, globalAvgPool } from '@mitosis/kernels';
 import { tf } from '../tf.js';
 import { applyActivation } from './activations.js';
 import type { NetworkModel } from './network-model.js';
@@ -45,13 +45,15 @@ function batchNorm(
   x: tf.Tensor,
   training: boolean,
   updateStats: boolean,
+  relu = false,
 ): tf.Tensor {
   const gamma = model.weight(node.name, 'gamma');
   const beta = model.weight(node.name, 'beta');
   const movingMean = model.weight(node.name, 'movingMean');
   const movingVariance = model.weight(node.name, 'movingVariance');
   if (!training) return batchNormInfer(x, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
-  const { y, mean, variance } = batchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
+  const train = relu ? batchNormReluTrain : batchNormTrain;
+  const { y, mean, variance } = train(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
   if (updateStats) {
     const m = node.momentum;
     tf.tidy(() => {
@@ -125,6 +127,31 @@ function evalNode(
 }
 
 /**
+ * Names of the batch-norm nodes (training mode) whose only consumer is a ReLU activation node, mapped to that
+ * node: {@link forward} evaluates the pair as one fused BN+ReLU (one custom gradient, no separate ReLU pass) and
+ * passes the value through the ReLU node unchanged (ReLU is idempotent). Empty with a hook, which may read or
+ * replace the pre-activation value.
+ */
+function fusedBnRelu(model: NetworkModel, options: ForwardOptions): Map<string, string> {
+  const fused = new Map<string, string>();
+  if (!options.training || options.hook !== undefined) return fused;
+  const consumers = new Map<string, NetworkNode[]>();
+  for (const node of model.spec.nodes) {
+    if (node.op === 'input') continue;
+    for (const name of node.inputs) consumers.set(name, [...(consumers.get(name) ?? []), node]);
+  }
+  for (const node of model.spec.nodes) {
+    if (node.op !== 'batchNorm' || node.name === model.spec.output) continue;
+    const users = consumers.get(node.name) ?? [];
+    const only = users[0];
+    if (users.length === 1 && only?.op === 'activation' && only.activation === 'relu' && only.inputs.length === 1) {
+      fused.set(node.name, only.name);
+    }
+  }
+  return fused;
+}
+
+/**
  * Evaluates the network functionally over its topologically sorted nodes and returns the output node's value
  * (`[batch, ...outputShape]`, logits for classification). `x` is `[batch, ...inputShape]` (NHWC for images).
  * Differentiable end to end with respect to the model's variables and to tensors a {@link NodeHook} closes over.
@@ -132,6 +159,8 @@ function evalNode(
  */
 export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptions): tf.Tensor {
   const values = new Map<string, tf.Tensor>();
+  const fused = fusedBnRelu(model, options);
+  const passThrough = new Set(fused.values());
   for (const node of topoSort(model.spec)) {
     let value: tf.Tensor;
     if (node.op === 'input') {
@@ -146,7 +175,10 @@ export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptio
         if (v === undefined) throw new NasError('E_SPEC_INVALID', `Node "${node.name}" reads unknown "${name}"`, { node: node.name });
         return v;
       });
-      value = evalNode(model, node, ins, options);
+      if (passThrough.has(node.name)) value = ins[0] as tf.Tensor;
+      else if (node.op === 'batchNorm' && fused.has(node.name)) {
+        value = batchNorm(model, node, ins[0] as tf.Tensor, true, options.updateMovingStats ?? true, true);
+      } else value = evalNode(model, node, ins, options);
     }
     values.set(node.name, value);
     if (options.hook !== undefined) {
