@@ -98,7 +98,10 @@ export class EnergyAwareGrower implements Grower {
   constructor(
     private readonly options: EnergyAwareOptions,
     private readonly solvers: EigenSolverRegistry,
-  ) {}
+  ) {
+    // Fail when the run is set up, before any training: an unknown solver or bad solver options.
+    solvers.options(options.solver, options.solverOptions);
+  }
 
   async plan(context: GrowthContext): Promise<GrowthPlan> {
     const { options } = this;

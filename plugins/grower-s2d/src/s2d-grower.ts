@@ -62,7 +62,10 @@ export class S2dGrower implements Grower {
   constructor(
     private readonly options: S2dOptions,
     private readonly solvers: EigenSolverRegistry,
-  ) {}
+  ) {
+    // Fail when the run is set up, before any training: an unknown solver or bad solver options.
+    solvers.options(options.solver, options.solverOptions);
+  }
 
   async plan(context: GrowthContext): Promise<GrowthPlan> {
     const { options } = this;

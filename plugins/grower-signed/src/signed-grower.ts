@@ -171,7 +171,10 @@ export class SignedGrower implements Grower {
   constructor(
     private readonly options: SignedOptions,
     private readonly solvers: EigenSolverRegistry,
-  ) {}
+  ) {
+    // Fail when the run is set up, before any training: an unknown solver or bad solver options.
+    solvers.options(options.solver, options.solverOptions);
+  }
 
   /** One candidate per neuron: its best scheme, with the others as fallbacks. */
   candidates(results: readonly EigenResult[]): SchemeCandidate[] {

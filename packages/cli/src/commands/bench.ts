@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NasError } from '@mitosis/core';
 import { benchmarkTraining, type BenchmarkResult } from '@mitosis/engine';
+import { integerFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { backendOption } from './train.js';
 
@@ -26,11 +27,8 @@ export function registerBenchCommand(program: Command, io: Io): Command {
     .option('--warmup <n>', 'untimed steps first', '2')
     .action(async (flags: BenchFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const steps = Number(flags.steps);
-      const warmup = Number(flags.warmup);
-      if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(warmup) || warmup < 0) {
-        throw new NasError('E_USAGE', '--steps must be ≥ 1 and --warmup ≥ 0 (integers)', { steps: flags.steps, warmup: flags.warmup });
-      }
+      const steps = integerFlag('--steps', flags.steps, 1);
+      const warmup = integerFlag('--warmup', flags.warmup);
       const choice = backendOption(flags.backend);
       const backends = choice === 'auto' ? [...AVAILABLE] : [choice];
       const results: BenchmarkResult[] = [];

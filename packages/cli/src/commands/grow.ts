@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, NasError } from '@mitosis/core';
 import { grow, loadSearchSpace, parseBudget, type GrowSummary } from '@mitosis/growth';
 import { loadModelSource, useBackend } from '@mitosis/engine';
+import { integerFlag, jsonFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer } from '../plugin-context.js';
 
@@ -18,13 +19,6 @@ interface GrowFlags {
   data?: string;
   from?: string;
   backend: string;
-}
-
-function integer(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new NasError('E_USAGE', `${name} must be a non-negative integer, got "${text}"`, { option: name, value: text });
-  return n;
 }
 
 function render(s: GrowSummary): string {
@@ -67,18 +61,12 @@ export function registerGrowCommand(program: Command, io: Io): void {
       const budget = flags.budget === undefined ? undefined : parseBudget(flags.budget);
       const grower = flags.grower ?? space.defaults.grower;
       let growerOptions: unknown = space.defaults.growerOptions?.[grower] ?? {};
-      if (flags.growerOptions !== undefined) {
-        try {
-          growerOptions = JSON.parse(flags.growerOptions);
-        } catch (cause) {
-          throw new NasError('E_USAGE', `--grower-options is not valid JSON: ${(cause as Error).message}`, { value: flags.growerOptions });
-        }
-      }
+      if (flags.growerOptions !== undefined) growerOptions = jsonFlag('--grower-options', flags.growerOptions);
       const profile = flags.profile ?? space.defaults.profile;
       const { container } = await pluginContainer(options);
       const backend = await useBackend(flags.backend as 'auto');
       if (options.json !== true) io.stderr(`backend: ${backend.backend} (${backend.detail})\n`);
-      const seed = integer('--seed', flags.seed) ?? space.defaults.seed;
+      const seed = (flags.seed === undefined ? undefined : integerFlag('--seed', flags.seed)) ?? space.defaults.seed;
       const initial = flags.from === undefined ? undefined : await loadModelSource(flags.from, seed);
       const summary = await grow(
         {
@@ -87,7 +75,7 @@ export function registerGrowCommand(program: Command, io: Io): void {
           growerOptions,
           ...(profile === undefined ? {} : { profile }),
           ...(budget === undefined ? {} : { budget }),
-          rounds: integer('--rounds', flags.rounds) ?? space.defaults.rounds,
+          rounds: (flags.rounds === undefined ? undefined : integerFlag('--rounds', flags.rounds)) ?? space.defaults.rounds,
           out: flags.out ?? `runs/${space.id}-${grower}`,
           resume: flags.resume === true,
           seed,

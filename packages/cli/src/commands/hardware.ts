@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { NasError, SeededRandom, readJsonFile, type NetworkSpec } from '@mitosis/core';
+import { SeededRandom, readJsonFile, type NetworkSpec } from '@mitosis/core';
 import { loadModelSource } from '@mitosis/engine';
 import { growableLayers, loadSearchSpace } from '@mitosis/growth';
 import { MacsCostModel, isOfaNetConfig, priceNetwork, runProfiler, validateLocalProfile } from '@mitosis/hardware';
 import { widenSpec } from '@mitosis/ir';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { integerFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { backendOption } from './train.js';
 
@@ -32,10 +33,7 @@ export function registerCostCommand(program: Command, io: Io): void {
     .option('--resolution <n>', 'input resolution (required for an OFA net_config; replaces a spec\'s input size)')
     .action(async (flags: { model: string; profile?: string; resolution?: string }, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const resolution = flags.resolution === undefined ? undefined : Number(flags.resolution);
-      if (resolution !== undefined && !(Number.isInteger(resolution) && resolution > 0)) {
-        throw new NasError('E_USAGE', `--resolution must be a positive integer, got "${flags.resolution}"`, { resolution: flags.resolution });
-      }
+      const resolution = flags.resolution === undefined ? undefined : integerFlag('--resolution', flags.resolution, 1);
       const priced = priceNetwork({
         model: await readPriceable(flags.model),
         ...(flags.profile === undefined ? {} : { profile: flags.profile }),
@@ -89,10 +87,10 @@ export function registerProfileCommand(program: Command, io: Io): void {
       const profile = await runProfiler({
         deviceId: flags.deviceId,
         out: flags.out,
-        warmup: Number(flags.warmup),
-        repeats: Number(flags.repeats),
+        warmup: integerFlag('--warmup', flags.warmup),
+        repeats: integerFlag('--repeats', flags.repeats, 1),
         backend: backendOption(flags.backend),
-        ...(flags.space === undefined ? {} : { space: spaceVariants(flags.space, Number(flags.variants), 1) }),
+        ...(flags.space === undefined ? {} : { space: spaceVariants(flags.space, integerFlag('--variants', flags.variants, 1), 1) }),
       });
       const keys = Object.keys(profile.table).length;
       emit(io, options, { file: flags.out, id: profile.id, keys, fallback: profile.fallback ?? null }, () => `wrote ${flags.out}: ${keys} measured ops and a fitted fallback predictor\n`);
@@ -109,7 +107,7 @@ export function registerBenchProfileCommand(bench: Command, io: Io): void {
     .option('--repeats <n>', 'timed runs per network', '15')
     .action(async (flags: { profile: string; count: string; repeats: string }, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const r = await validateLocalProfile({ profile: flags.profile, count: Number(flags.count), repeats: Number(flags.repeats) });
+      const r = await validateLocalProfile({ profile: flags.profile, count: integerFlag('--count', flags.count, 2), repeats: integerFlag('--repeats', flags.repeats, 1) });
       emit(io, options, r, () => `${flags.profile}: Kendall τ ${r.kendallTau.toFixed(3)}, median absolute error ${r.medianAbsPctError.toFixed(1)}% over ${r.nets.length} networks\n`);
     });
 }

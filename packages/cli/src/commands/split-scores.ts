@@ -3,6 +3,7 @@ import { EigenSolverRegistry, NasError } from '@mitosis/core';
 import { loadDataset } from '@mitosis/data';
 import { useBackend } from '@mitosis/engine';
 import { benchmarkEigen, computeSplitScores, formatEigenBench } from '@mitosis/splitting';
+import { integerFlag, jsonFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer } from '../plugin-context.js';
 import { backendOption } from './train.js';
@@ -16,15 +17,6 @@ interface ScoreFlags {
   samples?: string;
   backend: string;
   seed: string;
-}
-
-function json(flag: string, text: string | undefined): unknown {
-  if (text === undefined) return {};
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new NasError('E_USAGE', `${flag} is not valid JSON: ${(cause as Error).message}`, { value: text });
-  }
 }
 
 /** `mitosis split-scores`: every neuron's extreme splitting eigenpairs, layer by layer. */
@@ -44,10 +36,10 @@ export function registerSplitScoresCommand(program: Command, io: Io): void {
       const options = command.optsWithGlobals<GlobalOptions>();
       if (flags.loss !== 'mse' && flags.loss !== 'ce') throw new NasError('E_USAGE', `--loss must be mse or ce, got "${flags.loss}"`, { loss: flags.loss });
       const { container } = await pluginContainer(options);
-      const solver = container.get(EigenSolverRegistry).create(flags.solver, json('--solver-options', flags.solverOptions));
+      const solver = container.get(EigenSolverRegistry).create(flags.solver, jsonFlag('--solver-options', flags.solverOptions));
       await useBackend(backendOption(flags.backend));
-      const samples = flags.samples === undefined ? undefined : Number(flags.samples);
-      const data = await loadDataset(flags.data, { seed: Number(flags.seed), ...(samples === undefined ? {} : { limit: { train: samples } }) });
+      const samples = flags.samples === undefined ? undefined : integerFlag('--samples', flags.samples, 1);
+      const data = await loadDataset(flags.data, { seed: integerFlag('--seed', flags.seed), ...(samples === undefined ? {} : { limit: { train: samples } }) });
       const scores = await computeSplitScores({ modelDir: flags.model, data: data.train, loss: flags.loss, solver });
       emit(io, options, scores, () => {
         const lines = [`splitting eigenpairs (${scores.solver}, ${scores.samples} samples; ${scores.lossConvention})`];
@@ -77,7 +69,7 @@ export function registerBenchEigenCommand(bench: Command, io: Io): void {
       const ids = [...new Set(['dense', ...flags.solvers.split(',').map((s) => s.trim()).filter((s) => s.length > 0)])];
       const solvers = ids.map((id) => registry.create(id));
       const backend = await useBackend(backendOption(flags.backend));
-      const report = await benchmarkEigen({ solvers, samples: Number(flags.samples) });
+      const report = await benchmarkEigen({ solvers, samples: integerFlag('--samples', flags.samples, 8) });
       emit(io, options, { backend: backend.backend, ...report }, () => `eigen solvers on ${backend.backend}\n${formatEigenBench(report)}\n`);
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { NasError } from '@mitosis/core';
 import { loadDataset } from '@mitosis/data';
 import { runTraining, type BackendPreference } from '@mitosis/engine';
+import { integerFlag, positiveFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 
 interface TrainFlags {
@@ -14,14 +15,6 @@ interface TrainFlags {
   lr: string;
   seed: string;
   limit?: string;
-}
-
-function positive(name: string, text: string, integer = true): number {
-  const n = Number(text);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) {
-    throw new NasError('E_USAGE', `${name} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`, { option: name, value: text });
-  }
-  return n;
 }
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -47,16 +40,16 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .option('--limit <n>', 'use at most n samples per split (quick runs)')
     .action(async (flags: TrainFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const seed = Number(flags.seed);
-      const data = await loadDataset(flags.data, { seed, ...(flags.limit === undefined ? {} : { limit: positive('--limit', flags.limit) }) });
+      const seed = integerFlag('--seed', flags.seed);
+      const data = await loadDataset(flags.data, { seed, ...(flags.limit === undefined ? {} : { limit: integerFlag('--limit', flags.limit, 1) }) });
       const result = await runTraining(
         {
           model: flags.model,
           data,
-          epochs: positive('--epochs', flags.epochs),
+          epochs: integerFlag('--epochs', flags.epochs, 1),
           backend: backendOption(flags.backend),
-          batchSize: positive('--batch-size', flags.batchSize),
-          learningRate: positive('--lr', flags.lr, false),
+          batchSize: integerFlag('--batch-size', flags.batchSize, 1),
+          learningRate: positiveFlag('--lr', flags.lr),
           seed,
           json: options.json === true || !io.interactive,
           ...(flags.out === undefined ? {} : { out: flags.out }),

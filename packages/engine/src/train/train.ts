@@ -136,6 +136,7 @@ export async function train(
   }
   const loss = config.loss ?? defaultLoss(ds);
   const rng = config.rng ?? new SeededRandom(config.seed ?? 0);
+  const ownsOptimizer = !(config.optimizer instanceof Optimizer);
   const optimizer =
     config.optimizer instanceof Optimizer ? config.optimizer : new Optimizer(config.optimizer ?? { kind: 'sgd', momentum: 0.9 });
   const schedule = config.schedule ?? { kind: 'constant' };
@@ -146,54 +147,64 @@ export async function train(
   const history: EpochMetrics[] = [];
   const order = new Int32Array(ds.count);
 
-  for (let epoch = startEpoch; epoch < startEpoch + config.epochs; epoch++) {
-    const progress =
-      config.progress === false
-        ? createProgress('', 0, { json: true })
-        : createProgress(config.progress?.label ?? `epoch ${epoch + 1}`, batches, config.progress ?? {});
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    rng.shuffle(order);
-    const t0 = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    let lr = config.learningRate;
-    for (let b = 0; b < batches; b++) {
-      const start = b * config.batchSize;
-      const end = Math.min(ds.count, start + config.batchSize);
-      lr = learningRateAt(schedule, config.learningRate, epoch * batches + b, batches, scheduleEpochs);
-      const { x, y } = batchTensors(ds, order, start, end);
-      const step = trainStep(model, optimizer, x, y, { loss, learningRate: lr, rng, task: ds.task, varList: trainable });
-      const batchLoss = step.loss;
-      correct += step.correct;
-      tf.dispose([x, y]);
-      if (!Number.isFinite(batchLoss)) {
-        progress.stop();
-        throw new NasError(
-          'E_DIVERGED',
-          `Training diverged: loss ${batchLoss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate`,
-          { epoch, batch: b, loss: String(batchLoss), learningRate: lr },
-        );
+  try {
+    for (let epoch = startEpoch; epoch < startEpoch + config.epochs; epoch++) {
+      const progress =
+        config.progress === false
+          ? createProgress('', 0, { json: true })
+          : createProgress(config.progress?.label ?? `epoch ${epoch + 1}`, batches, config.progress ?? {});
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      rng.shuffle(order);
+      const t0 = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let lr = config.learningRate;
+      for (let b = 0; b < batches; b++) {
+        const start = b * config.batchSize;
+        const end = Math.min(ds.count, start + config.batchSize);
+        lr = learningRateAt(schedule, config.learningRate, epoch * batches + b, batches, scheduleEpochs);
+        const { x, y } = batchTensors(ds, order, start, end);
+        let step: { loss: number; correct: number };
+        try {
+          step = trainStep(model, optimizer, x, y, { loss, learningRate: lr, rng, task: ds.task, varList: trainable });
+        } finally {
+          tf.dispose([x, y]);
+        }
+        const batchLoss = step.loss;
+        correct += step.correct;
+        if (!Number.isFinite(batchLoss)) {
+          progress.stop();
+          throw new NasError(
+            'E_DIVERGED',
+            `Training diverged: loss ${batchLoss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate`,
+            { epoch, batch: b, loss: String(batchLoss), learningRate: lr },
+          );
+        }
+        lossSum += batchLoss * (end - start);
+        progress.update(b + 1, `loss ${(lossSum / end).toFixed(4)}`);
+        await callbacks.onBatchEnd?.({ epoch, batch: b, batches, loss: batchLoss });
       }
-      lossSum += batchLoss * (end - start);
-      progress.update(b + 1, `loss ${(lossSum / end).toFixed(4)}`);
-      await callbacks.onBatchEnd?.({ epoch, batch: b, batches, loss: batchLoss });
+      const durationMs = performance.now() - t0;
+      progress.stop();
+      let metrics: EpochMetrics = {
+        epoch,
+        loss: lossSum / ds.count,
+        ...(ds.task === 'classification' ? { accuracy: correct / ds.count } : {}),
+        imagesPerSecond: ds.count / (durationMs / 1000),
+        learningRate: lr,
+        durationMs,
+      };
+      if (data.val !== undefined && data.val.count > 0) {
+        const val = evaluate(model, data.val, config.batchSize, loss);
+        metrics = { ...metrics, valLoss: val.loss, ...(val.accuracy !== undefined ? { valAccuracy: val.accuracy } : {}) };
+      }
+      history.push(metrics);
+      await callbacks.onEpochEnd?.(metrics);
     }
-    const durationMs = performance.now() - t0;
-    progress.stop();
-    let metrics: EpochMetrics = {
-      epoch,
-      loss: lossSum / ds.count,
-      ...(ds.task === 'classification' ? { accuracy: correct / ds.count } : {}),
-      imagesPerSecond: ds.count / (durationMs / 1000),
-      learningRate: lr,
-      durationMs,
-    };
-    if (data.val !== undefined && data.val.count > 0) {
-      const val = evaluate(model, data.val, config.batchSize, loss);
-      metrics = { ...metrics, valLoss: val.loss, ...(val.accuracy !== undefined ? { valAccuracy: val.accuracy } : {}) };
-    }
-    history.push(metrics);
-    await callbacks.onEpochEnd?.(metrics);
+  } catch (error) {
+    // A diverged (or otherwise failed) run must not leak the slots of an optimizer made here.
+    if (ownsOptimizer) optimizer.dispose();
+    throw error;
   }
   return { history, optimizer, rng };
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import {
   NasError,
   SeededRandom,
+  readJsonFile,
   type CostModel,
   type CostModelRegistry,
   type CostUnit,
@@ -20,7 +21,6 @@ import {
   NetworkModel,
   evaluate,
   exportLayersModel,
-  tf,
   train,
   type EpochMetrics,
   type OptimizerConfig,
@@ -31,6 +31,7 @@ import { createSplittingOperator } from '@mitosis/splitting';
 import { costModelForUnit, type Budget } from './budget.js';
 import { lastCheckpointedRound, loadRoundState, saveRoundState } from './checkpoint.js';
 import { EventLog, type RunEvent } from './event-log.js';
+import { parseRunConfig } from './run-config.js';
 import type { SearchSpace, TrainingPhase } from '../space/search-space.js';
 
 /** Options of one growth run (what `mitosis grow` passes). */
@@ -93,11 +94,11 @@ const KEY_OF_UNIT: Record<CostUnit, keyof CostSummary> = { macs: 'macs', params:
 function optimizerOf(phase: TrainingPhase): OptimizerConfig {
   switch (phase.optimizer) {
     case 'adam':
-      return { kind: 'adam', weightDecay: phase.weightDecay } as OptimizerConfig;
+      return { kind: 'adam', weightDecay: phase.weightDecay };
     case 'rmsprop':
-      return { kind: 'rmsprop', momentum: phase.momentum } as OptimizerConfig;
+      return { kind: 'rmsprop', weightDecay: phase.weightDecay };
     default:
-      return { kind: 'sgd', momentum: phase.momentum, nesterov: phase.nesterov, weightDecay: phase.weightDecay } as OptimizerConfig;
+      return { kind: 'sgd', momentum: phase.momentum, nesterov: phase.nesterov, weightDecay: phase.weightDecay };
   }
 }
 
@@ -188,7 +189,7 @@ function fitPlanToBudget(plan: GrowthPlan, budget: number | null): GrowthPlan {
   const kept = [...plan.entries]
     .sort((a, b) => a.score - b.score)
     .filter((e) => {
-      const c = e.cost ?? 0;
+      const c = Math.max(0, e.cost ?? 0); // a negative Δcost (non-monotonic table) is not extra budget
       if (used + c > budget + 1e-12) return false;
       used += c;
       return true;
@@ -227,6 +228,8 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
   const say = (m: string): void => callbacks.onMessage?.(m);
   // --- everything that can be wrong with the options is checked before training -----------------------
   const growerOptions = services.growers.options(options.grower, options.growerOptions ?? {});
+  // Creating the grower resolves what it depends on (its eigen solver and that solver's options).
+  const grower = services.growers.create(options.grower, growerOptions);
   const costModels = createCostModels(services.costModels, options.profile);
   const primaryUnit: CostUnit = options.budget?.unit ?? (costModels.has('ms') ? 'ms' : 'macs');
   const primary = costModels.get(primaryUnit);
@@ -258,6 +261,18 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
     seed: options.seed,
   };
   const configFile = join(runDir, 'run.json');
+  if (options.resume === true && existsSync(configFile)) {
+    const previous = parseRunConfig(readJsonFile(configFile), configFile) as unknown as Record<string, unknown>;
+    const differing = (Object.keys(runConfig) as (keyof typeof runConfig)[]).filter(
+      (k) => JSON.stringify(previous[k] ?? null) !== JSON.stringify(runConfig[k] ?? null),
+    );
+    if (differing.length > 0) {
+      throw new NasError('E_USAGE', `--resume: ${runDir} was started with other settings (${differing.join(', ')}); resume with the same ones or choose another --out`, {
+        runDir,
+        differing,
+      });
+    }
+  }
   if (options.resume !== true && existsSync(join(runDir, 'events.jsonl')) && lastCheckpointedRound(runDir) >= 0) {
     throw new NasError('E_USAGE', `${runDir} already holds a run; pass --resume to continue it or choose another --out`, { runDir });
   }
@@ -308,7 +323,6 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
   }
 
   // --- rounds -----------------------------------------------------------------------------------------------
-  const grower = services.growers.create(options.grower, growerOptions);
   let stopReason: GrowSummary['stopReason'] = 'rounds';
   while (round < options.rounds) {
     const r = round + 1;
@@ -364,7 +378,8 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
       }
       t = performance.now();
       const lossBefore = evalLoss(spec, weights, scoring, loss, space.scoring.batchSize);
-      const grown = applyGrowthPlan(spec, weights, plan);
+      // A retry after a non-finite loss splits with a smaller step as well as a smaller fine-tuning rate.
+      const grown = applyGrowthPlan(spec, weights, attempt === 0 ? plan : { ...plan, epsilon: plan.epsilon / 2 ** attempt });
       const lossAfter = evalLoss(grown.spec, grown.weights, scoring, loss, space.scoring.batchSize);
       timeMs['split'] = Math.round(performance.now() - t);
       t = performance.now();
@@ -503,9 +518,4 @@ function metricsOf(
     imagesPerSecond: last?.imagesPerSecond ?? null,
     cost: priceAll(costModels, model.spec),
   };
-}
-
-// Keep the tensor engine's memory observable for leak checks in tests.
-export function liveTensors(): number {
-  return tf.memory().numTensors;
 }

@@ -2,9 +2,9 @@ import { validateAgainst } from '@mitosis/core';
 import { parseSearchSpace, type SearchSpace } from '../space/search-space.js';
 
 /**
- * A run configuration: what `mitosis grow` was asked to do. Every run writes its own as `run.json`; a user
- * can pass one with `mitosis grow --config run.json` (command-line flags override its fields). `searchSpace`
- * embeds the space so a run directory is self-contained; `space` alone names a shipped space or a file.
+ * A run configuration: what `mitosis grow` was asked to do. Every run writes its own as `run.json` (checked
+ * by `mitosis validate` and compared on `--resume`). `searchSpace` embeds the space so a run directory is
+ * self-contained; `space` names a shipped space or a file.
  */
 export interface RunConfig {
   readonly $schema?: string;

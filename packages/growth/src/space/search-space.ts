@@ -76,7 +76,7 @@ const phase = (defaults: Partial<TrainingPhase>) =>
       batchSize: { type: 'integer', minimum: 1, default: defaults.batchSize ?? 64 },
       learningRate: { type: 'number', exclusiveMinimum: 0, default: defaults.learningRate ?? 0.05 },
       optimizer: { enum: ['sgd', 'adam', 'rmsprop'], default: defaults.optimizer ?? 'sgd' },
-      momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9 },
+      momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9, description: 'SGD momentum (sgd only)' },
       nesterov: { type: 'boolean', default: false },
       weightDecay: { type: 'number', minimum: 0, default: defaults.weightDecay ?? 0 },
       schedule: { enum: ['constant', 'cosine', 'step'], default: defaults.schedule ?? 'cosine' },
