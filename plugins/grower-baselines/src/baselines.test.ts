@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { GrowerRegistry, NasError, SeededRandom, loadPlugins, type GrowthPlan } from '@mitosis/core';
-import { fakeContext, type FakeLayer } from '@mitosis/plugin-grower-energy-aware/testing';
+import { fakeContext, type FakeLayer } from '@mitosis/grower-kit/testing';
 import { RandomNeuronGrowerContribution } from './random-neuron-grower.js';
 import { RandomSplitGrowerContribution } from './random-split-grower.js';
 

@@ -1,5 +1,5 @@
 import type { GrowthContext } from '@mitosis/core';
-import { layerRoom, type Candidate } from '@mitosis/plugin-grower-energy-aware/kit';
+import { layerRoom, type Candidate } from '@mitosis/grower-kit';
 
 /** The count rule of the baselines, the same numbers as S2D's: a global fraction or a fixed k. */
 export interface CountOptions {

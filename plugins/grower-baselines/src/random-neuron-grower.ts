@@ -1,7 +1,7 @@
 import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
 import type { GrowthContext, GrowthPlan, Grower, GrowerContribution, NeuronGrowth } from '@mitosis/core';
-import { checkOperatorBlocks, layerStats, normalFrom } from '@mitosis/plugin-grower-energy-aware/kit';
+import { checkOperatorBlocks, layerStats, normalFrom } from '@mitosis/grower-kit';
 import { chooseRandomNeurons, countOptionsProperties, type CountOptions } from './random-choice.js';
 
 /** Options of the fresh-random-neuron baseline. */

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { ContainerModule } from '@mitosis/core/di';
 import { EigenSolverContribution, GrowerRegistry, NasError, loadPlugins } from '@mitosis/core';
 import { EnergyAwareGrowerContribution, type EnergyAwareOptions } from './energy-aware-grower.js';
-import { fakeContext, fakeEigenRegistry, fakeEigenResults, type FakeLayer } from './testing/fake-context.js';
+import { fakeContext, fakeEigenRegistry, fakeEigenResults, type FakeLayer } from '@mitosis/grower-kit/testing';
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -18,8 +18,8 @@ import {
   solveSplittingEigen,
   unitRow,
   type Candidate,
-} from './kit/growth-support.js';
-import { knapsackGreedy, selectByBeta, type KnapsackItem } from './kit/selection.js';
+} from '@mitosis/grower-kit';
+import { knapsackGreedy, selectByBeta, type KnapsackItem } from '@mitosis/grower-kit';
 
 /** How a layer's marginal cost is compressed before it enters the knapsack (algorithms.md §3.3). */
 export type CostTransform = 'none' | 'sqrt' | 'log';

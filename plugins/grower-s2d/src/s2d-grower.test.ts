@@ -9,7 +9,7 @@ import {
   fakeEigenRegistry,
   fakeEigenResults,
   type FakeLayer,
-} from '@mitosis/plugin-grower-energy-aware/testing';
+} from '@mitosis/grower-kit/testing';
 import { S2dGrowerContribution, type S2dOptions } from './s2d-grower.js';
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -16,7 +16,7 @@ import {
   solveSplittingEigen,
   unitRow,
   type Candidate,
-} from '@mitosis/plugin-grower-energy-aware/kit';
+} from '@mitosis/grower-kit';
 
 /** Options of the S2D grower; {@link s2dOptionsSchema} gives the defaults (the reference set-up, §2.4–2.8). */
 export interface S2dOptions {

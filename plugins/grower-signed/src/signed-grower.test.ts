@@ -9,7 +9,7 @@ import {
   fakeEigenRegistry,
   fakeEigenResults,
   type FakeLayer,
-} from '@mitosis/plugin-grower-energy-aware/testing';
+} from '@mitosis/grower-kit/testing';
 import { SIGNED_SCHEMES, SignedGrowerContribution, schemeOffspring, type SignedOptions } from './signed-grower.js';
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');

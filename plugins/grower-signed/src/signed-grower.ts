@@ -19,7 +19,7 @@ import {
   summarise,
   unitRow,
   type Candidate,
-} from '@mitosis/plugin-grower-energy-aware/kit';
+} from '@mitosis/grower-kit';
 
 /** The splitting schemes of algorithms.md §4, with the plan's scheme names. */
 export type SignedScheme = 's2d' | 'signed-negative-pair' | 'signed-amplified-positive' | 'signed-combined';

@@ -10,7 +10,7 @@ import {
 } from '@mitosis/core';
 
 /**
- * Hand-written fakes for grower tests (`@mitosis/plugin-grower-energy-aware/testing`): a growth context whose
+ * Hand-written fakes for grower tests (`@mitosis/grower-kit/testing`): a growth context whose
  * operator only describes its blocks, and an eigen solver registry whose solver returns fixed eigenpairs.
  * No TF.js, no network.
  */

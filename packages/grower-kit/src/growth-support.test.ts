@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NasError, SeededRandom } from '@mitosis/core';
-import { fakeContext } from '../testing/fake-context.js';
+import { fakeContext } from './testing/fake-context.js';
 import { layerRoom, randomUnitVector, selectCandidates, summarise, type Candidate } from './growth-support.js';
 
 describe('layerRoom', () => {

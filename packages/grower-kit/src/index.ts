@@ -1,5 +1,5 @@
 /**
- * `@mitosis/plugin-grower-energy-aware/kit`: selection rules and grower helpers shared by the s2d, signed,
+ * `@mitosis/grower-kit`: selection rules and grower helpers shared by the s2d, signed,
  * energy-aware and baseline growers.
  */
 export * from './selection.js';

@@ -181,24 +181,27 @@ export function selectCandidates<C extends Candidate>(
   requireNegative: boolean,
   fit: (candidate: C, roomLeft: number) => C | null = (c, left) => (c.added <= left ? c : null),
 ): CandidateSelection<C> {
+  // Neurons of layers with no room left (at their cap, or not listed by the space) are not candidates: the
+  // quantile is taken over the neurons that can grow.
+  const open = candidates.filter((c) => (room[c.layer] ?? 0) > 0);
   let pool: C[];
   let threshold: number | null = null;
   if (rule.selection === 'quantile') {
     const q = selectByQuantile(
-      candidates.map((c) => c.score),
+      open.map((c) => c.score),
       rule.fraction,
     );
     threshold = q.threshold;
-    pool = q.selected.map((i) => candidates[i]!);
+    pool = q.selected.map((i) => open[i]!);
   } else {
-    pool = [...candidates];
+    pool = [...open];
   }
   const ordered = pool
     .map((c, i) => ({ c, i }))
     .sort((a, b) => a.c.score - b.c.score || a.c.layer - b.c.layer || a.c.neuron - b.c.neuron || a.i - b.i);
   const left = [...room];
   const chosen: C[] = [];
-  let droppedByCap = 0;
+  let droppedByCap = candidates.length - open.length;
   let droppedNonNegative = 0;
   const limit = rule.selection === 'top-k' ? rule.k : Number.POSITIVE_INFINITY;
   for (const { c } of ordered) {
