@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACTIVATIONS } from '@mitosis/core';
+import { ACTIVATIONS, NasError } from '@mitosis/core';
 import { activationCurvature, activationCurvatureTf, activationValue, hasZeroCurvature } from './activation-curvature.js';
 import { tf } from './tf.js';
 import { useCpuBackend } from './test-backend.js';
@@ -34,7 +34,7 @@ test('relu / relu6 use the softplus-β surrogate: FD of log(1+e^{βz})/β; peak 
     }
   }
   assert.equal(activationCurvature('relu', 0), 0.75);
-  assert.throws(() => activationCurvature('relu', 0, { reluBeta: 0 }), RangeError);
+  assert.throws(() => activationCurvature('relu', 0, { reluBeta: 0 }), (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID'));
 });
 
 test('identity has exactly zero curvature and is flagged', () => {

@@ -1,4 +1,4 @@
-import type { ActivationKind } from '@mitosis/core';
+import { NasError, type ActivationKind } from '@mitosis/core';
 import { tf } from './tf.js';
 
 /**
@@ -59,7 +59,7 @@ export function activationValue(kind: ActivationKind, z: number): number {
 
 /**
  * σ''(z) of `kind` in float64 (relu/relu6: the softplus-β surrogate curvature, see the module doc).
- * Throws a RangeError for a non-positive β.
+ * Throws `E_OPTIONS_INVALID` for a non-positive β.
  */
 export function activationCurvature(kind: ActivationKind, z: number, options: CurvatureOptions = {}): number {
   const beta = checkBeta(options.reluBeta);
@@ -93,7 +93,9 @@ export function activationCurvature(kind: ActivationKind, z: number, options: Cu
 
 function checkBeta(beta: number | undefined): number {
   const b = beta ?? DEFAULT_RELU_BETA;
-  if (!(b > 0) || !Number.isFinite(b)) throw new RangeError(`reluBeta must be a positive finite number, got ${b}`);
+  if (!(b > 0) || !Number.isFinite(b)) {
+    throw new NasError('E_OPTIONS_INVALID', `reluBeta must be a positive finite number, got ${b}`, { reluBeta: b });
+  }
   return b;
 }
 

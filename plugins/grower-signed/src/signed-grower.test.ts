@@ -138,3 +138,14 @@ describe('signed grower', () => {
     assert.deepEqual(plan.entries.map((e) => [e.neuron, e.scheme]), [[0, 'signed-negative-pair'], [1, 's2d']]);
   });
 });
+
+describe('signed grower options', () => {
+  it('rejects c = 1 without the S2D pair, before any run', () => {
+    const growers = new GrowerRegistry([new SignedGrowerContribution(fakeEigenRegistry([]).registry)]);
+    assert.throws(
+      () => growers.create('signed', { c: 1, schemes: ['signed-negative-pair'] }),
+      (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID') && /must include \\"s2d\\"/.test(JSON.stringify(e.details)),
+    );
+    assert.equal(growers.create('signed', { c: 1, schemes: ['s2d'] }).id, 'signed');
+  });
+});

@@ -2,6 +2,7 @@ import type { JSONSchemaType } from 'ajv';
 import { inject, injectable } from '@mitosis/core/di';
 import {
   EigenSolverRegistry,
+  NasError,
   type EigenResult,
   type GrowthContext,
   type GrowthPlan,
@@ -174,6 +175,13 @@ export class SignedGrower implements Grower {
   ) {
     // Fail when the run is set up, before any training: an unknown solver or bad solver options.
     solvers.options(options.solver, options.solverOptions);
+    if (options.c === 1 && !options.schemes.includes('s2d')) {
+      throw new NasError(
+        'E_OPTIONS_INVALID',
+        `signed: with weight budget c = 1 only the S2D pair is possible, but schemes (${options.schemes.join(', ')}) leave it out`,
+        { c: options.c, schemes: options.schemes, problems: [{ pointer: '/schemes', message: 'must include "s2d" when c = 1' }] },
+      );
+    }
   }
 
   /** One candidate per neuron: its best scheme, with the others as fallbacks. */

@@ -13,6 +13,7 @@ export const COST_UNITS: readonly CostUnit[] = ['macs', 'params', 'ms', 'mJ'];
  */
 export type CostSource = 'counted' | 'measured' | 'lut' | 'predicted' | 'estimated';
 
+/** One row of an estimate: a layer (or fused block) and its cost in the estimate's unit. */
 export interface LayerCost {
   /** The node (or the first node of a fused block) this row prices. */
   readonly node: string;
@@ -25,6 +26,7 @@ export interface LayerCost {
   readonly fused?: readonly string[];
 }
 
+/** A priced network: the total, the unit, and a per-layer breakdown with sources. */
 export interface CostEstimate {
   readonly model: string;
   readonly unit: CostUnit;
@@ -45,7 +47,9 @@ export interface CostModel {
   estimate(spec: NetworkSpec): CostEstimate;
 }
 
+/** DI token of {@link CostModelContribution}. */
 export const CostModelContribution = Symbol.for('mitosis.CostModelContribution');
+/** A plugin's cost model: its unit, whether it needs a hardware profile, and a factory. */
 export interface CostModelContribution<O = never> extends Contribution {
   readonly unit: CostUnit;
   /** True when the options must name a hardware profile (`profile`). */

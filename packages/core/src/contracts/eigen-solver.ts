@@ -47,6 +47,7 @@ export interface EigenResult {
   readonly residualMax: Float64Array;
 }
 
+/** Per-call options of {@link EigenSolver.solve}. */
 export interface EigenSolveOptions {
   /** Reports progress of long solves (`done` of `total` units). */
   readonly onProgress?: (done: number, total: number, label: string) => void;
@@ -59,6 +60,7 @@ export interface EigenSolver {
   solve(operator: SplittingOperator, options?: EigenSolveOptions): Promise<EigenResult[]>;
 }
 
+/** DI token of {@link EigenSolverContribution}. */
 export const EigenSolverContribution = Symbol.for('mitosis.EigenSolverContribution');
 /** A plugin's eigen solver: `create` returns a solver configured with validated options. */
 export interface EigenSolverContribution<O = never> extends Contribution {

@@ -37,15 +37,18 @@ export interface GrowthContext {
 }
 
 /**
- * A growth strategy for one run: stateful within the run, never reused across runs. `plan` scores and
- * selects; it returns data and never edits the network itself.
+ * A growth strategy for one run, never reused across runs. `plan` scores and selects; it returns data and never
+ * edits the network itself. A plan must depend only on the context and the grower's options (all randomness
+ * through `context.random`): a resumed run creates a fresh grower, and must reproduce the uninterrupted run.
  */
 export interface Grower {
   readonly id: string;
   plan(context: GrowthContext): Promise<GrowthPlan>;
 }
 
+/** DI token of {@link GrowerContribution}; plugins bind their growers under it. */
 export const GrowerContribution = Symbol.for('mitosis.GrowerContribution');
+/** A plugin's grower: validated options in, a fresh {@link Grower} out. */
 export interface GrowerContribution<O = never> extends Contribution {
   /** A fresh grower per run; options were validated against `optionsSchema` by the registry. */
   create(options: O): Grower;

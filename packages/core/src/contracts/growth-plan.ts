@@ -17,6 +17,7 @@ export interface Offspring {
   readonly replace?: readonly number[];
 }
 
+/** How one neuron grows: which neuron, into which offspring, why (score) and at what predicted gain and cost. */
 export interface NeuronGrowth {
   /** The producing node (dense, conv2d). */
   readonly node: string;
@@ -34,6 +35,7 @@ export interface NeuronGrowth {
   readonly cost: number | null;
 }
 
+/** One round's growth: every neuron that grows, the step size, and the grower's statistics. */
 export interface GrowthPlan {
   readonly grower: string;
   readonly round: number;

@@ -1,7 +1,7 @@
 /**
  * Regenerates the shipped profiles `pixel1-cpu`, `note10-cpu`, `myriad-vpu`, `hexagon-dsp` and the schema file
  * from the sourced tables in a `shared/data` folder (see each profile's provenance):
- *   node packages/hardware/dist/tools/build-shipped-profiles.js /work/shared/data hardware-profiles
+ *   node packages/hardware/dist/tools/build-shipped-profiles.js ../shared/data hardware-profiles
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -307,7 +307,7 @@ export function buildShippedProfiles(dataDir: string, outDir: string): Record<st
 }
 
 if (process.argv[1]?.endsWith('build-shipped-profiles.js')) {
-  const [dataDir = '/work/shared/data', outDir = 'hardware-profiles'] = process.argv.slice(2);
+  const [dataDir = '../shared/data', outDir = 'hardware-profiles'] = process.argv.slice(2);
   const built = buildShippedProfiles(dataDir, outDir);
   for (const p of Object.values(built)) {
     console.log(p.id, Object.keys(p.table).length, 'entries; fallback', JSON.stringify(p.fallback?.coefficients), JSON.stringify(p.fallback?.quality ?? null));
