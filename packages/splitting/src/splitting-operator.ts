@@ -200,11 +200,23 @@ function stackVectors(sets: readonly (readonly Float64Array[])[], block: number,
   return { values, rows: Int32Array.from(rows) };
 }
 
-/** Vectors of one block for one call: `vt` `[dim, m]` and the neuron of each column (null: all, in order). */
+/**
+ * Vectors of one block for one call: `vt` `[dim, m]` and how the coefficient columns `[rows, neurons]` map to
+ * its columns: `repeat` whole sets in neuron order (`selector` null), or, when some vectors were left out, a
+ * one-hot `selector` `[neurons, m]` (column c picks neuron `rows[c] % neurons`). TF.js wasm's gather is slow
+ * here (≈60 ms for a [6272, 64] → [6272, 128] column gather), a one-hot matMul or a concat is not.
+ */
 interface StackedVectors {
   readonly vt: tf.Tensor2D;
-  readonly columns: tf.Tensor1D | null;
+  readonly repeat: number;
+  readonly selector: tf.Tensor2D | null;
   readonly rows: Int32Array;
+}
+
+/** The coefficient columns of the stacked vectors, `[rows, m]`. */
+function selectColumns(coef: tf.Tensor2D, stacked: StackedVectors): tf.Tensor2D {
+  if (stacked.selector !== null) return tf.matMul(coef, stacked.selector);
+  return stacked.repeat === 1 ? coef : tf.concat(Array.from({ length: stacked.repeat }, () => coef), 1);
 }
 
 /**
@@ -448,13 +460,13 @@ export class NetworkSplittingOperator implements SplittingOperator {
 
   /**
    * Σ_rows coef·(x̃·v)·x̃ of one minibatch for the stacked vectors of block `p` (`vt` `[dim, m]`, column c
-   * belonging to neuron `columns[c]`); returns `[m, dim]`.
+   * belonging to neuron `rows[c] % neurons`); returns `[m, dim]`.
    */
   private blockProduct(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors): tf.Tensor2D {
     return tf.tidy(() => {
-      const { vt, columns } = stacked;
+      const { vt } = stacked;
       const nk = vt.shape[1];
-      const coef = columns === null ? d.coef : tf.gather(d.coef, columns, 1);
+      const coef = selectColumns(d.coef, stacked);
       if (d.patches !== null) {
         const x = d.patches;
         const w = tf.mul(tf.matMul(x, vt), coef);
@@ -530,8 +542,10 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const { values, rows } = stackVectors(sets, i, neurons, dim);
       const all = rows.length === count * neurons && rows.every((r, m) => r === m);
       const vt = tf.tidy(() => tf.transpose(tf.tensor2d(values, [rows.length, dim])) as tf.Tensor2D);
-      const columns = all && count === 1 ? null : tf.tensor1d(Int32Array.from(rows, (r) => r % neurons), 'int32');
-      return { vt, columns, rows };
+      if (all) return { vt, repeat: count, selector: null, rows };
+      const oneHot = new Float32Array(neurons * rows.length);
+      rows.forEach((r, c) => (oneHot[(r % neurons) * rows.length + c] = 1));
+      return { vt, repeat: 1, selector: tf.tensor2d(oneHot, [neurons, rows.length]), rows };
     });
     const acc: (tf.Tensor | null)[] = this.plans.map(() => null);
     try {
@@ -575,7 +589,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
       });
       return out;
     } finally {
-      tf.dispose(vts.flatMap((v) => (v.columns === null ? [v.vt] : [v.vt, v.columns])));
+      tf.dispose(vts.flatMap((v) => (v.selector === null ? [v.vt] : [v.vt, v.selector])));
       tf.dispose(acc.filter((t): t is tf.Tensor => t !== null));
     }
   }
