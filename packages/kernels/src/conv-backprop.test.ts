@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from './conv-backprop.js';
+import { DepthwiseFilterGradPartials } from './depthwise-filter-grad.js';
 import { initWasmBackend } from './wasm-backend.js';
 import { onBackend, relError, seeded } from './test-support.js';
 
@@ -40,6 +41,10 @@ cases.push({ k: 3, s: 2, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 6 }
 // kh·kw·inC > 256: one product per tap instead of one stacked product.
 cases.push({ k: 5, s: 2, pad: 'same', h: 7, depthwise: false, mult: 1, inC: 12 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 6, depthwise: true, mult: 2 });
+// Depthwise with channels a multiple of 4 (no channel padding in the SIMD kernel) and with a tail.
+cases.push({ k: 3, s: 1, pad: 'same', h: 9, depthwise: true, mult: 1, inC: 8 });
+cases.push({ k: 3, s: 2, pad: 'same', h: 9, depthwise: true, mult: 1, inC: 12 });
+cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 6 });
 
 const label = (c: Case): string =>
   `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1} inC ${c.inC ?? 3}`;
@@ -101,9 +106,17 @@ describe('convolution gradients', () => {
     }
   });
 
+  it('depthwise filter gradients (multiplier 1) run the SIMD kernel on wasm', async () => {
+    await tf.setBackend('wasm');
+    const c = cases.find((k) => k.depthwise && k.mult === 1 && k.inC === 8);
+    assert.ok(c);
+    const info = await tf.profile(() => tf.dispose(grads(c, true)));
+    assert.ok(info.kernelNames.includes(DepthwiseFilterGradPartials), info.kernelNames.join(', '));
+  });
+
   it('leave no tensors behind on wasm', async () => {
     await tf.setBackend('wasm');
-    for (const c of [cases[0], cases[cases.length - 1]]) {
+    for (const c of [cases[0], cases[cases.length - 1], cases.find((k) => k.depthwise && k.inC === 12)]) {
       assert.ok(c);
       const before = tf.memory().numTensors;
       const out = tf.tidy(() => grads(c, true));

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
 
 /** Padding as TF.js ops accept it: `'same'`, `'valid'`, a number, or explicit `[[0,0],[t,b],[l,r],[0,0]]`. */
@@ -253,6 +254,10 @@ export function convBackpropFilter(
           ? tf.transpose(tf.matMul(transpose2d(dy2 as tf.Tensor2D), x2))
           : tf.matMul(transpose2d(x2 as tf.Tensor2D), dy2);
       return tf.reshape(dw, [...filterShape]) as tf.Tensor4D;
+    }
+    if (depthwise && outC === 1 && g.batch > 0 && g.outHeight > 0 && g.outWidth > 0 && depthwiseSimdAvailable()) {
+      // One SIMD pass over the padded input and the output gradient (see depthwise-filter-grad.ts).
+      return depthwiseFilterGradSimd(x, dy, g);
     }
     const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = g;
     // Polyphase: tap i = a + sh·p reads phase a (rows a, a+sh, …) shifted by p phase rows.

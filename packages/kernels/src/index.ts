@@ -1,6 +1,7 @@
 export * from './wasm-backend.js';
 export * from './install-wasm-kernels.js';
 export * from './conv-backprop.js';
+export * from './depthwise-filter-grad.js';
 export * from './batch-norm.js';
 export * from './channel-affine.js';
 export * from './sum-channels.js';
