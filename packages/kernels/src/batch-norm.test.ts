@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { batchNormInfer, batchNormReluTrain, batchNormTrain } from './batch-norm.js';
+import { BatchNormGradApply, BatchNormGradSums, ChannelMoments } from './batch-norm-simd.js';
 import { channelAffine } from './channel-affine.js';
 import { softmaxCrossEntropy } from './softmax-cross-entropy.js';
 import { globalAvgPool, sumChannels } from './sum-channels.js';
@@ -49,6 +50,8 @@ describe('batchNormTrain', () => {
     [2, 3, 5, 4],
     [3, 4, 4, 6],
     [5, 7],
+    [3, 20, 20, 8],
+    [40, 12],
   ]) {
     it(`matches autodiff of moments + batchNorm on cpu, output and gradients, ${JSON.stringify(shape)}`, async () => {
       const ref = await onBackend('cpu', () => bnCase(shape, false));
@@ -62,14 +65,30 @@ describe('batchNormTrain', () => {
     });
   }
 
-  it('with ReLU fused matches tf.relu of the reference, output and gradients', async () => {
-    const ref = await onBackend('cpu', () => bnCase([2, 3, 5, 4], false, true));
-    for (const backend of ['cpu', 'wasm']) {
-      const got = await onBackend(backend, () => bnCase([2, 3, 5, 4], true, true));
-      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => {
-        const e = relError(got[i] ?? [], ref[i] ?? []);
-        assert.ok(e <= TOL, `${backend} ${name} rel err ${e}`);
-      });
+  // [3, 20, 20, 8]: M = 1200 rows, more than one partial-sum block of the SIMD kernels.
+  for (const shape of [
+    [2, 3, 5, 4],
+    [3, 20, 20, 8],
+  ]) {
+    it(`with ReLU fused matches tf.relu of the reference, output and gradients, ${JSON.stringify(shape)}`, async () => {
+      const ref = await onBackend('cpu', () => bnCase(shape, false, true));
+      for (const backend of ['cpu', 'wasm']) {
+        const got = await onBackend(backend, () => bnCase(shape, true, true));
+        ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => {
+          const e = relError(got[i] ?? [], ref[i] ?? []);
+          assert.ok(e <= TOL, `${backend} ${name} rel err ${e}`);
+        });
+      }
+    });
+  }
+
+  it('uses the fused SIMD kernels on wasm when C is a multiple of 4', async () => {
+    await tf.setBackend('wasm');
+    for (const relu of [false, true]) {
+      const info = await tf.profile(() => tf.dispose(bnCase([2, 3, 5, 8], true, relu)));
+      for (const k of [ChannelMoments, BatchNormGradSums, BatchNormGradApply]) {
+        assert.ok(info.kernelNames.includes(k), `${k} missing from ${info.kernelNames.join(', ')}`);
+      }
     }
   });
 

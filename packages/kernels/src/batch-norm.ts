@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import {
+  batchNormGradApplySimd,
+  batchNormGradSumsSimd,
+  batchNormSimdAvailable,
+  channelMomentsSimd,
+} from './batch-norm-simd.js';
 import { channelAffine } from './channel-affine.js';
 import { columnMeans } from './sum-channels.js';
 import { typedCustomGrad } from './typed-custom-grad.js';
@@ -62,8 +68,14 @@ function batchNormTrainImpl(
 ): BatchNormTrainResult {
   const c = x.shape[x.shape.length - 1] ?? 1;
   const m = x.size / c;
+  // On wasm with SIMD (C a multiple of 4): statistics in two fused passes, backward in two (see batch-norm-simd.ts).
+  const simd = batchNormSimdAvailable(c);
   const [mean2, variance2] = tf.tidy(() => {
     const x2 = tf.reshape(x, [m, c]) as tf.Tensor2D;
+    if (simd) {
+      const mv = channelMomentsSimd(x2);
+      return [tf.slice(mv, [0, 0], [1, c]), tf.slice(mv, [1, 0], [1, c])];
+    }
     const mu = columnMeans(x2);
     const v = columnMeans(tf.squaredDifference(x2, mu) as tf.Tensor2D);
     return [mu, v];
@@ -82,6 +94,16 @@ function batchNormTrainImpl(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, mu, is, a, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D?];
         const dyIn = tf.reshape(dy, [m, c]);
+        if (simd) {
+          const sums = batchNormGradSumsSimd(dyIn as tf.Tensor2D, xs, ys);
+          const meanDy = tf.mul(tf.slice(sums, [0, 0], [1, c]), 1 / m);
+          const meanDyX = tf.mul(tf.slice(sums, [1, 0], [1, c]), 1 / m);
+          const dGammaOverM = tf.mul(is, tf.sub(meanDyX, tf.mul(mu, meanDy)));
+          const k = tf.neg(tf.mul(tf.mul(a, is), dGammaOverM));
+          const cc = tf.sub(tf.neg(tf.mul(a, meanDy)), tf.mul(k, mu));
+          const dx = batchNormGradApplySimd(dyIn as tf.Tensor2D, xs, tf.concat([a, k, cc], 0) as tf.Tensor2D, ys);
+          return [tf.reshape(dx, x.shape), tf.reshape(tf.mul(dGammaOverM, m), [c]), tf.reshape(tf.mul(meanDy, m), [c])];
+        }
         const dy2 = (ys === undefined ? dyIn : tf.mul(dyIn, tf.step(ys))) as tf.Tensor2D;
         const meanDy = columnMeans(dy2);
         const meanDyX = columnMeans(tf.mul(dy2, xs) as tf.Tensor2D);

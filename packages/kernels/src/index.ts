@@ -3,6 +3,7 @@ export * from './install-wasm-kernels.js';
 export * from './conv-backprop.js';
 export * from './depthwise-filter-grad.js';
 export * from './batch-norm.js';
+export * from './batch-norm-simd.js';
 export * from './channel-affine.js';
 export * from './sum-channels.js';
 export * from './softmax-cross-entropy.js';

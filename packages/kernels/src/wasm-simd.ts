@@ -131,6 +131,27 @@ export class Code {
   f32x4Add(): this {
     return this.simd(0xe4);
   }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  /** Lane-wise `a > b` as an all-ones / all-zeros mask. */
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+  and(): this {
+    return this.simd(0x4e);
+  }
+  /**
+   * `loop … end` run `count` times, `count` a runtime i32 in local `counter` (≥ 1, consumed: it ends
+   * at 0).
+   */
+  repeat(counter: number, body: (c: this) => void): this {
+    this.bytes.push(0x03, 0x40);
+    body(this);
+    this.get(counter).i32(1).sub().set(counter).get(counter);
+    this.bytes.push(0x0d, 0x00, 0x0b);
+    return this;
+  }
   f32x4Mul(): this {
     return this.simd(0xe6);
   }
