@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from './conv-backprop.js';
 import { DepthwiseFilterGradPartials } from './depthwise-filter-grad.js';
+import { TransposedProduct } from './pointwise-filter-grad.js';
 import { initWasmBackend } from './wasm-backend.js';
 import { onBackend, relError, seeded } from './test-support.js';
 
@@ -18,6 +19,7 @@ interface Case {
   readonly depthwise: boolean;
   readonly mult: number;
   readonly inC?: number;
+  readonly outC?: number;
 }
 
 const cases: Case[] = [];
@@ -41,18 +43,22 @@ cases.push({ k: 3, s: 2, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 6 }
 // kh·kw·inC > 256: one product per tap instead of one stacked product.
 cases.push({ k: 5, s: 2, pad: 'same', h: 7, depthwise: false, mult: 1, inC: 12 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 6, depthwise: true, mult: 2 });
+// Pointwise with Ci % 4 = 0 and Co % 8 = 0: the SIMD xᵀ·dy kernel (several row blocks at h = 40).
+cases.push({ k: 1, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 8, outC: 16 });
+cases.push({ k: 1, s: 1, pad: 'valid', h: 40, depthwise: false, mult: 1, inC: 12, outC: 8 });
 // Depthwise with channels a multiple of 4 (no channel padding in the SIMD kernel) and with a tail.
 cases.push({ k: 3, s: 1, pad: 'same', h: 9, depthwise: true, mult: 1, inC: 8 });
 cases.push({ k: 3, s: 2, pad: 'same', h: 9, depthwise: true, mult: 1, inC: 12 });
 cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 6 });
 
 const label = (c: Case): string =>
-  `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1} inC ${c.inC ?? 3}`;
+  `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1} inC ${c.inC ?? 3}` +
+  (c.outC === undefined ? '' : ` outC ${c.outC}`);
 
 /** Loss Σ conv(x, w) · r, so that dL/dy = r. Returns [dx, dw] by TF.js autodiff. */
 function grads(c: Case, useKernels: boolean): tf.Tensor[] {
   const inC = c.inC ?? 3;
-  const outC = c.depthwise ? inC * c.mult : 4;
+  const outC = c.depthwise ? inC * c.mult : (c.outC ?? 4);
   const x = seeded([2, c.h, c.h + 1, inC], 1) as tf.Tensor4D;
   const w = seeded([c.k, c.k, inC, c.depthwise ? c.mult : outC], 2) as tf.Tensor4D;
   const conv = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D =>
@@ -114,9 +120,17 @@ describe('convolution gradients', () => {
     assert.ok(info.kernelNames.includes(DepthwiseFilterGradPartials), info.kernelNames.join(', '));
   });
 
+  it('pointwise filter gradients (Ci % 4 = 0, Co % 8 = 0) run the SIMD xᵀ·dy kernel on wasm', async () => {
+    await tf.setBackend('wasm');
+    const c = cases.find((k) => !k.depthwise && k.outC === 16);
+    assert.ok(c);
+    const info = await tf.profile(() => tf.dispose(grads(c, true)));
+    assert.ok(info.kernelNames.includes(TransposedProduct), info.kernelNames.join(', '));
+  });
+
   it('leave no tensors behind on wasm', async () => {
     await tf.setBackend('wasm');
-    for (const c of [cases[0], cases[cases.length - 1], cases.find((k) => k.depthwise && k.inC === 12)]) {
+    for (const c of [cases[0], cases[cases.length - 1], cases.find((k) => k.depthwise && k.inC === 12), cases.find((k) => k.outC === 8)]) {
       assert.ok(c);
       const before = tf.memory().numTensors;
       const out = tf.tidy(() => grads(c, true));

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
+import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
 
 /** Padding as TF.js ops accept it: `'same'`, `'valid'`, a number, or explicit `[[0,0],[t,b],[l,r],[0,0]]`. */
@@ -247,6 +248,9 @@ export function convBackpropFilter(
       const m = g.batch * g.inHeight * g.inWidth;
       const x2 = tf.reshape(x, [m, inC]);
       const dy2 = tf.reshape(dy, [m, outC]);
+      if (m > 0 && transposedProductAvailable(inC, outC)) {
+        return tf.reshape(transposedProductSimd(x2 as tf.Tensor2D, dy2 as tf.Tensor2D), [...filterShape]) as tf.Tensor4D;
+      }
       // wasm packs matMul's right operand on every call, which costs more than transposing:
       // transpose the wider operand, pack the narrower one.
       const dw =

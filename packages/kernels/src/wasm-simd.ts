@@ -117,6 +117,12 @@ export class Code {
     this.bytes.push(...uleb(2), ...uleb(offset));
     return this;
   }
+  /** `v128.load32_splat`: one float at the address on the stack plus `offset`, in all four lanes. */
+  loadSplat(offset = 0): this {
+    this.simd(0x09);
+    this.bytes.push(...uleb(2), ...uleb(offset));
+    return this;
+  }
   /** `v128.store` (address, value on the stack) at a constant byte `offset`. */
   store(offset = 0): this {
     this.simd(0x0b);
