@@ -1,3 +1,5 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NasError, type Dataset, type DatasetSplits } from '@mitosis/core';
 
 /** Per-channel statistics of the inputs; the channel is the last axis of `inputShape`. */
@@ -73,4 +75,33 @@ export function normaliseSplits(
     },
     stats,
   };
+}
+
+/** File a model directory keeps its input normalisation in (written by `mitosis grow` when a space normalises). */
+export const NORMALISATION_FILE = 'normalisation.json';
+
+/**
+ * The input normalisation a model was trained with, from `<modelDir>/normalisation.json`, or `null` when the
+ * model was trained on raw inputs. A malformed file is `E_DATA_INVALID` naming it.
+ */
+export function readModelNormalisation(modelDir: string): ChannelStats | null {
+  const file = join(modelDir, NORMALISATION_FILE);
+  if (!existsSync(file)) return null;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new NasError('E_DATA_INVALID', `${file} is not valid JSON: ${(cause as Error).message}`, { file });
+  }
+  const d = doc as { mean?: unknown; std?: unknown };
+  const ok = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!ok(d.mean) || !ok(d.std) || d.mean.length !== d.std.length) {
+    throw new NasError('E_DATA_INVALID', `${file} must hold {"mean": [...], "std": [...]} of equal length`, { file });
+  }
+  return { mean: d.mean, std: d.std };
+}
+
+/** Writes `stats` as `<modelDir>/normalisation.json`. */
+export function writeModelNormalisation(modelDir: string, stats: ChannelStats): void {
+  writeFileSync(join(modelDir, NORMALISATION_FILE), `${JSON.stringify({ mean: stats.mean, std: stats.std })}\n`);
 }

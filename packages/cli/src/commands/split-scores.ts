@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EigenSolverRegistry, NasError } from '@mitosis/core';
-import { loadDataset } from '@mitosis/data';
+import { loadDataset, normaliseSplits, readModelNormalisation } from '@mitosis/data';
 import { useBackend } from '@mitosis/engine';
 import { benchmarkEigen, computeSplitScores, formatEigenBench } from '@mitosis/splitting';
 import { integerFlag, jsonFlag } from '../flags.js';
@@ -40,7 +40,9 @@ export function registerSplitScoresCommand(program: Command, io: Io): void {
       await useBackend(backendOption(flags.backend));
       const samples = flags.samples === undefined ? undefined : integerFlag('--samples', flags.samples, 1);
       const data = await loadDataset(flags.data, { seed: integerFlag('--seed', flags.seed), ...(samples === undefined ? {} : { limit: { train: samples } }) });
-      const scores = await computeSplitScores({ modelDir: flags.model, data: data.train, loss: flags.loss, solver });
+      const stats = readModelNormalisation(flags.model);
+      const train = stats === null ? data.train : normaliseSplits(data, stats).splits.train;
+      const scores = await computeSplitScores({ modelDir: flags.model, data: train, loss: flags.loss, solver });
       emit(io, options, scores, () => {
         const lines = [`splitting eigenpairs (${scores.solver}, ${scores.samples} samples; ${scores.lossConvention})`];
         for (const layer of scores.layers) {

@@ -1,6 +1,7 @@
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { NasError } from '@mitosis/core';
-import { loadDataset } from '@mitosis/data';
+import { loadDataset, normaliseSplits, readModelNormalisation } from '@mitosis/data';
 import { runTraining, type BackendPreference } from '@mitosis/engine';
 import { integerFlag, positiveFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
@@ -41,7 +42,10 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .action(async (flags: TrainFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const seed = integerFlag('--seed', flags.seed);
-      const data = await loadDataset(flags.data, { seed, ...(flags.limit === undefined ? {} : { limit: integerFlag('--limit', flags.limit, 1) }) });
+      const raw = await loadDataset(flags.data, { seed, ...(flags.limit === undefined ? {} : { limit: integerFlag('--limit', flags.limit, 1) }) });
+      // A model grown on normalised inputs carries its statistics; apply them so it sees what it was trained on.
+      const stats = existsSync(flags.model) && statSync(flags.model).isDirectory() ? readModelNormalisation(flags.model) : null;
+      const data = stats === null ? raw : normaliseSplits(raw, stats).splits;
       const result = await runTraining(
         {
           model: flags.model,

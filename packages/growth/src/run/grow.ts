@@ -16,7 +16,7 @@ import {
   type NetworkSpec,
   type WeightMap,
 } from '@mitosis/core';
-import { loadDataset, normaliseSplits, subset } from '@mitosis/data';
+import { loadDataset, normaliseSplits, subset, writeModelNormalisation, type ChannelStats } from '@mitosis/data';
 import {
   NetworkModel,
   evaluate,
@@ -26,7 +26,8 @@ import {
   type OptimizerConfig,
   type ScheduleConfig,
 } from '@mitosis/engine';
-import { applyGrowthPlan, buildChannelGraph, initWeights, widenSpec } from '@mitosis/ir';
+import { marginalCosts } from '@mitosis/hardware';
+import { applyGrowthPlan, buildChannelGraph, initWeights } from '@mitosis/ir';
 import { createSplittingOperator } from '@mitosis/splitting';
 import { costModelForUnit, type Budget } from './budget.js';
 import { lastCheckpointedRound, loadRoundState, saveRoundState } from './checkpoint.js';
@@ -156,7 +157,8 @@ export function growableLayers(space: SearchSpace, spec: NetworkSpec, costModel:
       }
     }
   }
-  const base = costModel.estimate(spec).total;
+  const splittable = [...graph.producers.values()].filter((p) => p.splittable).map((p) => p.node);
+  const marginal = new Map(marginalCosts(costModel, spec, { nodes: splittable }).map((m) => [m.node, m.delta]));
   const out: GrowableLayer[] = [];
   for (const p of graph.producers.values()) {
     if (!p.splittable) continue;
@@ -170,13 +172,12 @@ export function growableLayers(space: SearchSpace, spec: NetworkSpec, costModel:
         problems: [{ pointer: `/layers/${p.node}/cap`, message: `must be at least ${p.width}` }],
       });
     }
-    const widened = costModel.estimate(widenSpec(spec, p.node, 1)).total;
     out.push({
       node: p.node,
       width: p.width,
       cap: rule.cap ?? null,
       group: rule.group ?? 'all',
-      marginalCost: base === null || widened === null ? null : widened - base,
+      marginalCost: marginal.get(p.node) ?? null,
     });
   }
   return out;
@@ -204,9 +205,9 @@ function lossOf(kind: 'ce' | 'mse'): 'softmaxCrossEntropy' | 'mse' {
   return kind === 'ce' ? 'softmaxCrossEntropy' : 'mse';
 }
 
-async function loadData(space: SearchSpace, seed: number): Promise<DatasetSplits> {
+async function loadData(space: SearchSpace, seed: number): Promise<{ splits: DatasetSplits; stats: ChannelStats | null }> {
   const splits = await loadDataset(space.data.dataset, { seed, ...(space.data.options as object) });
-  return space.data.normalise ? normaliseSplits(splits).splits : splits;
+  return space.data.normalise ? normaliseSplits(splits) : { splits, stats: null };
 }
 
 function scoringSet(train: Dataset, samples: number, rng: SeededRandom): Dataset {
@@ -278,7 +279,7 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
   }
   writeFileSync(configFile, `${JSON.stringify({ format: 'mitosis-run', version: 1, ...runConfig, searchSpace: space }, null, 1)}\n`);
 
-  const data = await loadData(space, options.seed);
+  const { splits: data, stats: normalisation } = await loadData(space, options.seed);
   const loss = lossOf(space.loss);
   const batch = space.fineTune.batchSize;
 
@@ -434,6 +435,8 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
   // --- final model and summary ---------------------------------------------------------------------------
   const modelDir = join(runDir, 'model');
   await exportLayersModel(modelDir, spec, weights, { allowMitosisActivations: true });
+  // The model expects normalised inputs: keep the statistics beside it (train / split-scores apply them).
+  if (normalisation !== null) writeModelNormalisation(modelDir, normalisation);
   const metrics = lastMetrics as { trainLoss: number; valLoss: number; valAccuracy: number | null; testLoss: number; testAccuracy: number | null; cost: CostSummary };
   const summaryFile = join(runDir, 'summary.json');
   const summary: GrowSummary = {
