@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Writes the shipped search spaces (search-spaces/*.json) and their JSON Schema from one description, so the
-// MobileNet seeds stay consistent. Run after `npx tsc -b packages/growth`: node scripts/make-search-spaces.mjs
-import { writeFileSync } from 'node:fs';
+// MobileNet seeds stay consistent. Run after `npx tsc -b packages/growth`:
+//   node scripts/make-search-spaces.mjs [outDir=search-spaces]
+// (test/src/contract/spaces-profiles.test.ts regenerates into a temporary directory and compares.)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { searchSpaceSchema } from '../packages/growth/dist/index.js';
 
-const out = new URL('../search-spaces/', import.meta.url);
+const out = process.argv[2] === undefined ? new URL('../search-spaces/', import.meta.url) : pathToFileURL(`${resolve(process.argv[2])}/`);
+mkdirSync(new URL('schema/', out), { recursive: true });
 writeFileSync(new URL('schema/search-space.schema.json', out), `${JSON.stringify(searchSpaceSchema, null, 2)}\n`);
 
 /** A small builder for network specs. */
