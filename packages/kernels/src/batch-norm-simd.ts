@@ -20,78 +20,69 @@ interface BnFns {
   readonly colSqDev: RowFn;
   /** (dy, x, acc, rows) or (dy, x, y, acc, rows) with ReLU: acc[c] += Σ dz; acc[C + c] += Σ dz·x, dz = dy·[y > 0]. */
   readonly gradSums: RowFn;
-  /** (dy, x, coef, out, rows) or (dy, x, y, coef, out, rows): out = coef[0]·dz + coef[1]·x + coef[2]. */
+  /** (dy, x, out, coef, rows) or (dy, x, y, out, coef, rows): out = coef[0]·dz + coef[1]·x + coef[2]. */
   readonly gradApply: RowFn;
 }
 
 /**
  * Emits the four row-major `[rows, C]` passes for `c` channels (a multiple of 4). Every function loops
- * rows outermost (runtime count) and 4-channel groups inside (constant count), so each tensor is
- * read once, in layout order; per-channel accumulators stay in L1.
+ * over rows (runtime count) and, inside, over the C/4 channel groups fully unrolled with constant
+ * memory offsets, so each tensor is read once, in layout order, with a handful of instructions per
+ * four values; per-channel accumulators stay in L1.
  */
 function emitBn(c: number, relu: boolean): Uint8Array {
   const row = c * 4;
-  // Shared shape of a function: params (pointers…, rows); locals OFF (row byte offset), CB, T, V, W.
+  const groups = c / 4;
+  /**
+   * A function of `rowPointers` row-major tensors and `fixed` per-channel pointers (then `rows`): the
+   * row pointers advance by one row per iteration. Locals after the params: V, W (v128).
+   */
   const fn = (
     name: string,
-    pointers: number,
-    body: (code: Code, p: (i: number) => number, l: { OFF: number; CB: number; T: number; V: number; W: number }) => void,
+    rowPointers: number,
+    fixed: number,
+    body: (code: Code, g: number, v: { V: number; W: number }) => void,
   ) => {
-    const rows = pointers;
-    const OFF = pointers + 1;
-    const CB = pointers + 2;
-    const T = pointers + 3;
-    const V = pointers + 4;
-    const W = pointers + 5;
+    const params = rowPointers + fixed + 1;
+    const rows = params - 1;
+    const V = params;
+    const W = params + 1;
     const code = new Code();
-    code.i32(0).set(OFF);
     code.repeat(rows, (r) => {
-      r.i32(0).set(CB);
-      r.countedLoop(CB, 16, row, (g) => body(g, (i) => i, { OFF, CB, T, V, W }));
-      r.inc(OFF, row);
+      for (let g = 0; g < groups; g++) body(r, g * 16, { V, W });
+      for (let i = 0; i < rowPointers; i++) r.inc(i, row);
     });
-    return {
-      name,
-      params: new Array<number>(pointers + 1).fill(I32),
-      locals: [I32, I32, I32, V128, V128],
-      body: code,
-    };
+    return { name, params: new Array<number>(params).fill(I32), locals: [V128, V128], body: code };
   };
-  // Address helpers: `ptr + OFF + CB` (row-major tensor element) and `ptr + CB` (per-channel vector).
-  const at = (g: Code, ptr: number, l: { OFF: number; CB: number }): Code => g.get(ptr).get(l.OFF).add().get(l.CB).add();
-  const chan = (g: Code, ptr: number, l: { CB: number }): Code => g.get(ptr).get(l.CB).add();
-  const colSum = fn('colSum', 2, (g, _p, l) => {
-    chan(g, 1, l).set(l.T);
-    g.get(l.T).get(l.T).load().get(0).get(l.OFF).add().get(l.CB).add().load().f32x4Add().store();
+  // colSum(x; acc): acc += x
+  const colSum = fn('colSum', 1, 1, (g, o) => {
+    g.get(1).get(1).load(o).get(0).load(o).f32x4Add().store(o);
   });
-  const colSqDev = fn('colSqDev', 3, (g, _p, l) => {
-    at(g, 0, l).load();
-    chan(g, 1, l).load().f32x4Sub().set(l.V);
-    chan(g, 2, l).set(l.T);
-    g.get(l.T).get(l.T).load().get(l.V).get(l.V).f32x4Mul().f32x4Add().store();
+  // colSqDev(x; mean, acc): acc += (x − mean)²
+  const colSqDev = fn('colSqDev', 1, 2, (g, o, v) => {
+    g.get(0).load(o).get(1).load(o).f32x4Sub().set(v.V);
+    g.get(2).get(2).load(o).get(v.V).get(v.V).f32x4Mul().f32x4Add().store(o);
   });
-  // Gradient passes: pointers dy 0, x 1, [y 2], then acc / coef, out.
+  // Gradient passes: row pointers dy 0, x 1, [y 2]; then acc / coef; gradApply also writes out (a row pointer).
   const nIn = relu ? 3 : 2;
-  const dz = (g: Code, l: { OFF: number; CB: number; V: number }): void => {
-    at(g, 0, l).load();
-    if (relu) at(g, 2, l).load().zero().f32x4Gt().and();
-    g.set(l.V);
+  const dz = (g: Code, o: number, v: { V: number }): void => {
+    g.get(0).load(o);
+    if (relu) g.get(2).load(o).zero().f32x4Gt().and();
+    g.set(v.V);
   };
-  const gradSums = fn('gradSums', nIn + 1, (g, _p, l) => {
-    dz(g, l);
-    chan(g, nIn, l).set(l.T);
-    g.get(l.T).get(l.T).load().get(l.V).f32x4Add().store();
-    g.get(l.T).get(l.T).load(row).get(l.V);
-    at(g, 1, l).load().f32x4Mul().f32x4Add().store(row);
+  // gradSums(dy, x, [y]; acc): acc[0] += dz, acc[1] += dz·x
+  const gradSums = fn('gradSums', nIn, 1, (g, o, v) => {
+    dz(g, o, v);
+    g.get(nIn).get(nIn).load(o).get(v.V).f32x4Add().store(o);
+    g.get(nIn).get(nIn).load(row + o).get(v.V).get(1).load(o).f32x4Mul().f32x4Add().store(row + o);
   });
-  const gradApply = fn('gradApply', nIn + 2, (g, _p, l) => {
-    dz(g, l);
-    chan(g, nIn, l).set(l.T);
-    at(g, nIn + 1, l);
-    g.get(l.T).load().get(l.V).f32x4Mul();
-    g.get(l.T).load(row);
-    at(g, 1, l).load().f32x4Mul().f32x4Add();
-    g.get(l.T).load(2 * row).f32x4Add().store();
+  // gradApply(dy, x, [y], out; coef): out = coef[0]·dz + coef[1]·x + coef[2]
+  const gradApply = fn('gradApply', nIn + 1, 1, (g, o, v) => {
+    dz(g, o, v);
+    const coef = nIn + 1;
+    g.get(nIn).get(coef).load(o).get(v.V).f32x4Mul();
+    g.get(coef).load(row + o).get(1).load(o).f32x4Mul().f32x4Add();
+    g.get(coef).load(2 * row + o).f32x4Add().store(o);
   });
   return encodeModule([colSum, colSqDev, gradSums, gradApply]);
 }
@@ -215,7 +206,8 @@ function gradApplyKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown
   const fns = bnFns(memory, c, relu);
   const out = backend.makeOutput([m, c], 'float32');
   const ptrs = ctx.ins.map((t) => heapOffset(backend, t));
-  fns.gradApply(...ptrs, heapOffset(backend, out), m);
+  const coefPtr = ptrs.pop() as number;
+  fns.gradApply(...ptrs, heapOffset(backend, out), coefPtr, m);
   return out;
 }
 

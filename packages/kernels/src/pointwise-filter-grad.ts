@@ -76,9 +76,9 @@ function productFn(memory: WasmMemory, ci: number, co: number): ProductFn {
   return fn;
 }
 
-/** Rows per call: the x and dy blocks (rows × (Ci + Co) floats) take about 48 KiB. */
+/** Rows per call: the x and dy blocks (rows × (Ci + Co) floats) take about 16 KiB (L1). */
 function blockRows(ci: number, co: number): number {
-  return Math.max(8, Math.floor(12288 / (ci + co)));
+  return Math.max(8, Math.floor(4096 / (ci + co)));
 }
 
 function productKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
