@@ -120,12 +120,16 @@ describe('convolution gradients', () => {
     assert.ok(info.kernelNames.includes(DepthwiseFilterGradPartials), info.kernelNames.join(', '));
   });
 
-  it('pointwise filter gradients (Ci % 4 = 0, Co % 8 = 0) run the SIMD xᵀ·dy kernel on wasm', async () => {
+  it('pointwise (Ci % 4 = 0, Co % 8 = 0) and full 3×3 filter gradients run the SIMD xᵀ·dy kernel on wasm', async () => {
     await tf.setBackend('wasm');
-    const c = cases.find((k) => !k.depthwise && k.outC === 16);
-    assert.ok(c);
-    const info = await tf.profile(() => tf.dispose(grads(c, true)));
-    assert.ok(info.kernelNames.includes(TransposedProduct), info.kernelNames.join(', '));
+    for (const c of [
+      cases.find((k) => !k.depthwise && k.outC === 16),
+      cases.find((k) => !k.depthwise && k.k === 3 && k.s === 2),
+    ]) {
+      assert.ok(c);
+      const info = await tf.profile(() => tf.dispose(grads(c, true)));
+      assert.ok(info.kernelNames.includes(TransposedProduct), `${label(c)}: ${info.kernelNames.join(', ')}`);
+    }
   });
 
   it('leave no tensors behind on wasm', async () => {

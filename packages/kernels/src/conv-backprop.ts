@@ -273,16 +273,42 @@ export function convBackpropFilter(
     const wp = wq * sw;
     // One extra all-zero image at the end, so every tap window of length N·Hq·Wq stays in bounds
     // (taps of zero output-gradient rows read zeros or are multiplied by zero).
+    // Full convolutions on wasm: channels padded to the SIMD kernel's multiples (4 in, 8 out).
+    const cp = Math.ceil(inC / 4) * 4;
+    const op = Math.ceil(outC / 8) * 8;
+    const simdFull = !depthwise && batch > 0 && outHeight > 0 && outWidth > 0 && transposedProductAvailable(cp, op);
+    const xC = simdFull ? cp : inC;
     const xp = tf.pad(x, [
       [0, 1],
       [g.padTop, hp - inHeight - g.padTop],
       [g.padLeft, wp - inWidth - g.padLeft],
-      [0, 0],
+      [0, xC - inC],
     ]);
     const dyC = dy.shape[3];
     const dyq = padOrCrop(dy, 0, hq - outHeight, 0, wq - outWidth);
     const len = batch * hq * wq;
     const dyL = tf.reshape(dyq, [len, dyC]);
+    if (simdFull) {
+      // Tap (i, j) = x phase (i mod sh, j mod sw) shifted by ⌊i/sh⌋·Wq + ⌊j/sw⌋ rows, times dyL: one
+      // kernel call per phase with that phase's tap offsets.
+      const dyP = (op === outC ? dyL : tf.pad(dyL, [[0, 0], [0, op - outC]])) as tf.Tensor2D;
+      const byTap: tf.Tensor[] = new Array<tf.Tensor>(kh * kw);
+      for (let a = 0; a < Math.min(sh, kh); a++) {
+        for (let b = 0; b < Math.min(sw, kw); b++) {
+          const taps: [number, number][] = [];
+          for (let i = a; i < kh; i += sh) for (let j = b; j < kw; j += sw) taps.push([i, j]);
+          const sub =
+            sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, a, b, 0], [batch + 1, hp, wp, cp], [1, sh, sw, 1]);
+          const rowsX = sub.size / cp;
+          const offsets = taps.map(([i, j]) => Math.floor(i / sh) * wq + Math.floor(j / sw));
+          const prod = transposedProductSimd(tf.reshape(sub, [rowsX, cp]) as tf.Tensor2D, dyP, offsets);
+          taps.forEach(([i, j], t) => {
+            byTap[i * kw + j] = tf.slice(prod, [t * cp, 0], [inC, outC]);
+          });
+        }
+      }
+      return tf.reshape(tf.stack(byTap), [...filterShape]) as tf.Tensor4D;
+    }
     const phases = new Map<number, tf.Tensor1D>();
     const phase = (a: number, b: number): tf.Tensor1D => {
       const key = a * sw + b;

@@ -81,31 +81,37 @@ function blockRows(ci: number, co: number): number {
   return Math.max(8, Math.floor(4096 / (ci + co)));
 }
 
-function productKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+function productKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const x = args.inputs['x'];
   const dy = args.inputs['dy'];
   if (x === undefined || dy === undefined) throw new Error(`${TransposedProduct}: inputs x and dy are required`);
-  if (x.shape.length !== 2 || dy.shape.length !== 2 || x.shape[0] !== dy.shape[0]) {
-    throw new Error(`${TransposedProduct}: x [M, Ci] and dy [M, Co] expected, got [${x.shape.join(',')}], [${dy.shape.join(',')}]`);
+  const offsets = (args.attrs?.['rowOffsets'] as number[] | undefined) ?? [0];
+  if (x.shape.length !== 2 || dy.shape.length !== 2) {
+    throw new Error(`${TransposedProduct}: x [R, Ci] and dy [M, Co] expected, got [${x.shape.join(',')}], [${dy.shape.join(',')}]`);
   }
-  const [m, ci] = x.shape as [number, number];
-  const co = dy.shape[1] as number;
+  const [rowsX, ci] = x.shape as [number, number];
+  const [m, co] = dy.shape as [number, number];
   if (ci % TILE_ROWS !== 0 || co % TILE_COLS !== 0 || m < 1) {
     throw new Error(`${TransposedProduct}: Ci must be a multiple of ${TILE_ROWS}, Co of ${TILE_COLS}, M ≥ 1`);
+  }
+  if (offsets.length < 1 || offsets.some((o) => !Number.isInteger(o) || o < 0 || o + m > rowsX)) {
+    throw new Error(`${TransposedProduct}: row offsets ${JSON.stringify(offsets)} read outside x (${rowsX} rows, M = ${m})`);
   }
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`${TransposedProduct}: float32 only`);
   const memory = wasmHeapMemory(backend);
   if (memory === undefined) throw new Error(`${TransposedProduct}: the wasm heap memory is not importable`);
-  const out = backend.makeOutput([ci, co], 'float32');
+  const out = backend.makeOutput([offsets.length * ci, co], 'float32');
   const fn = productFn(memory, ci, co);
   const o = heapOffset(backend, out);
-  new Float32Array(memory.buffer, o, ci * co).fill(0);
+  new Float32Array(memory.buffer, o, offsets.length * ci * co).fill(0);
   const xp = heapOffset(backend, x);
   const dp = heapOffset(backend, dy);
   const block = blockRows(ci, co);
+  // Row blocks outermost: a block of dy stays in cache while every offset's x block is multiplied in.
   for (let r0 = 0; r0 < m; r0 += block) {
-    fn(xp + r0 * ci * 4, dp + r0 * co * 4, o, Math.min(block, m - r0));
+    const rows = Math.min(block, m - r0);
+    offsets.forEach((off, t) => fn(xp + (r0 + off) * ci * 4, dp + r0 * co * 4, o + t * ci * co * 4, rows));
   }
   return out;
 }
@@ -123,8 +129,11 @@ export function transposedProductAvailable(ci: number, co: number): boolean {
 /**
  * `xᵀ · dy` `[Ci, Co]` for row-major `x` `[M, Ci]` and `dy` `[M, Co]` (a pointwise convolution's filter
  * gradient), in one generated SIMD kernel over blocks of rows: no transpose of either operand and no
- * packing. Call only when {@link transposedProductAvailable}.
+ * packing. With `rowOffsets` `[o₀, …]`, returns `[T·Ci, Co]`, block t being `x[oₜ : oₜ + M]ᵀ · dy` (the
+ * shifted taps of a full convolution's filter gradient); `x` then has at least `M + max oₜ` rows.
+ * Call only when {@link transposedProductAvailable}.
  */
-export function transposedProductSimd(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
-  return tf.engine().runKernel(TransposedProduct, { x, dy }) as tf.Tensor2D;
+export function transposedProductSimd(x: tf.Tensor2D, dy: tf.Tensor2D, rowOffsets?: readonly number[]): tf.Tensor2D {
+  const attrs = rowOffsets === undefined ? {} : { rowOffsets: [...rowOffsets] };
+  return tf.engine().runKernel(TransposedProduct, { x, dy }, attrs) as tf.Tensor2D;
 }
