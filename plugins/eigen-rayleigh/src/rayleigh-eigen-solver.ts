@@ -8,45 +8,58 @@ import {
   type EigenSolverContribution,
   type SplittingOperator,
 } from '@mitosis/core';
-import { checkFiniteRows, normalise, randomUnitRows, residualNorms, throwIfAborted } from '@mitosis/linalg';
+import { checkFiniteRows, dot, normalise, randomUnitRows, residualNorms, throwIfAborted } from '@mitosis/linalg';
 import { RmsProp, rayleighGradient } from './rayleigh-update.js';
 
 /**
- * Options of the stochastic Rayleigh-quotient solver. The defaults are tuned for scoring sets of a few hundred
- * samples (measured with `benchmarkEigen`, d = 288 and 576: see the README); the paper's CIFAR setting is
+ * Options of the stochastic Rayleigh-quotient solver. The defaults are the paper's minibatch method on a short
+ * budget, measured with `benchmarkEigen` on a short-trained MNIST convnet (d = 288 and 576, 128 scoring
+ * samples in 4 minibatches: see packages/splitting/README.md). Real image patches are correlated, so the extreme
+ * eigenvalues of S stand well clear of the rest (gap 40–75% of the spread there) and ~30 minibatch steps
+ * suffice. Near-random spectra (i.i.d. inputs; gaps ≤ 3%) need far more: e.g. `{ batchMode: 'full', epochs: 80,
+ * learningRate: 0.02, learningRateDecay: 0.8, decayEvery: 10, averageEpochs: 20 }`. The paper's CIFAR setting is
  * `{ batchMode: 'minibatch', epochs: 10, learningRate: 1e-3, learningRateDecay: 0.2, decayEvery: 2,
  * averageEpochs: 1 }` with ~780 minibatches per epoch.
  */
 export interface RayleighEigenOptions {
   /**
-   * What one step sees. `full` (default): S·v over the whole scoring set, one step per epoch. `minibatch`: the
-   * paper's per-minibatch steps (`operator.batchCount` steps per epoch). With tens of minibatches the minibatch
-   * estimates are far too noisy for this method (on the benchmark, a 32-sample minibatch's v_min has |cos| 0.01–0.5
-   * with the full-data v_min, while the gap below λ_min is 0.4–3% of the spread): `minibatch` then needs a small
-   * learning rate and hundreds of epochs; `full` converges in ~80 steps at the same cost per epoch.
+   * What one step sees. `minibatch` (default, the paper's): one step per minibatch (`operator.batchCount` steps
+   * per pass over the data, at the cost of one full pass). `full`: S·v over the whole scoring set, one step per
+   * epoch: noise-free, for spectra with tiny gaps, where a minibatch's v_min can be far from the full-data one.
    */
   readonly batchMode: 'full' | 'minibatch';
-  /** Passes over the scoring data. Default 80 (d = 288: 60 left |cos| at 0.73 for the worst of 10 neurons). */
+  /**
+   * Passes over the scoring data (at most: see `stopTolerance`). Default 8: with the default rate schedule the
+   * last epochs move v by < 0.1%; 6 left the worst |cos| at 0.98 on the MNIST d = 288 layer.
+   */
   readonly epochs: number;
   /**
-   * RMSprop learning rate (a per-coordinate step, independent of the scale of S). Default 0.02: 0.04 stalls the
-   * smallest-gap neurons, 0.003 is too slow for 80 steps.
+   * RMSprop learning rate (a per-coordinate step, independent of the scale of S). Default 0.04 (first used
+   * halved, see `decayEvery`): large steps first to leave the random start (unit vectors have coordinates
+   * ~1/√d ≈ 0.04–0.06), then halving every epoch to shrink the jitter RMSprop keeps near the optimum.
    */
   readonly learningRate: number;
   /** Multiplies the learning rate before every epoch whose 1-based index is a multiple of `decayEvery`. */
   readonly learningRateDecay: number;
-  /** Default 10 with decay 0.8: the rate falls to 0.17× over 80 epochs. */
+  /** Default 1 with decay 0.5: the rate halves every epoch (0.02 in epoch 1 … 0.0003 in epoch 8). */
   readonly decayEvery: number;
   readonly momentum: number;
   /** RMSprop smoothing constant (0.9 in the reference code; PyTorch's default is 0.99). */
   readonly alpha: number;
   readonly epsilon: number;
   /**
-   * λ is the mean of R(v) and v the renormalised mean of the iterates over this many final epochs (the paper
-   * averages over the last epoch's minibatches, i.e. 1). Default 20 (a quarter of the default epochs): averaging
-   * the last full-data iterates cancels the oscillation the momentum leaves. Capped at `epochs`.
+   * λ is the mean of R(v) and v the renormalised mean of the iterates over this many final epochs. Default 1
+   * (the paper: the last epoch's minibatches). In `full` mode an epoch is one step, so use more there (e.g. 20)
+   * to cancel the oscillation the momentum leaves. Capped at `epochs`.
    */
   readonly averageEpochs: number;
+  /**
+   * Early stopping: after each epoch from the second on, a neuron (separately for λ_min and λ_max) retires when
+   * its epoch-mean R and epoch-mean v moved by at most this much since the previous epoch (relative change of R
+   * and 1 − |cos| of v); 0 disables it. Default 1e-3: 1 − |cos| = 1e-3 is an angle of 2.6°, and a neuron whose
+   * epoch mean moves that little while the rate halves every epoch has at most about that much left to move.
+   */
+  readonly stopTolerance: number;
   /** Seed of the U(−0.1, 0.1) initialisation of v. */
   readonly seed: number;
 }
@@ -54,18 +67,19 @@ export interface RayleighEigenOptions {
 export const rayleighOptionsSchema: JSONSchemaType<RayleighEigenOptions> = {
   type: 'object',
   properties: {
-    batchMode: { type: 'string', enum: ['full', 'minibatch'], default: 'full' },
-    epochs: { type: 'integer', minimum: 1, default: 80 },
-    learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.02 },
-    learningRateDecay: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.8 },
-    decayEvery: { type: 'integer', minimum: 1, default: 10 },
+    batchMode: { type: 'string', enum: ['full', 'minibatch'], default: 'minibatch' },
+    epochs: { type: 'integer', minimum: 1, default: 8 },
+    learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.04 },
+    learningRateDecay: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5 },
+    decayEvery: { type: 'integer', minimum: 1, default: 1 },
     momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9 },
     alpha: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9 },
     epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-8 },
-    averageEpochs: { type: 'integer', minimum: 1, default: 20 },
+    averageEpochs: { type: 'integer', minimum: 1, default: 1 },
+    stopTolerance: { type: 'number', minimum: 0, default: 1e-3 },
     seed: { type: 'integer', minimum: 0, default: 1 },
   },
-  required: ['batchMode', 'epochs', 'learningRate', 'learningRateDecay', 'decayEvery', 'momentum', 'alpha', 'epsilon', 'averageEpochs', 'seed'],
+  required: ['batchMode', 'epochs', 'learningRate', 'learningRateDecay', 'decayEvery', 'momentum', 'alpha', 'epsilon', 'averageEpochs', 'stopTolerance', 'seed'],
   additionalProperties: false,
 };
 
@@ -92,23 +106,44 @@ async function multiplyBoth(
   return [await operator.multiply(mins, batch), await operator.multiply(maxs, batch)];
 }
 
-/** One direction (min or max) of one block: unit rows, optimiser state and last-epoch accumulators. */
+/** One direction (min or max) of one block: unit rows, optimiser state, per-epoch sums and retirement. */
 interface Track {
+  readonly neurons: number;
+  readonly dim: number;
   readonly v: Float64Array;
   readonly grad: Float64Array;
   readonly optimiser: RmsProp;
-  readonly sumLambda: Float64Array;
-  readonly sumV: Float64Array;
+  /** Σ R(v) and Σ v over the steps of the current epoch. */
+  readonly epochLambda: Float64Array;
+  readonly epochV: Float64Array;
+  /** Per-epoch means of the last `averageEpochs` epochs (ring buffers, slot = epoch mod window). */
+  readonly lambdas: Float64Array[];
+  readonly vs: Float64Array[];
+  /** Epochs each neuron has completed (it stops counting when it retires). */
+  readonly epochsDone: Int32Array;
+  /** 1 while the neuron still takes steps. */
+  readonly active: Uint8Array;
+}
+
+/** v with the rows of retired neurons zeroed (the network operator skips zero rows). */
+function activeRows(track: Track): Float64Array {
+  const out = track.v.slice();
+  for (let j = 0; j < track.neurons; j++) if (track.active[j] === 0) out.fill(0, j * track.dim, (j + 1) * track.dim);
+  return out;
 }
 
 /**
  * The stochastic Rayleigh-quotient solver of fast energy-aware splitting (algorithms.md §3.2): per step,
- * S·v (of one minibatch, or of the whole scoring set in `full` mode), the manual gradient of R(v), an RMSprop
- * step and renormalisation of every neuron's v. λ_min is minimised, λ_max maximised (ascent) on the same
- * products: one `multiplyMany` call carries both vector sets when the operator has it (one network pass),
- * otherwise two `multiply` calls. Outputs: λ = mean of R(v) before each step over the last `averageEpochs`
- * epochs; v = mean of those iterates, renormalised. Residuals use one more full-data product of both sets.
- * Cost: epochs·(batchCount in `minibatch` mode, else 1) + 1 passes of two vector sets.
+ * S·v (of one minibatch in `minibatch` mode, the paper's; of the whole scoring set in `full` mode), the manual
+ * gradient of R(v), an RMSprop step and renormalisation of every neuron's v. λ_min is minimised, λ_max
+ * maximised (ascent) on the same products: one `multiplyMany` call carries both vector sets when the operator
+ * has it (one pass), otherwise two `multiply` calls. Outputs: λ = mean of R(v) before each step and v = the
+ * renormalised mean of the iterates, over the last `averageEpochs` epochs (the paper: the last epoch).
+ * Early stopping: after each epoch from the second on, a neuron (per direction) whose epoch-mean R and epoch-mean
+ * v both moved by at most `stopTolerance` since the previous epoch (relative change of R, 1 − |cos| of v) is
+ * retired with its current averages; retired neurons pass zero vectors, which the network operator skips.
+ * Residuals use one more full-data product of both sets.
+ * Cost: at most epochs·(batchCount in `minibatch` mode, else 1) + 1 passes of two vector sets.
  */
 export class RayleighEigenSolver implements EigenSolver {
   readonly id = 'rayleigh';
@@ -120,67 +155,113 @@ export class RayleighEigenSolver implements EigenSolver {
     const rng = new SeededRandom(o.seed);
     const blocks = operator.blocks;
     const settings = { momentum: o.momentum, alpha: o.alpha, epsilon: o.epsilon };
+    const window = Math.min(o.averageEpochs, o.epochs);
     const makeTrack = (neurons: number, dim: number): Track => ({
+      neurons,
+      dim,
       v: randomUnitRows(neurons, dim, rng),
       grad: new Float64Array(neurons * dim),
       optimiser: new RmsProp(neurons * dim, settings),
-      sumLambda: new Float64Array(neurons),
-      sumV: new Float64Array(neurons * dim),
+      epochLambda: new Float64Array(neurons),
+      epochV: new Float64Array(neurons * dim),
+      lambdas: Array.from({ length: window }, () => new Float64Array(neurons)),
+      vs: Array.from({ length: window }, () => new Float64Array(neurons * dim)),
+      epochsDone: new Int32Array(neurons),
+      active: new Uint8Array(neurons).fill(1),
     });
     const mins = blocks.map((b) => makeTrack(b.neurons, b.dim));
     const maxs = blocks.map((b) => makeTrack(b.neurons, b.dim));
+    const tracks = [...mins, ...maxs];
     const steps = o.batchMode === 'full' ? [undefined] : Array.from({ length: operator.batchCount }, (_, b) => b);
     const total = o.epochs * steps.length;
-    const averaged = Math.min(o.averageEpochs, o.epochs);
-    let recorded = 0;
     let lr = o.learningRate;
 
-    const advance = (tracks: Track[], products: Float64Array[], sign: 1 | -1, label: string, record: boolean): void => {
-      tracks.forEach((track, b) => {
-        const { name, neurons, dim } = blocks[b] as (typeof blocks)[number];
-        const sv = products[b] as Float64Array;
-        checkFiniteRows(sv, neurons, dim, name, label);
-        for (let j = 0; j < neurons; j++) {
-          const r = rayleighGradient(track.v, sv, track.grad, dim, j * dim);
-          if (record) {
-            track.sumLambda[j] = (track.sumLambda[j] as number) + r;
-            for (let i = j * dim; i < (j + 1) * dim; i++) track.sumV[i] = (track.sumV[i] as number) + (track.v[i] as number);
-          }
+    const advance = (track: Track, sv: Float64Array, name: string, sign: 1 | -1, label: string): void => {
+      const { neurons, dim } = track;
+      checkFiniteRows(sv, neurons, dim, name, label);
+      for (let j = 0; j < neurons; j++) {
+        if (track.active[j] === 0) continue;
+        const off = j * dim;
+        const r = rayleighGradient(track.v, sv, track.grad, dim, off);
+        track.epochLambda[j] = (track.epochLambda[j] as number) + r;
+        for (let i = off; i < off + dim; i++) {
+          track.epochV[i] = (track.epochV[i] as number) + (track.v[i] as number);
+          if (sign < 0) track.grad[i] = -(track.grad[i] as number);
         }
-        if (sign < 0) for (let i = 0; i < track.grad.length; i++) track.grad[i] = -(track.grad[i] as number);
-        track.optimiser.step(track.v, track.grad, lr);
-        for (let j = 0; j < neurons; j++) {
-          if (normalise(track.v, dim, j * dim) === 0) track.v[j * dim] = 1;
+        track.optimiser.step(track.v, track.grad, lr, off, off + dim);
+        if (normalise(track.v, dim, off) === 0) track.v[off] = 1;
+      }
+    };
+
+    /** Closes an epoch: stores the epoch means and retires the neurons that stopped moving. */
+    const endEpoch = (track: Track, epoch: number): void => {
+      const { neurons, dim } = track;
+      const slot = (epoch - 1) % window;
+      const lambda = track.lambdas[slot] as Float64Array;
+      const v = track.vs[slot] as Float64Array;
+      const previous = track.vs[(epoch - 2 + window) % window] as Float64Array;
+      const previousLambda = track.lambdas[(epoch - 2 + window) % window] as Float64Array;
+      const row = new Float64Array(dim);
+      for (let j = 0; j < neurons; j++) {
+        if (track.active[j] === 0) continue;
+        const off = j * dim;
+        const l = (track.epochLambda[j] as number) / steps.length;
+        row.set(track.epochV.subarray(off, off + dim));
+        // The mean of unit iterates only vanishes if v flipped sign; use the last iterate then.
+        if (normalise(row, dim) === 0) row.set(track.v.subarray(off, off + dim));
+        if (o.stopTolerance > 0 && epoch >= 2) {
+          // Read before writing: with a one-epoch window the previous epoch sits in the same slot.
+          const cos = Math.abs(dot(row, previous, dim, 0, off));
+          const before = previousLambda[j] as number;
+          const moved = Math.max(1 - cos, Math.abs(l - before) / Math.max(Math.abs(l), 1e-300));
+          if (moved <= o.stopTolerance) track.active[j] = 0;
         }
-      });
+        lambda[j] = l;
+        v.set(row, off);
+        track.epochsDone[j] = epoch;
+      }
+      track.epochLambda.fill(0);
+      track.epochV.fill(0);
     };
 
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
       if (epoch % o.decayEvery === 0) lr *= o.learningRateDecay;
-      const record = epoch > o.epochs - averaged;
       for (let s = 0; s < steps.length; s++) {
         throwIfAborted(options.signal);
         const batch = steps[s];
         const label = batch === undefined ? 'S·v (full data)' : `S·v (minibatch ${batch})`;
-        const [sMin, sMax] = await multiplyBoth(operator, mins.map((t) => t.v), maxs.map((t) => t.v), batch);
-        advance(mins, sMin, 1, label, record);
-        advance(maxs, sMax, -1, label, record);
-        if (record) recorded++;
+        const [sMin, sMax] = await multiplyBoth(operator, mins.map(activeRows), maxs.map(activeRows), batch);
+        blocks.forEach((block, k) => {
+          advance(mins[k] as Track, sMin[k] as Float64Array, block.name, 1, label);
+          advance(maxs[k] as Track, sMax[k] as Float64Array, block.name, -1, label);
+        });
         options.onProgress?.((epoch - 1) * steps.length + s + 1, total, `rayleigh: epoch ${epoch}/${o.epochs}`);
       }
+      for (const track of tracks) endEpoch(track, epoch);
+      if (tracks.every((t) => t.active.every((a) => a === 0))) break;
     }
 
-    const finish = (track: Track, neurons: number, dim: number): { lambda: Float64Array; v: Float64Array } => {
-      const lambda = track.sumLambda.map((s) => s / recorded);
-      const v = track.sumV.slice();
+    /** λ and v of every neuron: the means over its last `window` completed epochs. */
+    const finish = (track: Track): { lambda: Float64Array; v: Float64Array } => {
+      const { neurons, dim } = track;
+      const lambda = new Float64Array(neurons);
+      const v = new Float64Array(neurons * dim);
       for (let j = 0; j < neurons; j++) {
-        // The mean of unit iterates only vanishes if v flipped sign; fall back to the last iterate then.
-        if (normalise(v, dim, j * dim) === 0) v.set(track.v.subarray(j * dim, (j + 1) * dim), j * dim);
+        const done = track.epochsDone[j] as number;
+        const count = Math.min(window, done);
+        const off = j * dim;
+        for (let e = done - count + 1; e <= done; e++) {
+          const slot = (e - 1) % window;
+          lambda[j] = (lambda[j] as number) + ((track.lambdas[slot] as Float64Array)[j] as number) / count;
+          const epochV = track.vs[slot] as Float64Array;
+          for (let i = off; i < off + dim; i++) v[i] = (v[i] as number) + (epochV[i] as number);
+        }
+        if (normalise(v, dim, off) === 0) v.set(track.v.subarray(off, off + dim), off);
       }
       return { lambda, v };
     };
-    const minOut = blocks.map((b, k) => finish(mins[k] as Track, b.neurons, b.dim));
-    const maxOut = blocks.map((b, k) => finish(maxs[k] as Track, b.neurons, b.dim));
+    const minOut = mins.map(finish);
+    const maxOut = maxs.map(finish);
     const [sMin, sMax] = await multiplyBoth(operator, minOut.map((m) => m.v), maxOut.map((m) => m.v));
     return blocks.map((block, k) => {
       const { name, neurons, dim } = block;

@@ -52,12 +52,15 @@ export class RmsProp {
     this.buffer = new Float64Array(size);
   }
 
-  /** One step on `params` (in place) with gradient `grad` (a descent step; negate `grad` to ascend). */
-  step(params: Float64Array, grad: Float64Array, lr: number): void {
+  /**
+   * One step on `params` (in place) with gradient `grad` (a descent step; negate `grad` to ascend), on the
+   * entries `[from, to)` only (default all; the others and their optimiser state are left as they are).
+   */
+  step(params: Float64Array, grad: Float64Array, lr: number, from = 0, to = params.length): void {
     const { momentum, alpha, epsilon } = this.settings;
     const sq = this.square;
     const buf = this.buffer;
-    for (let i = 0; i < params.length; i++) {
+    for (let i = from; i < to; i++) {
       const g = grad[i] as number;
       const a = alpha * (sq[i] as number) + (1 - alpha) * g * g;
       sq[i] = a;
