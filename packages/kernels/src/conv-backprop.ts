@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { depthwiseConvSimd, depthwiseConvSimdAvailable } from './depthwise-conv.js';
 import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
 import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
@@ -194,6 +195,10 @@ export function convBackpropInput(
       return tf.conv2d(src, swapped, 1, convPad);
     }
     const mult = outC;
+    if (mult === 1 && top >= 0 && left >= 0 && depthwiseConvSimdAvailable()) {
+      // The generated SIMD depthwise kernel, padding (or cropping) the dilated gradient itself.
+      return depthwiseConvSimd(dilated, rotated, 1, 1, { top, bottom, left, right });
+    }
     if (mult === 1) return tf.depthwiseConv2d(src, rotated, 1, convPad);
     // Channel multiplier m: convolve every (c, q) output channel with its own tap set, sum over q.
     const perChannel = tf.reshape(rotated, [kh, kw, inC * mult, 1]) as tf.Tensor4D;
