@@ -56,6 +56,19 @@ describe('depthwise convolution forward on wasm', () => {
     });
   }
 
+  it('accepts null attributes (as tfjs-layers passes them)', async () => {
+    const run = (): tf.Tensor[] => {
+      const x = seeded([2, 5, 6, 4], 1);
+      const filter = seeded([3, 3, 4, 1], 2);
+      const attrs = { strides: [1, 1], pad: 'same', dilations: null, dataFormat: null, dimRoundingMode: null };
+      return [tf.engine().runKernel(tf.DepthwiseConv2dNative, { x, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor];
+    };
+    const [ref] = await onBackend('cpu', () => [tf.depthwiseConv2d(seeded([2, 5, 6, 4], 1) as tf.Tensor4D, seeded([3, 3, 4, 1], 2) as tf.Tensor4D, 1, 'same')]);
+    const [got] = await onBackend('wasm', run);
+    assert.ok(ref && got);
+    assert.ok(relError(got, ref) <= TOL, `rel err ${relError(got, ref)}`);
+  });
+
   it('runs the SIMD kernel for multiplier 1 and wasm’s own for multiplier 2, leaving no tensors', async () => {
     await tf.setBackend('wasm');
     const one = cases.find((c) => c.c === 8 && c.s === 2);

@@ -92,9 +92,10 @@ function depthwiseForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<
   const a = args.attrs ?? {};
   const x = args.inputs['x'];
   const filter = args.inputs['filter'];
-  const dilations = a['dilations'] as number | number[] | undefined;
-  const dil = dilations === undefined ? [1, 1] : typeof dilations === 'number' ? [dilations] : dilations;
-  const format = a['dataFormat'] as string | undefined;
+  // tfjs-layers passes null for absent attributes.
+  const dilations = a['dilations'] as number | number[] | null | undefined;
+  const dil = dilations == null ? [1, 1] : typeof dilations === 'number' ? [dilations] : dilations;
+  const format = a['dataFormat'] as string | null | undefined;
   if (
     x !== undefined &&
     filter !== undefined &&
@@ -103,7 +104,7 @@ function depthwiseForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<
     x.shape.length === 4 &&
     filter.shape[3] === 1 &&
     dil.every((d) => d === 1) &&
-    (format === undefined || format === 'NHWC') &&
+    (format == null || format === 'NHWC' || format === 'channelsLast') &&
     depthwiseConvSimdAvailable()
   ) {
     const strides = a['strides'] as number | [number, number];
@@ -113,7 +114,7 @@ function depthwiseForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<
       strides,
       1,
       a['pad'] as ConvPad,
-      a['dimRoundingMode'] as Rounding,
+      (a['dimRoundingMode'] as Rounding | null) ?? undefined,
       true,
     );
     if (info.outHeight > 0 && info.outWidth > 0 && info.batchSize > 0) {
