@@ -4,6 +4,7 @@ export * from './conv-backprop.js';
 export * from './depthwise-filter-grad.js';
 export * from './depthwise-conv.js';
 export * from './pointwise-filter-grad.js';
+export * from './pointwise-conv.js';
 export * from './batch-norm.js';
 export * from './batch-norm-simd.js';
 export * from './channel-affine.js';

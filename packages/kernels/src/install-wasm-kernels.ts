@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-layers';
 
 import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
 import { depthwiseConvSimd, depthwiseConvSimdAvailable } from './depthwise-conv.js';
+import { rowMatMulAvailable, rowMatMulSimd } from './pointwise-conv.js';
 import { wasmIdentityKernel, wasmSliceKernel, wasmStridedSliceKernel } from './wasm-slice.js';
 
 /** Marks the kernel configs registered here, so re-installation (even from a second copy) is a no-op. */
@@ -24,6 +25,7 @@ export const wasmKernelNames: readonly string[] = [
   tf.Identity,
   tf.StridedSlice,
   tf.DepthwiseConv2dNative,
+  tf.Conv2D,
 ];
 
 /** The configs that were registered before ours (Conv2DBackpropInput, Slice, Identity, StridedSlice exist in wasm 4.22). */
@@ -134,6 +136,62 @@ function depthwiseForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<
   return original(args);
 }
 
+/**
+ * Forward `Conv2D` for wasm: pointwise convolutions (1×1 filter, stride 1, no padding, NHWC, float32,
+ * N·H·W a multiple of 4, output channels a multiple of 8) as one row-major SIMD product
+ * (`pointwise-conv.ts`; faster than wasm's XNNPACK convolution here, which also re-packs the
+ * filter whenever it changes); anything else through the kernel it replaced.
+ */
+function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
+  const a = args.attrs ?? {};
+  const x = args.inputs['x'];
+  const filter = args.inputs['filter'];
+  const dilations = a['dilations'] as number | number[] | null | undefined;
+  const dil = dilations == null ? [1, 1] : typeof dilations === 'number' ? [dilations] : dilations;
+  const format = a['dataFormat'] as string | null | undefined;
+  if (
+    x !== undefined &&
+    filter !== undefined &&
+    x.dtype === 'float32' &&
+    filter.dtype === 'float32' &&
+    x.shape.length === 4 &&
+    filter.shape[0] === 1 &&
+    filter.shape[1] === 1 &&
+    dil.every((d) => d === 1) &&
+    (format == null || format === 'NHWC' || format === 'channelsLast')
+  ) {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a['strides'] as number | [number, number],
+      1,
+      a['pad'] as ConvPad,
+      (a['dimRoundingMode'] as Rounding | null) ?? undefined,
+    );
+    const [n, h, w, inC] = x.shape as [number, number, number, number];
+    const outC = filter.shape[3] as number;
+    const m = n * h * w;
+    if (
+      info.strideHeight === 1 &&
+      info.strideWidth === 1 &&
+      info.padInfo.top === 0 &&
+      info.padInfo.left === 0 &&
+      info.outHeight === h &&
+      info.outWidth === w &&
+      rowMatMulAvailable(m, inC, outC)
+    ) {
+      return tf.tidy(() => {
+        const x2 = tf.reshape(asTensor4D(x, tf.Conv2D, 'x'), [m, inC]) as tf.Tensor2D;
+        const w2 = tf.reshape(asTensor4D(filter, tf.Conv2D, 'filter'), [inC, outC]) as tf.Tensor2D;
+        return tf.reshape(rowMatMulSimd(x2, w2), [n, h, w, outC]);
+      });
+    }
+  }
+  const original = replaced.get(tf.Conv2D)?.kernelFunc;
+  if (original === undefined) throw new Error('Conv2D: no wasm kernel to fall back to');
+  return original(args);
+}
+
 function configs(): MarkedKernelConfig[] {
   return [
     {
@@ -178,6 +236,13 @@ function configs(): MarkedKernelConfig[] {
       kernelFunc: depthwiseForwardKernel,
       // wasm's own kernel (the fallback) binds its wasm function in its setup.
       setupFunc: (backend: object) => replaced.get(tf.DepthwiseConv2dNative)?.setupFunc?.(backend),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.Conv2D,
+      backendName: 'wasm',
+      kernelFunc: conv2dForwardKernel,
+      setupFunc: (backend: object) => replaced.get(tf.Conv2D)?.setupFunc?.(backend),
       [installedMark]: true,
     },
     {
