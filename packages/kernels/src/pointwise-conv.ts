@@ -11,44 +11,63 @@ const TILE_M = 4;
 const TILE_N = 8;
 
 /**
- * Emits `f(x, w, out, rowGroups)`: `out[m, n] = Σ_k x[m, k] · w[k, n]` for `4·rowGroups` rows, `x`
- * `[M, K]`, `w` `[K, N]`, `out` `[M, N]`, all row-major. For each group of 4 rows and each 8-column
- * tile the eight accumulators live in `v128` locals while k runs: per k, two `w` vectors and four
- * splatted `x` values. `w` is read in layout order (no packing); a 4-row block of `x` stays in L1.
+ * Emits `f(x, wp, out, rowGroups)`: `out[m, n] = Σ_k x[m, k] · w[k, n]` for `4·rowGroups` rows, `x`
+ * `[M, K]` and `out` `[M, N]` row-major, `wp` the filter packed by 8-column tiles (`[N/8, K, 8]`, see
+ * `packTiles`). Loops: 8-column tile (its K×8 block of `wp`, K·32 bytes, stays in L1), group of 4 rows
+ * (the caller passes a block of rows that stays in cache), k; the eight accumulators of a 4×8 output
+ * tile live in `v128` locals, and each k loads two `w` vectors and splats four `x` values.
  */
 function emitGemm(k: number, n: number): Uint8Array {
-  const [X, W, OUT, GROUPS, NB, XP, WP, KC, OT, D0, D1, S] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const acc = (r: number, h: number): number => 12 + r * 2 + h;
+  const [X, W, OUT, GROUPS, NB, XP, WP, KC, OT, XG, G, D0, D1, S] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const acc = (r: number, h: number): number => 14 + r * 2 + h;
   const xRow = k * 4;
   const outRow = n * 4;
   const code = new Code();
-  code.repeat(GROUPS, (g) => {
-    g.i32(0).set(NB);
-    g.countedLoop(NB, TILE_N * 4, outRow, (t) => {
-      for (let r = 0; r < TILE_M; r++) for (let h = 0; h < 2; h++) t.zero().set(acc(r, h));
-      t.get(X).set(XP).get(W).get(NB).add().set(WP).i32(k).set(KC);
-      t.repeat(KC, (q) => {
+  code.i32(0).set(NB);
+  code.countedLoop(NB, TILE_N * 4, outRow, (t) => {
+    t.get(X).set(XG).get(OUT).get(NB).add().set(OT).get(GROUPS).set(G);
+    t.repeat(G, (g) => {
+      for (let r = 0; r < TILE_M; r++) for (let h = 0; h < 2; h++) g.zero().set(acc(r, h));
+      // WP = wp + tile·K·32 = wp + NB·K
+      g.get(XG).set(XP).get(W).get(NB).i32(k).bytes.push(0x6c);
+      g.add().set(WP).i32(k).set(KC);
+      g.repeat(KC, (q) => {
         q.get(WP).load().set(D0).get(WP).load(16).set(D1);
         for (let r = 0; r < TILE_M; r++) {
           q.get(XP).loadSplat(r * xRow).set(S);
           q.get(acc(r, 0)).get(S).get(D0).f32x4Mul().f32x4Add().set(acc(r, 0));
           q.get(acc(r, 1)).get(S).get(D1).f32x4Mul().f32x4Add().set(acc(r, 1));
         }
-        q.inc(XP, 4).inc(WP, outRow);
+        q.inc(XP, 4).inc(WP, TILE_N * 4);
       });
-      t.get(OUT).get(NB).add().set(OT);
-      for (let r = 0; r < TILE_M; r++) for (let h = 0; h < 2; h++) t.get(OT).get(acc(r, h)).store(r * outRow + h * 16);
+      for (let r = 0; r < TILE_M; r++) for (let h = 0; h < 2; h++) g.get(OT).get(acc(r, h)).store(r * outRow + h * 16);
+      g.inc(XG, TILE_M * xRow).inc(OT, TILE_M * outRow);
     });
-    g.inc(X, TILE_M * xRow).inc(OUT, TILE_M * outRow);
   });
   return encodeModule([
     {
       name: 'f',
       params: [I32, I32, I32, I32],
-      locals: [I32, I32, I32, I32, I32, V128, V128, V128, ...new Array<number>(TILE_M * 2).fill(V128)],
+      locals: [I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, ...new Array<number>(TILE_M * 2).fill(V128)],
       body: code,
     },
   ]);
+}
+
+/** Copies row-major `w` `[K, N]` into `[N/8, K, 8]` (each 8-column tile contiguous). */
+function packTiles(src: Float32Array, dst: Float32Array, k: number, n: number): void {
+  let o = 0;
+  for (let t = 0; t < n; t += TILE_N) {
+    for (let r = 0; r < k; r++) {
+      const base = r * n + t;
+      for (let j = 0; j < TILE_N; j++) dst[o++] = src[base + j] ?? 0;
+    }
+  }
+}
+
+/** Row groups per call: a block of 4·G rows of `x` takes about 32 KiB. */
+function blockGroups(k: number): number {
+  return Math.max(1, Math.floor(2048 / k));
 }
 
 type GemmFn = (x: number, w: number, out: number, rowGroups: number) => void;
@@ -85,7 +104,24 @@ function gemmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): 
   const memory = wasmHeapMemory(backend);
   if (memory === undefined) throw new Error(`${RowMatMul}: the wasm heap memory is not importable`);
   const out = backend.makeOutput([m, n], 'float32');
-  gemmFn(memory, k, n)(heapOffset(backend, x), heapOffset(backend, w), heapOffset(backend, out), m / TILE_M);
+  const fn = gemmFn(memory, k, n);
+  const wasm = backend.wasm as unknown as { _malloc(bytes: number): number; _free(ptr: number): void };
+  const packed = wasm._malloc(k * n * 4);
+  try {
+    // Offsets after every allocation (an allocation may grow the heap).
+    const wOff = heapOffset(backend, w);
+    packTiles(new Float32Array(memory.buffer, wOff, k * n), new Float32Array(memory.buffer, packed, k * n), k, n);
+    const xOff = heapOffset(backend, x);
+    const oOff = heapOffset(backend, out);
+    const groups = m / TILE_M;
+    const block = blockGroups(k);
+    for (let g0 = 0; g0 < groups; g0 += block) {
+      const rows = g0 * TILE_M;
+      fn(xOff + rows * k * 4, packed, oOff + rows * n * 4, Math.min(block, groups - g0));
+    }
+  } finally {
+    wasm._free(packed);
+  }
   return out;
 }
 
@@ -105,7 +141,8 @@ export function rowMatMulAvailable(m: number, k: number, n: number): boolean {
 
 /**
  * `x · w` `[M, N]` for row-major `x` `[M, K]` and `w` `[K, N]` (a pointwise convolution over M pixels)
- * in one generated SIMD kernel (4×8 register tiles, no packing). Call only when
+ * in one generated SIMD kernel (4×8 register tiles; `w` is repacked by 8-column tiles per call, a
+ * K·N copy). Call only when
  * {@link rowMatMulAvailable}.
  */
 export function rowMatMulSimd(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
