@@ -25,7 +25,7 @@ export interface DepthwiseConvShape {
 }
 
 /** A run of output rows (or columns) whose valid taps are `lo…hi` (lo > hi: none). */
-interface Segment {
+export interface Segment {
   readonly start: number;
   readonly count: number;
   readonly lo: number;
@@ -33,7 +33,7 @@ interface Segment {
 }
 
 /** Groups outputs `0…outLen−1` by their range of taps that fall inside `[0, inLen)`. */
-function segments(outLen: number, inLen: number, k: number, stride: number, padStart: number): Segment[] {
+export function segments(outLen: number, inLen: number, k: number, stride: number, padStart: number): Segment[] {
   const out: Segment[] = [];
   for (let o = 0; o < outLen; o++) {
     const origin = o * stride - padStart;

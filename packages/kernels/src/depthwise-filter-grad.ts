@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
+import { segments } from './depthwise-conv.js';
 import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel name of the per-image depthwise filter-gradient partial sums (wasm only). */
@@ -9,9 +10,8 @@ export const DepthwiseFilterGradPartials = 'MitosisDepthwiseFilterGradPartials';
 /** Static shape of one {@link DepthwiseFilterGradPartials} call, in elements. */
 export interface DepthwisePartialsShape {
   readonly batch: number;
-  /** Padded input rows and columns (every tap read lies inside). */
-  readonly padHeight: number;
-  readonly padWidth: number;
+  readonly inHeight: number;
+  readonly inWidth: number;
   readonly outHeight: number;
   readonly outWidth: number;
   /** Channels, a multiple of 4. */
@@ -20,59 +20,76 @@ export interface DepthwisePartialsShape {
   readonly filterWidth: number;
   readonly strideHeight: number;
   readonly strideWidth: number;
+  /** Implicit zero rows above / columns left of the input (≥ 0). */
+  readonly padTop: number;
+  readonly padLeft: number;
 }
 
 /**
  * Emits `f(x, dy, acc)`: for every image n, tap (i, j) and channel c,
- * `acc[n, i·kw + j, c] += Σ_{oh, ow} x[n, oh·sh + i, ow·sw + j, c] · dy[n, oh, ow, c]`
- * with `x` `[N, Hp, Wp, C]` (already padded), `dy` `[N, Ho, Wo, C]`, `acc` `[N, kh·kw, C]` (zeroed by
- * the caller). Loops: image, output row, 4-channel group, output column; the kh·kw accumulators of a
- * channel group live in `v128` locals across one output row (per-row sums, then added into `acc`).
- * Every size is a constant of the generated code, so tap offsets are load immediates.
+ * `acc[n, i·kw + j, c] += Σ_{oh, ow} x[n, oh·sh + i − pt, ow·sw + j − pl, c] · dy[n, oh, ow, c]` over the
+ * taps inside `x` `[N, H, W, C]` (zero padding implicit), `dy` `[N, Ho, Wo, C]`, `acc` `[N, kh·kw, C]`
+ * (zeroed by the caller). Output rows and columns are split into runs with the same valid taps
+ * (borders, interior; see `segments`), each emitted with only its taps, so addresses are non-negative
+ * bases plus constants. Loops: image, row run, row, 4-channel group, column run, column; the kh·kw
+ * accumulators of a channel group live in `v128` locals across one output row (per-row sums, then
+ * added into `acc`).
  */
 function emitPartials(s: DepthwisePartialsShape): Uint8Array {
-  const { batch, padHeight, padWidth, outHeight, outWidth, channels: c } = s;
-  const taps = s.filterHeight * s.filterWidth;
-  const pixel = c * 4; // bytes per pixel
-  // Locals: params x 0, dy 1, acc 2; i32 n 3, oh 4, cb 5, p 6, q 7, xRow 8, xImg 9, dyRow 10, accImg 11,
-  // ow 12; v128 d 13, a_t 14 + t.
-  const [X, DY, ACC, N, OH, CB, P, Q, XROW, XIMG, DYROW, ACCIMG, OW, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  const a = (t: number): number => 14 + t;
-  const tapOffset = (t: number): number =>
-    (Math.floor(t / s.filterWidth) * padWidth + (t % s.filterWidth)) * pixel;
+  const { batch, inHeight, inWidth, outHeight, outWidth, channels: c, filterWidth: kw } = s;
+  const taps = s.filterHeight * kw;
+  const pixel = c * 4;
+  const rowBytes = inWidth * pixel;
+  // Locals: params x 0, dy 1, acc 2; i32 n 3, rc 4, cb 5, p 6, q 7, xRow 8, xImg 9, dyRow 10, accImg 11,
+  // cc 12, dyImg 13; v128 d 14, a_t 15 + t.
+  const [X, DY, ACC, N, RC, CB, P, Q, XROW, XIMG, DYROW, ACCIMG, CC, DYIMG, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const a = (t: number): number => 15 + t;
+  const rowSegs = segments(outHeight, inHeight, s.filterHeight, s.strideHeight, s.padTop).filter((r) => r.lo <= r.hi);
+  const colSegs = segments(outWidth, inWidth, kw, s.strideWidth, s.padLeft).filter((r) => r.lo <= r.hi);
   const code = new Code();
-  code.get(X).set(XIMG).get(DY).set(DYROW).get(ACC).set(ACCIMG).i32(0).set(N);
+  code.get(X).set(XIMG).get(DY).set(DYIMG).get(ACC).set(ACCIMG).i32(0).set(N);
   code.countedLoop(N, 1, batch, (k) => {
-    k.get(XIMG).set(XROW).i32(0).set(OH);
-    k.countedLoop(OH, 1, outHeight, (r) => {
-      r.i32(0).set(CB);
-      r.countedLoop(CB, 16, pixel, (g) => {
-        for (let t = 0; t < taps; t++) g.zero().set(a(t));
-        g.get(DYROW).get(CB).add().set(P);
-        g.get(XROW).get(CB).add().set(Q);
-        g.i32(0).set(OW);
-        g.countedLoop(OW, 1, outWidth, (w) => {
-          w.get(P).load().set(D);
-          for (let t = 0; t < taps; t++) {
-            w.get(a(t)).get(Q).load(tapOffset(t)).get(D).f32x4Mul().f32x4Add().set(a(t));
+    for (const rs of rowSegs) {
+      const firstRow = rs.start * s.strideHeight - s.padTop + rs.lo;
+      k.get(XIMG).i32(firstRow * rowBytes).add().set(XROW);
+      k.get(DYIMG).i32(rs.start * outWidth * pixel).add().set(DYROW).i32(0).set(RC);
+      k.countedLoop(RC, 1, rs.count, (r) => {
+        r.i32(0).set(CB);
+        r.countedLoop(CB, 16, pixel, (g) => {
+          for (let t = 0; t < taps; t++) g.zero().set(a(t));
+          for (const cs of colSegs) {
+            const firstCol = cs.start * s.strideWidth - s.padLeft + cs.lo;
+            g.get(DYROW).get(CB).add().i32(cs.start * pixel).add().set(P);
+            g.get(XROW).get(CB).add().i32(firstCol * pixel).add().set(Q);
+            g.i32(0).set(CC);
+            g.countedLoop(CC, 1, cs.count, (w) => {
+              w.get(P).load().set(D);
+              for (let i = rs.lo; i <= rs.hi; i++) {
+                for (let j = cs.lo; j <= cs.hi; j++) {
+                  const t = i * kw + j;
+                  const off = ((i - rs.lo) * inWidth + (j - cs.lo)) * pixel;
+                  w.get(a(t)).get(Q).load(off).get(D).f32x4Mul().f32x4Add().set(a(t));
+                }
+              }
+              w.inc(P, pixel).inc(Q, s.strideWidth * pixel);
+            });
           }
-          w.inc(P, pixel).inc(Q, s.strideWidth * pixel);
+          // acc[n, t, cb/4 …] += a_t
+          g.get(ACCIMG).get(CB).add().set(P);
+          for (let t = 0; t < taps; t++) {
+            g.get(P).get(P).load(t * pixel).get(a(t)).f32x4Add().store(t * pixel);
+          }
         });
-        // acc[n, t, cb/4 …] += a_t
-        g.get(ACCIMG).get(CB).add().set(P);
-        for (let t = 0; t < taps; t++) {
-          g.get(P).get(P).load(t * pixel).get(a(t)).f32x4Add().store(t * pixel);
-        }
+        r.inc(XROW, s.strideHeight * rowBytes).inc(DYROW, outWidth * pixel);
       });
-      r.inc(XROW, s.strideHeight * padWidth * pixel).inc(DYROW, outWidth * pixel);
-    });
-    k.inc(XIMG, padHeight * padWidth * pixel).inc(ACCIMG, taps * pixel);
+    }
+    k.inc(XIMG, inHeight * rowBytes).inc(DYIMG, outHeight * outWidth * pixel).inc(ACCIMG, taps * pixel);
   });
   return encodeModule([
     {
       name: 'f',
       params: [I32, I32, I32],
-      locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, ...new Array<number>(taps).fill(V128)],
+      locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, ...new Array<number>(taps).fill(V128)],
       body: code,
     },
   ]);
@@ -106,15 +123,16 @@ function compiled(memory: WasmMemory, shape: DepthwisePartialsShape): PartialsFn
 function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwisePartialsShape {
   const get = (k: keyof DepthwisePartialsShape): number => {
     const v = attrs?.[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new Error(`${DepthwiseFilterGradPartials}: attribute "${k}" must be a positive integer`);
+    const min = k === 'padTop' || k === 'padLeft' ? 0 : 1;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw new Error(`${DepthwiseFilterGradPartials}: attribute "${k}" must be an integer ≥ ${min}`);
     }
     return v;
   };
   const shape: DepthwisePartialsShape = {
     batch: get('batch'),
-    padHeight: get('padHeight'),
-    padWidth: get('padWidth'),
+    inHeight: get('inHeight'),
+    inWidth: get('inWidth'),
     outHeight: get('outHeight'),
     outWidth: get('outWidth'),
     channels: get('channels'),
@@ -122,19 +140,15 @@ function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwisePartialsSh
     filterWidth: get('filterWidth'),
     strideHeight: get('strideHeight'),
     strideWidth: get('strideWidth'),
+    padTop: get('padTop'),
+    padLeft: get('padLeft'),
   };
   if (shape.channels % 4 !== 0) throw new Error(`${DepthwiseFilterGradPartials}: channels must be a multiple of 4`);
-  if (
-    (shape.outHeight - 1) * shape.strideHeight + shape.filterHeight > shape.padHeight ||
-    (shape.outWidth - 1) * shape.strideWidth + shape.filterWidth > shape.padWidth
-  ) {
-    throw new Error(`${DepthwiseFilterGradPartials}: taps reach outside the padded input`);
-  }
   return shape;
 }
 
 /**
- * The `wasm` kernel of {@link DepthwiseFilterGradPartials}: inputs `x` `[N, Hp, Wp, C]` (padded), `dy`
+ * The `wasm` kernel of {@link DepthwiseFilterGradPartials}: inputs `x` `[N, H, W, C]`, `dy`
  * `[N, Ho, Wo, C]`; output `[N, kh·kw, C]`, per-image sums of `x`-tap · `dy` (see `emitPartials`).
  */
 function partialsKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -143,7 +157,7 @@ function partialsKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown;
   const x = args.inputs['x'];
   const dy = args.inputs['dy'];
   if (x === undefined || dy === undefined) throw new Error(`${DepthwiseFilterGradPartials}: inputs x and dy are required`);
-  const expectX = [s.batch, s.padHeight, s.padWidth, s.channels];
+  const expectX = [s.batch, s.inHeight, s.inWidth, s.channels];
   const expectDy = [s.batch, s.outHeight, s.outWidth, s.channels];
   if (!tf.util.arraysEqual(x.shape, expectX) || !tf.util.arraysEqual(dy.shape, expectDy)) {
     throw new Error(
@@ -198,8 +212,8 @@ export interface DepthwiseGeometry {
 
 /**
  * Filter gradient of a depthwise convolution with channel multiplier 1 on `wasm`, in one SIMD pass
- * over the (zero-padded) input and the output gradient: `x` is padded to `[N, Hp, Wp, C′]` (C′ = C
- * rounded up to a multiple of 4; `dy` gets the same channel padding), the kernel
+ * over the input and the output gradient (zero padding implicit; channels padded to a multiple of 4
+ * only when needed): the kernel
  * {@link DepthwiseFilterGradPartials} sums every tap's products per image, and `columnSums`-style
  * average pooling reduces the N per-image sums. Call only when {@link depthwiseSimdAvailable}.
  *
@@ -213,32 +227,15 @@ export function depthwiseFilterGradSimd(x: tf.Tensor4D, dy: tf.Tensor4D, g: Dept
   const kw = g.filterWidth;
   return tf.tidy(() => {
     const cp = Math.ceil(c / 4) * 4;
-    const hp = Math.max(g.inHeight + g.padTop, (g.outHeight - 1) * g.strideHeight + kh);
-    const wp = Math.max(g.inWidth + g.padLeft, (g.outWidth - 1) * g.strideWidth + kw);
-    const bottom = hp - g.inHeight - g.padTop;
-    const right = wp - g.inWidth - g.padLeft;
-    const xp =
-      g.padTop + bottom + g.padLeft + right + (cp - c) === 0
-        ? x
-        : tf.pad(x, [
-            [0, 0],
-            [g.padTop, bottom],
-            [g.padLeft, right],
-            [0, cp - c],
-          ]);
-    const dyp =
-      cp === c
-        ? dy
-        : tf.pad(dy, [
-            [0, 0],
-            [0, 0],
-            [0, 0],
-            [0, cp - c],
-          ]);
+    // Zero padding is implicit in the kernel; only channels are padded (to a multiple of 4).
+    const chan = (t: tf.Tensor4D): tf.Tensor4D =>
+      cp === c ? t : (tf.pad(t, [[0, 0], [0, 0], [0, 0], [0, cp - c]]) as tf.Tensor4D);
+    const xp = chan(x);
+    const dyp = chan(dy);
     const shape: DepthwisePartialsShape = {
       batch: g.batch,
-      padHeight: hp,
-      padWidth: wp,
+      inHeight: g.inHeight,
+      inWidth: g.inWidth,
       outHeight: g.outHeight,
       outWidth: g.outWidth,
       channels: cp,
@@ -246,6 +243,8 @@ export function depthwiseFilterGradSimd(x: tf.Tensor4D, dy: tf.Tensor4D, g: Dept
       filterWidth: kw,
       strideHeight: g.strideHeight,
       strideWidth: g.strideWidth,
+      padTop: g.padTop,
+      padLeft: g.padLeft,
     };
     const parts = tf.engine().runKernel(
       DepthwiseFilterGradPartials,
