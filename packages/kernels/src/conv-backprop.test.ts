@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from './conv-backprop.js';
+import { DepthwiseInputGradPhases } from './depthwise-conv.js';
 import { DepthwiseFilterGradPartials } from './depthwise-filter-grad.js';
 import { TransposedProduct } from './pointwise-filter-grad.js';
 import { initWasmBackend } from './wasm-backend.js';
@@ -50,6 +51,11 @@ cases.push({ k: 1, s: 1, pad: 'valid', h: 40, depthwise: false, mult: 1, inC: 12
 cases.push({ k: 3, s: 1, pad: 'same', h: 9, depthwise: true, mult: 1, inC: 8 });
 cases.push({ k: 3, s: 2, pad: 'same', h: 9, depthwise: true, mult: 1, inC: 12 });
 cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 6 });
+// Strided depthwise input gradients by output phases (C % 4 = 0), including phases with no taps (k 1).
+cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 8 });
+cases.push({ k: 1, s: 2, pad: 'same', h: 7, depthwise: true, mult: 1, inC: 4 });
+cases.push({ k: 3, s: 2, pad: 'valid', h: 8, depthwise: true, mult: 1, inC: 4 });
+cases.push({ k: 5, s: 2, pad: 'same', h: 8, depthwise: true, mult: 1, inC: 4 });
 
 const label = (c: Case): string =>
   `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1} inC ${c.inC ?? 3}` +
@@ -118,6 +124,14 @@ describe('convolution gradients', () => {
     assert.ok(c);
     const info = await tf.profile(() => tf.dispose(grads(c, true)));
     assert.ok(info.kernelNames.includes(DepthwiseFilterGradPartials), info.kernelNames.join(', '));
+  });
+
+  it('strided depthwise input gradients (C % 4 = 0) run by output phases on wasm', async () => {
+    await tf.setBackend('wasm');
+    for (const c of cases.filter((k) => k.depthwise && k.mult === 1 && k.s === 2 && (k.inC ?? 3) % 4 === 0)) {
+      const info = await tf.profile(() => tf.dispose(grads(c, true)));
+      assert.ok(info.kernelNames.includes(DepthwiseInputGradPhases), `${label(c)}: ${info.kernelNames.join(', ')}`);
+    }
   });
 
   it('pointwise (Ci % 4 = 0, Co % 8 = 0) and full 3×3 filter gradients run the SIMD xᵀ·dy kernel on wasm', async () => {

@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { depthwiseConvSimd, depthwiseConvSimdAvailable } from './depthwise-conv.js';
+import {
+  depthwiseConvSimd,
+  depthwiseConvSimdAvailable,
+  depthwiseInputGradPhasesAvailable,
+  depthwiseInputGradPhasesSimd,
+} from './depthwise-conv.js';
 import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
 import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
@@ -171,6 +176,18 @@ export function convBackpropInput(
       // explicitly (≈ 20 % faster on wasm than the same product through matMul).
       const wT = tf.reshape(tf.transpose(tf.reshape(filter, [inC, outC])), [1, 1, outC, inC]);
       return tf.conv2d(dy, wT as tf.Tensor4D, 1, 'valid');
+    }
+    if (depthwise && outC === 1 && (g.strideHeight > 1 || g.strideWidth > 1) && g.batch > 0) {
+      const attrs = {
+        inHeight: g.inHeight,
+        inWidth: g.inWidth,
+        strideHeight: g.strideHeight,
+        strideWidth: g.strideWidth,
+        padTop: g.padTop,
+        padLeft: g.padLeft,
+      };
+      // Strided: one stride-1 SIMD correlation per output phase, no zero-dilated gradient.
+      if (depthwiseInputGradPhasesAvailable(dy.shape, filter.shape, attrs)) return depthwiseInputGradPhasesSimd(dy, filter, attrs);
     }
     const dilated = zeroDilate(dy, g.strideHeight, g.strideWidth);
     const top = kh - 1 - g.padTop;

@@ -22,6 +22,14 @@ export interface DepthwiseConvShape {
   /** Implicit zero rows above / columns left of the input (≥ 0); bottom and right follow from the sizes. */
   readonly padTop: number;
   readonly padLeft: number;
+  /**
+   * Output layout, in pixels (default dense `[N, Ho, Wo, C]`): output (n, oh, ow) is written at pixel
+   * `outOffset + n·outImageStride + oh·outRowStride + ow·outColStride` of the output buffer.
+   */
+  readonly outRowStride?: number;
+  readonly outColStride?: number;
+  readonly outImageStride?: number;
+  readonly outOffset?: number;
 }
 
 /** A run of output rows (or columns) whose valid taps are `lo…hi` (lo > hi: none). */
@@ -59,24 +67,28 @@ function emitConv(s: DepthwiseConvShape): Uint8Array {
   const taps = s.filterHeight * kw;
   const pixel = c * 4;
   const rowBytes = inWidth * pixel;
-  const [X, WT, OUT, N, RC, CB, P, Q, XROW, XIMG, OROW, CC, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-  const w = (t: number): number => 13 + t;
+  const [X, WT, OUT, N, RC, CB, P, Q, XROW, XIMG, OROW, CC, OIMG, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const w = (t: number): number => 14 + t;
+  const outRow = (s.outRowStride ?? outWidth) * pixel;
+  const outCol = (s.outColStride ?? 1) * pixel;
+  const outImage = (s.outImageStride ?? s.outHeight * outWidth) * pixel;
   const rowSegs = segments(s.outHeight, inHeight, s.filterHeight, s.strideHeight, s.padTop);
   const colSegs = segments(outWidth, inWidth, kw, s.strideWidth, s.padLeft);
   const code = new Code();
-  code.get(X).set(XIMG).get(OUT).set(OROW).i32(0).set(N);
+  code.get(X).set(XIMG).get(OUT).i32((s.outOffset ?? 0) * pixel).add().set(OIMG).i32(0).set(N);
   code.countedLoop(N, 1, batch, (k) => {
     for (const rs of rowSegs) {
       // XROW: the first valid tap row of this run's first output row.
       const firstRow = rs.lo <= rs.hi ? rs.start * s.strideHeight - s.padTop + rs.lo : 0;
       k.get(XIMG).i32(firstRow * rowBytes).add().set(XROW).i32(0).set(RC);
+      k.get(OIMG).i32(rs.start * outRow).add().set(OROW);
       k.countedLoop(RC, 1, rs.count, (r) => {
         r.i32(0).set(CB);
         r.countedLoop(CB, 16, pixel, (g) => {
           for (let t = 0; t < taps; t++) g.get(WT).get(CB).add().load(t * pixel).set(w(t));
           for (const cs of colSegs) {
             const firstCol = cs.lo <= cs.hi ? cs.start * s.strideWidth - s.padLeft + cs.lo : 0;
-            g.get(OROW).get(CB).add().i32(cs.start * pixel).add().set(P);
+            g.get(OROW).get(CB).add().i32(cs.start * outCol).add().set(P);
             g.get(XROW).get(CB).add().i32(firstCol * pixel).add().set(Q);
             g.i32(0).set(CC);
             g.countedLoop(CC, 1, cs.count, (o) => {
@@ -93,20 +105,20 @@ function emitConv(s: DepthwiseConvShape): Uint8Array {
               }
               if (first) o.zero().set(A);
               o.get(P).get(A).store();
-              o.inc(P, pixel).inc(Q, s.strideWidth * pixel);
+              o.inc(P, outCol).inc(Q, s.strideWidth * pixel);
             });
           }
         });
-        r.inc(XROW, s.strideHeight * rowBytes).inc(OROW, outWidth * pixel);
+        r.inc(XROW, s.strideHeight * rowBytes).inc(OROW, outRow);
       });
     }
-    k.inc(XIMG, inHeight * rowBytes);
+    k.inc(XIMG, inHeight * rowBytes).inc(OIMG, outImage);
   });
   return encodeModule([
     {
       name: 'f',
       params: [I32, I32, I32],
-      locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, ...new Array<number>(taps).fill(V128)],
+      locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, ...new Array<number>(taps).fill(V128)],
       body: code,
     },
   ]);
@@ -229,4 +241,148 @@ export function depthwiseConvSimd(
     const y = tf.engine().runKernel(DepthwiseConvPadded, { x: src, filter: wq }, shape as unknown as tf.NamedAttrMap) as tf.Tensor4D;
     return cp === c ? y : (tf.slice(y, [0, 0, 0, 0], [n, outHeight, outWidth, c]) as tf.Tensor4D);
   });
+}
+
+/** Kernel name (wasm only) of the strided depthwise input gradient by output phases. */
+export const DepthwiseInputGradPhases = 'MitosisDepthwiseInputGradPhases';
+
+/** One axis of one output phase: `count` outputs `a, a + s, …`, tap indices (descending), implicit padding. */
+interface PhaseAxis {
+  readonly count: number;
+  readonly taps: readonly number[];
+  readonly pad: number;
+}
+
+/**
+ * Phase `a` of one axis of a strided convolution's input gradient: inputs `a + s·u` receive
+ * `Σ w[i] · dy[u + (a + p − i)/s]` over the taps i with `a + p − i ≡ 0 (mod s)`, a stride-1
+ * correlation of `dy` with those taps (in descending i) and `−min (a + p − i)/s` rows of implicit
+ * padding. Undefined when that padding would be negative.
+ */
+function phaseAxis(inLen: number, k: number, stride: number, padStart: number, a: number): PhaseAxis | undefined {
+  const count = Math.max(0, Math.ceil((inLen - a) / stride));
+  const taps: number[] = [];
+  for (let i = k - 1; i >= 0; i--) if ((((a + padStart - i) % stride) + stride) % stride === 0) taps.push(i);
+  const top = taps[0];
+  if (top === undefined) return { count, taps, pad: 0 };
+  const dMin = (a + padStart - top) / stride;
+  return dMin > 0 ? undefined : { count, taps, pad: -dMin };
+}
+
+/** Attributes of {@link DepthwiseInputGradPhases}. */
+interface PhasesAttrs {
+  readonly inHeight: number;
+  readonly inWidth: number;
+  readonly strideHeight: number;
+  readonly strideWidth: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+}
+
+function phasePlans(dyShape: readonly number[], filterShape: readonly number[], p: PhasesAttrs): [PhaseAxis[], PhaseAxis[]] | undefined {
+  const [kh, kw] = filterShape as [number, number];
+  const rows: PhaseAxis[] = [];
+  const cols: PhaseAxis[] = [];
+  for (let a = 0; a < p.strideHeight; a++) {
+    const r = phaseAxis(p.inHeight, kh, p.strideHeight, p.padTop, a);
+    if (r === undefined) return undefined;
+    rows.push(r);
+  }
+  for (let b = 0; b < p.strideWidth; b++) {
+    const c = phaseAxis(p.inWidth, kw, p.strideWidth, p.padLeft, b);
+    if (c === undefined) return undefined;
+    cols.push(c);
+  }
+  return dyShape.length === 4 ? [rows, cols] : undefined;
+}
+
+function phasesKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const dy = args.inputs['dy'];
+  const filter = args.inputs['filter'];
+  if (dy === undefined || filter === undefined) throw new Error(`${DepthwiseInputGradPhases}: inputs dy and filter are required`);
+  const p = args.attrs as unknown as PhasesAttrs;
+  const plans = phasePlans(dy.shape, filter.shape, p);
+  const [n, ho, wo, c] = dy.shape as [number, number, number, number];
+  const [kh, kw] = filter.shape as [number, number];
+  if (plans === undefined || c % 4 !== 0 || filter.shape[2] !== c || filter.shape[3] !== 1) {
+    throw new Error(`${DepthwiseInputGradPhases}: unsupported geometry (dy [${dy.shape.join(',')}], filter [${filter.shape.join(',')}])`);
+  }
+  const memory = wasmHeapMemory(backend);
+  if (memory === undefined) throw new Error(`${DepthwiseInputGradPhases}: the wasm heap memory is not importable`);
+  const [rows, cols] = plans;
+  const h = p.inHeight;
+  const w = p.inWidth;
+  const out = backend.makeOutput([n, h, w, c], 'float32');
+  const wasm = backend.wasm as unknown as { _malloc(bytes: number): number; _free(ptr: number): void };
+  const scratch = wasm._malloc(kh * kw * c * 4);
+  try {
+    const outOff = heapOffset(backend, out);
+    const dyOff = heapOffset(backend, dy);
+    const fOff = heapOffset(backend, filter);
+    // Phases without taps on an axis receive nothing: zero the output first in that case.
+    if (rows.some((r) => r.count > 0 && r.taps.length === 0) || cols.some((q) => q.count > 0 && q.taps.length === 0)) {
+      new Float32Array(memory.buffer, outOff, n * h * w * c).fill(0);
+    }
+    rows.forEach((r, a) => {
+      cols.forEach((q, b) => {
+        if (r.count === 0 || q.count === 0 || r.taps.length === 0 || q.taps.length === 0) return;
+        const src = new Float32Array(memory.buffer, fOff, kh * kw * c);
+        const sub = new Float32Array(memory.buffer, scratch, r.taps.length * q.taps.length * c);
+        let o = 0;
+        for (const i of r.taps) {
+          for (const j of q.taps) {
+            sub.set(src.subarray((i * kw + j) * c, (i * kw + j + 1) * c), o);
+            o += c;
+          }
+        }
+        const shape: DepthwiseConvShape = {
+          batch: n,
+          inHeight: ho,
+          inWidth: wo,
+          outHeight: r.count,
+          outWidth: q.count,
+          channels: c,
+          filterHeight: r.taps.length,
+          filterWidth: q.taps.length,
+          strideHeight: 1,
+          strideWidth: 1,
+          padTop: r.pad,
+          padLeft: q.pad,
+          outRowStride: p.strideHeight * w,
+          outColStride: p.strideWidth,
+          outImageStride: h * w,
+          outOffset: a * w + b,
+        };
+        convFn(memory, shape)(dyOff, scratch, outOff);
+      });
+    });
+  } finally {
+    wasm._free(scratch);
+  }
+  return out;
+}
+
+/**
+ * True when {@link depthwiseInputGradPhasesSimd} handles this strided depthwise input gradient on the
+ * active backend (registers its kernel): wasm with SIMD, channels a multiple of 4, multiplier 1, and
+ * no phase that would need negative padding.
+ */
+export function depthwiseInputGradPhasesAvailable(dyShape: readonly number[], filterShape: readonly number[], attrs: PhasesAttrs): boolean {
+  if ((dyShape[3] ?? 1) % 4 !== 0 || filterShape[3] !== 1 || phasePlans(dyShape, filterShape, attrs) === undefined) return false;
+  if (!depthwiseConvSimdAvailable()) return false;
+  if (tf.getKernel(DepthwiseInputGradPhases, 'wasm') === undefined) {
+    tf.registerKernel({ kernelName: DepthwiseInputGradPhases, backendName: 'wasm', kernelFunc: phasesKernel as unknown as tf.KernelFunc });
+  }
+  return true;
+}
+
+/**
+ * Input gradient `[N, H, W, C]` of a strided depthwise convolution (multiplier 1) from `dy`
+ * `[N, Ho, Wo, C]` and `filter` `[kh, kw, C, 1]`, without zero-dilating `dy`: each of the sh·sw output
+ * phases `dx[:, a::sh, b::sw]` is a stride-1 correlation of `dy` with the taps that reach it, written
+ * in place by the generated SIMD kernel. Call only when {@link depthwiseInputGradPhasesAvailable}.
+ */
+export function depthwiseInputGradPhasesSimd(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: PhasesAttrs): tf.Tensor4D {
+  return tf.engine().runKernel(DepthwiseInputGradPhases, { dy, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
