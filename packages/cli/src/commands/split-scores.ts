@@ -63,15 +63,25 @@ export function registerBenchEigenCommand(bench: Command, io: Io): void {
     .description('eigen-solver speed and accuracy vs dense on trained 3×3 conv layers (d = 288, 576)')
     .option('--solvers <ids>', 'comma-separated solver ids (dense is always run as the reference)', 'dense,rayleigh,lanczos')
     .option('--samples <n>', 'scoring/training samples', '128')
+    .option('--data <mnist|synthetic>', 'train the benched layer on the embedded MNIST digits or on i.i.d. Gaussian inputs', 'mnist')
+    .option('--channels <list>', 'input channels of the 3×3 layer (d = 9·channels)', '32,64')
+    .option('--repeats <n>', 'solves per solver (the best time is reported)', '1')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
-    .action(async (flags: { solvers: string; samples: string; backend: string }, command: Command) => {
+    .action(async (flags: { solvers: string; samples: string; data: string; channels: string; repeats: string; backend: string }, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { container } = await pluginContainer(options);
       const registry = container.get(EigenSolverRegistry);
       const ids = [...new Set(['dense', ...flags.solvers.split(',').map((s) => s.trim()).filter((s) => s.length > 0)])];
       const solvers = ids.map((id) => registry.create(id));
       const backend = await useBackend(backendOption(flags.backend));
-      const report = await benchmarkEigen({ solvers, samples: integerFlag('--samples', flags.samples, 8) });
+      if (flags.data !== 'mnist' && flags.data !== 'synthetic') throw new NasError('E_USAGE', `--data must be mnist or synthetic, got "${flags.data}"`, { data: flags.data });
+      const report = await benchmarkEigen({
+        solvers,
+        samples: integerFlag('--samples', flags.samples, 8),
+        data: flags.data,
+        inputChannels: flags.channels.split(',').map((c) => integerFlag('--channels', c.trim(), 1)),
+        repeats: integerFlag('--repeats', flags.repeats, 1),
+      });
       emit(io, options, { backend: backend.backend, ...report }, () => `eigen solvers on ${backend.backend}\n${formatEigenBench(report)}\n`);
     });
 }
