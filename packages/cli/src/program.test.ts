@@ -86,6 +86,16 @@ describe('mitosis plugins', () => {
   });
 });
 
+describe('unknown ids', () => {
+  it('an unknown grower names the known ones, exits 3 and trains nothing', async () => {
+    const a = writeFixturePlugin(root, { name: 'cli-unknown', manifest: manifest('cli-unknown', ['m']) });
+    const r = await cli('--no-discover', `--plugin=${a}`, 'grow', '--space', 'toy-1d', '--grower', 's2dd', '--out', join(root, 'never'), '--backend', 'cpu');
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /E_PLUGIN_UNKNOWN: Unknown grower "s2dd" \(known: none installed\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+});
+
 describe('mitosis validate', () => {
   it('reports three schema errors in a manifest, each with its pointer, exit 3', async () => {
     const dir = writeFixturePlugin(root, { name: 'cli-v', manifest: { apiVersion: 9, id: 'x y', contributes: {}, extra: 1 } });
