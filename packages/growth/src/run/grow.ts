@@ -21,8 +21,10 @@ import {
   NetworkModel,
   evaluate,
   exportLayersModel,
+  createProgress,
   train,
   type EpochMetrics,
+  type Progress,
   type OptimizerConfig,
   type ScheduleConfig,
 } from '@mitosis/engine';
@@ -356,16 +358,26 @@ export async function grow(options: GrowOptions, services: GrowServices, callbac
         if (blockNames !== layers.map((l) => l.node).join(',')) {
           throw new NasError('E_RUN_FAILED', `Internal: splitting blocks (${blockNames}) do not match the growable layers`, { blocks: blockNames });
         }
-        plan = await grower.plan({
-          round: r,
-          spec,
-          layers,
-          operator,
-          costModel: primary,
-          costUnit: primaryUnit,
-          budget: roundBudget,
-          random: () => rng.next(),
-        });
+        // The eigen solve is the long part of scoring: a bar (on a terminal) driven by the solver's progress.
+        let bar: Progress | undefined;
+        try {
+          plan = await grower.plan({
+            round: r,
+            spec,
+            layers,
+            operator,
+            costModel: primary,
+            costUnit: primaryUnit,
+            budget: roundBudget,
+            random: () => rng.next(),
+            onProgress: (done, total, label) => {
+              bar ??= createProgress(`round ${r} scoring`, total, { json: options.quiet === true });
+              bar.update(done, label);
+            },
+          });
+        } finally {
+          bar?.stop();
+        }
         plan = fitPlanToBudget(plan, roundBudget);
       } finally {
         operator?.dispose();
