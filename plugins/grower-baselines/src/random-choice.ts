@@ -1,5 +1,5 @@
-import type { GrowthContext } from '@mitosis/core';
-import { layerRoom, type Candidate } from '@mitosis/grower-kit';
+import type { GrowthContext, GrowthPlan, NeuronGrowth, Offspring } from '@mitosis/core';
+import { checkOperatorBlocks, layerRoom, layerStats, type Candidate } from '@mitosis/grower-kit';
 
 /** The count rule of the baselines, the same numbers as S2D's: a global fraction or a fixed k. */
 export interface CountOptions {
@@ -53,4 +53,46 @@ export function chooseRandomNeurons(context: GrowthContext, options: CountOption
   }
   chosen.sort((a, b) => a.layer - b.layer || a.neuron - b.neuron);
   return { chosen, requested };
+}
+
+/**
+ * The plan of a random baseline: draws the neurons ({@link chooseRandomNeurons}), then asks `grow` for each one's
+ * offspring (in the order of the chosen neurons, so every draw comes from `context.random` in a fixed order) and
+ * adds the run-log statistics both baselines report. Baselines make no loss prediction and grow by count.
+ */
+export function randomBaselinePlan(
+  context: GrowthContext,
+  grower: string,
+  options: CountOptions,
+  epsilon: number,
+  grow: (dim: number) => { readonly offspring: readonly Offspring[]; readonly scheme: string },
+  extraStats: Readonly<Record<string, unknown>> = {},
+): GrowthPlan {
+  const dims = checkOperatorBlocks(context);
+  const { chosen, requested } = chooseRandomNeurons(context, options);
+  const entries: NeuronGrowth[] = chosen.map((c) => ({
+    node: context.layers[c.layer]!.node,
+    neuron: c.neuron,
+    ...grow(dims[c.layer]!),
+    score: 0,
+    predictedDeltaLoss: null,
+    cost: context.layers[c.layer]!.marginalCost,
+  }));
+  const costs = entries.map((e) => e.cost);
+  return {
+    grower,
+    round: context.round,
+    epsilon,
+    entries,
+    predictedDeltaLoss: null,
+    stats: {
+      requested,
+      grown: entries.length,
+      ...extraStats,
+      addedCost: costs.some((x) => x === null) ? null : costs.reduce<number>((s, x) => s + (x ?? 0), 0),
+      costUnit: context.costUnit,
+      budget: { available: context.budget, used: null, note: `${grower} grows by count and does not spend a budget` },
+      layers: layerStats(context, chosen),
+    },
+  };
 }

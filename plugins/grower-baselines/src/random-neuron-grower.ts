@@ -1,8 +1,8 @@
 import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
-import type { GrowthContext, GrowthPlan, Grower, GrowerContribution, NeuronGrowth } from '@mitosis/core';
-import { checkOperatorBlocks, layerStats, normalFrom } from '@mitosis/grower-kit';
-import { chooseRandomNeurons, countOptionsProperties, type CountOptions } from './random-choice.js';
+import type { GrowthContext, GrowthPlan, Grower, GrowerContribution } from '@mitosis/core';
+import { normalFrom } from '@mitosis/grower-kit';
+import { countOptionsProperties, randomBaselinePlan, type CountOptions } from './random-choice.js';
 
 /** Options of the fresh-random-neuron baseline. */
 export interface RandomNeuronOptions extends CountOptions {
@@ -37,40 +37,19 @@ export class RandomNeuronGrower implements Grower {
   constructor(private readonly options: RandomNeuronOptions) {}
 
   async plan(context: GrowthContext): Promise<GrowthPlan> {
-    const dims = checkOperatorBlocks(context);
-    const { chosen, requested } = chooseRandomNeurons(context, this.options);
     const { initScale, outgoingScale } = this.options;
-    const entries: NeuronGrowth[] = chosen.map((c) => {
-      const fresh = Array.from({ length: dims[c.layer]! }, () => initScale * normalFrom(context.random));
-      const sign = context.random() < 0.5 ? -1 : 1;
-      return {
-        node: context.layers[c.layer]!.node,
-        neuron: c.neuron,
-        offspring: [{ weight: 1 }, { weight: sign * outgoingScale, replace: fresh }],
-        scheme: 'random-neuron',
-        score: 0,
-        predictedDeltaLoss: null,
-        cost: context.layers[c.layer]!.marginalCost,
-      };
-    });
-    const costs = entries.map((e) => e.cost);
-    return {
-      grower: this.id,
-      round: context.round,
-      epsilon: 0,
-      entries,
-      predictedDeltaLoss: null,
-      stats: {
-        requested,
-        grown: entries.length,
-        initScale,
-        outgoingScale,
-        addedCost: costs.some((x) => x === null) ? null : costs.reduce<number>((s, x) => s + (x ?? 0), 0),
-        costUnit: context.costUnit,
-        budget: { available: context.budget, used: null, note: 'random-neuron grows by count and does not spend a budget' },
-        layers: layerStats(context, chosen),
+    return randomBaselinePlan(
+      context,
+      this.id,
+      this.options,
+      0,
+      (dim) => {
+        const fresh = Array.from({ length: dim }, () => initScale * normalFrom(context.random));
+        const sign = context.random() < 0.5 ? -1 : 1;
+        return { offspring: [{ weight: 1 }, { weight: sign * outgoingScale, replace: fresh }], scheme: 'random-neuron' };
       },
-    };
+      { initScale, outgoingScale },
+    );
   }
 }
 

@@ -1,8 +1,8 @@
 import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
-import type { GrowthContext, GrowthPlan, Grower, GrowerContribution, NeuronGrowth } from '@mitosis/core';
-import { checkOperatorBlocks, layerStats, randomUnitVector } from '@mitosis/grower-kit';
-import { chooseRandomNeurons, countOptionsProperties, type CountOptions } from './random-choice.js';
+import type { GrowthContext, GrowthPlan, Grower, GrowerContribution } from '@mitosis/core';
+import { randomUnitVector } from '@mitosis/grower-kit';
+import { countOptionsProperties, randomBaselinePlan, type CountOptions } from './random-choice.js';
 
 /** Options of the random-direction split baseline. */
 export interface RandomSplitOptions extends CountOptions {
@@ -31,39 +31,16 @@ export class RandomSplitGrower implements Grower {
   constructor(private readonly options: RandomSplitOptions) {}
 
   async plan(context: GrowthContext): Promise<GrowthPlan> {
-    const dims = checkOperatorBlocks(context);
-    const { chosen, requested } = chooseRandomNeurons(context, this.options);
-    const entries: NeuronGrowth[] = chosen.map((c) => {
-      const u = randomUnitVector(dims[c.layer]!, context.random);
+    return randomBaselinePlan(context, this.id, this.options, this.options.epsilon, (dim) => {
+      const u = randomUnitVector(dim, context.random);
       return {
-        node: context.layers[c.layer]!.node,
-        neuron: c.neuron,
         offspring: [
           { weight: 0.5, direction: u },
           { weight: 0.5, direction: u.map((x) => -x) },
         ],
         scheme: 'random-direction',
-        score: 0,
-        predictedDeltaLoss: null,
-        cost: context.layers[c.layer]!.marginalCost,
       };
     });
-    const costs = entries.map((e) => e.cost);
-    return {
-      grower: this.id,
-      round: context.round,
-      epsilon: this.options.epsilon,
-      entries,
-      predictedDeltaLoss: null,
-      stats: {
-        requested,
-        grown: entries.length,
-        addedCost: costs.some((x) => x === null) ? null : costs.reduce<number>((s, x) => s + (x ?? 0), 0),
-        costUnit: context.costUnit,
-        budget: { available: context.budget, used: null, note: 'random-split grows by count and does not spend a budget' },
-        layers: layerStats(context, chosen),
-      },
-    };
   }
 }
 
