@@ -1,4 +1,6 @@
-import { SeededRandom } from '@mitosis/core';
+import { SeededRandom, type EigenResult } from '@mitosis/core';
+import type { ExplicitBlock } from './explicit-splitting-operator.js';
+import { symmetricExtremeEigen } from './symmetric-eigen.js';
 
 /**
  * Random symmetric test matrices with a prescribed spectrum, for solver tests and benchmarks.
@@ -73,4 +75,26 @@ export function splittingLikeBlock(
     matrices.set(symmetricWithSpectrum(spectrum, rng), j * dim * dim);
   }
   return { name, neurons, dim, matrices };
+}
+
+/** Worst relative λ error and worst |cos| against the exact pairs, over the `count` most negative neurons. */
+export function compareWithExact(block: ExplicitBlock, r: EigenResult, count: number): { lambda: number; cos: number; lambdaMax: number; cosMax: number } {
+  const { neurons, dim } = block;
+  const exact = Array.from({ length: neurons }, (_, j) => symmetricExtremeEigen(block.matrices, dim, j * dim * dim));
+  const order = exact.map((e, j) => [e.values[0]!, j] as const).sort((a, b) => a[0] - b[0]).slice(0, count);
+  const out = { lambda: 0, cos: 1, lambdaMax: 0, cosMax: 1 };
+  for (const [, j] of order) {
+    const e = exact[j]!;
+    let c = 0;
+    let cm = 0;
+    for (let i = 0; i < dim; i++) {
+      c += e.vMin[i]! * r.vMin[j * dim + i]!;
+      cm += e.vMax[i]! * r.vMax[j * dim + i]!;
+    }
+    out.lambda = Math.max(out.lambda, Math.abs(r.lambdaMin[j]! / e.values[0]! - 1));
+    out.lambdaMax = Math.max(out.lambdaMax, Math.abs(r.lambdaMax[j]! / e.values[dim - 1]! - 1));
+    out.cos = Math.min(out.cos, Math.abs(c));
+    out.cosMax = Math.min(out.cosMax, Math.abs(cm));
+  }
+  return out;
 }
