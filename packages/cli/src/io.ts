@@ -23,6 +23,16 @@ export interface GlobalOptions {
   readonly discover?: boolean;
 }
 
+/**
+ * Thrown by a command that has printed its result but must exit non-zero (a run that ended outside its
+ * budget, a study with failed trials); the CLI returns `code` and prints nothing more.
+ */
+export class CommandExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 /** Prints a command's result: one JSON document with `--json`, else the human rendering. */
 export function emit(io: Io, options: GlobalOptions, value: unknown, human: () => string): void {
   if (options.json === true) io.stdout(`${JSON.stringify(value, null, 2)}\n`);

@@ -5,9 +5,10 @@ import { registerValidateCommand } from './commands/validate.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerGrowCommand } from './commands/grow.js';
+import { registerRunCommand } from './commands/run.js';
 import { registerBenchProfileCommand, registerCostCommand, registerProfileCommand } from './commands/hardware.js';
 import { registerBenchEigenCommand, registerSplitScoresCommand } from './commands/split-scores.js';
-import { errorJson, formatError, processIo, type Io } from './io.js';
+import { CommandExit, errorJson, formatError, processIo, type Io } from './io.js';
 
 const VERSION = '0.1.0';
 
@@ -32,6 +33,7 @@ export function buildProgram(io: Io): Command {
   registerCostCommand(program, io);
   registerProfileCommand(program, io);
   registerSplitScoresCommand(program, io);
+  registerRunCommand(program, io);
   registerGrowCommand(program, io);
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
@@ -53,6 +55,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
+    if (error instanceof CommandExit) return error.code;
     if (error instanceof CommanderError) {
       // Help and version exit through here with code 0; parse errors were already printed by commander.
       if (error.exitCode === 0) return 0;

@@ -13,6 +13,7 @@ export type NasErrorCode =
   | 'E_PLAN_INVALID'
   | 'E_DATA_INVALID'
   | 'E_DATA_READ'
+  | 'E_DATA_MISSING'
   | 'E_PLUGIN_MANIFEST'
   | 'E_PLUGIN_LOAD'
   | 'E_PLUGIN_MISMATCH'
@@ -22,6 +23,8 @@ export type NasErrorCode =
   | 'E_PROFILE_INVALID'
   | 'E_LUT_MISS'
   | 'E_UNIT_MISMATCH'
+  | 'E_BUDGET_INFEASIBLE'
+  | 'E_BUDGET_NOT_MET'
   | 'E_BACKEND_UNAVAILABLE'
   | 'E_MODEL_FORMAT'
   | 'E_CHECKPOINT'
@@ -102,6 +105,8 @@ export function exitCodeFor(error: unknown): number {
     case 'E_DATA_INVALID':
     case 'E_DATA_READ':
     case 'E_MODEL_FORMAT':
+    case 'E_DATA_MISSING':
+    case 'E_BUDGET_INFEASIBLE':
       return 2;
     case 'E_PLUGIN_MANIFEST':
     case 'E_PLUGIN_LOAD':

@@ -44,7 +44,7 @@ function quad(s: Float64Array, v: ArrayLike<number>, dim: number, neuron = 0): n
 }
 
 function plan(entries: NeuronGrowth[], epsilon = EPS): GrowthPlan {
-  return { grower: 'test', round: 0, epsilon, entries, predictedDeltaLoss: null };
+  return { action: 'grow', method: 'test', round: 0, epsilon, entries, predictedDeltaLoss: null };
 }
 
 function entry(node: string, neuron: number, offspring: Offspring[]): NeuronGrowth {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { SeededRandom, readJsonFile, type NetworkSpec } from '@mitosis/core';
 import { loadModelSource } from '@mitosis/engine';
-import { growableLayers, loadSearchSpace } from '@mitosis/growth';
+import { loadSearchSpace, methodLayers } from '@mitosis/growth';
 import { MacsCostModel, isOfaNetConfig, priceNetwork, runProfiler, validateLocalProfile } from '@mitosis/hardware';
 import { widenSpec } from '@mitosis/ir';
 import { existsSync, statSync } from 'node:fs';
@@ -57,7 +57,7 @@ function spaceVariants(ref: string, count: number, seed: number): NetworkSpec[] 
   const { space } = loadSearchSpace(ref);
   const rng = new SeededRandom(seed);
   const out: NetworkSpec[] = [space.seed];
-  const layers = growableLayers(space, space.seed, new MacsCostModel());
+  const layers = methodLayers(space, space.seed, new MacsCostModel());
   for (let i = 1; i < count; i++) {
     let spec = space.seed;
     for (const l of layers) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, type Contribution, type ContributionKind } from '@mitosis/core';
+import { EXTENSION_POINTS, type Contribution, type ContributionKind, type ContributionRegistry } from '@mitosis/core';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer } from '../plugin-context.js';
 
@@ -26,17 +26,13 @@ interface PluginInfo {
 export function registerPluginsCommand(program: Command, io: Io): void {
   program
     .command('plugins')
-    .description('list installed plugins and their contributions (growers, cost models, eigen solvers)')
+    .description('list installed plugins, the methods by kind (growers, pruners, resizers), cost models and eigen solvers')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { container, plugins } = await pluginContainer(options);
-      const registries = {
-        growers: container.get(GrowerRegistry),
-        costModels: container.get(CostModelRegistry),
-        eigenSolvers: container.get(EigenSolverRegistry),
-      };
+      const registries = new Map<ContributionKind, ContributionRegistry<Contribution>>(EXTENSION_POINTS.map((p) => [p.kind, container.get(p.registry)]));
       const describe = (kind: ContributionKind, id: string): ContributionInfo => {
-        const registry = registries[kind];
+        const registry = registries.get(kind)!;
         const c: Contribution & { unit?: string } = registry.get(id);
         const schema = c.optionsSchema as { required?: string[]; properties?: Record<string, { default?: unknown }> };
         const required = (schema.required ?? []).filter((k) => schema.properties?.[k]?.default === undefined);
@@ -63,9 +59,14 @@ export function registerPluginsCommand(program: Command, io: Io): void {
           ),
         }))
         .sort((a, b) => a.id.localeCompare(b.id));
-      emit(io, options, { plugins: infos }, () => {
+      const methods = Object.fromEntries(
+        EXTENSION_POINTS.filter((p) => p.method !== undefined).map((p) => [p.method!, registries.get(p.kind)!.ids()]),
+      );
+      emit(io, options, { methods, plugins: infos }, () => {
         if (infos.length === 0) return 'No mitosis plugins are installed.\n';
-        const lines: string[] = [];
+        const lines: string[] = ['methods (mitosis run --method <id>):'];
+        for (const [kind, ids] of Object.entries(methods)) lines.push(`  ${`${kind}s`.padEnd(10)} ${ids.length > 0 ? ids.join(', ') : 'none'}`);
+        lines.push('');
         for (const p of infos) {
           lines.push(`${p.id}  (${p.package}@${p.version})`);
           if (p.description) lines.push(`  ${p.description}`);

@@ -13,8 +13,11 @@ export interface Contribution {
   readonly optionsSchema: object;
 }
 
-/** The contribution kinds, as named in a plugin manifest's `contributes`. */
-export type ContributionKind = 'growers' | 'costModels' | 'eigenSolvers';
+/**
+ * The contribution kinds, as named in a plugin manifest's `contributes`: the `kind` of an entry of the
+ * extension-point table (`growers`, `pruners`, `resizers`, `costModels`, `eigenSolvers`).
+ */
+export type ContributionKind = string;
 
 /**
  * The one consumer of an extension point. Rejects duplicate ids (`E_PLUGIN_CONFLICT`), names the known ids

@@ -70,3 +70,25 @@ export class CostModelRegistry extends ContributionRegistry<CostModelContributio
     return this.get(id).create(this.options(id, options));
   }
 }
+
+/**
+ * How a marginal cost is compressed before selection weighs gain against it (algorithms.md §3.3): `linear`
+ * (the cost itself), `sqrt` (the fast-splitting reference on CIFAR), `log` = ln(1 + Δ) (its ImageNet setting,
+ * shifted by one so that a channel cheaper than one unit is not weighed as a negative cost). The one definition
+ * every method and the loop use.
+ */
+export type CostTransform = 'linear' | 'sqrt' | 'log';
+export const COST_TRANSFORMS: readonly CostTransform[] = ['linear', 'sqrt', 'log'];
+
+/** {@link CostTransform} of a marginal cost; a negative Δ (a non-monotonic latency table) counts as 0. */
+export function transformCost(delta: number, transform: CostTransform): number {
+  const d = Math.max(0, delta);
+  switch (transform) {
+    case 'linear':
+      return d;
+    case 'sqrt':
+      return Math.sqrt(d);
+    case 'log':
+      return Math.log1p(d);
+  }
+}

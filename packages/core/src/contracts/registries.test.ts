@@ -18,7 +18,7 @@ function growerContribution(id: string): GrowerContribution<{ fraction: number }
     id,
     description: `fixture grower ${id}`,
     optionsSchema,
-    create: (options) => ({ id, plan: async () => ({ grower: id, round: 0, epsilon: options.fraction, entries: [], predictedDeltaLoss: null }) }) satisfies Grower,
+    create: (options) => ({ id, needs: [], plan: async () => ({ action: 'grow', method: id, round: 0, epsilon: options.fraction, entries: [], predictedDeltaLoss: null }) }) satisfies Grower,
   };
 }
 

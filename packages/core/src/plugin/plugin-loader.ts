@@ -5,10 +5,8 @@ import { Container, ContainerModule } from '../di/shared-inversify.js';
 import { NasError } from '../errors.js';
 import { problemsFromAjv, createAjv } from '../config/json-config.js';
 import type { ContributionKind } from '../contracts/contribution.js';
-import { CostModelContribution, CostModelRegistry } from '../contracts/cost-model.js';
-import { EigenSolverContribution, EigenSolverRegistry } from '../contracts/eigen-solver.js';
-import { GrowerContribution, GrowerRegistry } from '../contracts/grower.js';
-import { pluginManifestSchema, type PluginManifest } from './plugin-manifest.js';
+import { EXTENSION_POINTS, type ExtensionPoint } from '../contracts/extension-points.js';
+import { pluginManifestSchemaFor, type PluginManifest } from './plugin-manifest.js';
 
 /** A plugin found on disk whose manifest validated. */
 export interface PluginDescriptor {
@@ -26,13 +24,16 @@ export interface LoadedPlugin extends PluginDescriptor {
   readonly module: ContainerModule;
 }
 
-const tokens: Record<ContributionKind, symbol> = {
-  growers: GrowerContribution,
-  costModels: CostModelContribution,
-  eigenSolvers: EigenSolverContribution,
-};
+const validators = new WeakMap<readonly ExtensionPoint[], ReturnType<ReturnType<typeof createAjv>['compile']>>();
 
-const validateManifest = createAjv().compile(pluginManifestSchema);
+function manifestValidator(points: readonly ExtensionPoint[]): ReturnType<ReturnType<typeof createAjv>['compile']> {
+  let v = validators.get(points);
+  if (v === undefined) {
+    v = createAjv().compile(pluginManifestSchemaFor(points));
+    validators.set(points, v);
+  }
+  return v;
+}
 
 interface PackageJson {
   name?: unknown;
@@ -59,7 +60,8 @@ function readPackageJson(directory: string): PackageJson {
  * Reads and validates a plugin's manifest without importing any of its code. Every schema problem is
  * reported with its JSON pointer under `/mitosis`.
  */
-export function readPluginDescriptor(directory: string): PluginDescriptor {
+export function readPluginDescriptor(directory: string, points: readonly ExtensionPoint[] = EXTENSION_POINTS): PluginDescriptor {
+  const validateManifest = manifestValidator(points);
   const dir = resolve(directory);
   const pkg = readPackageJson(dir);
   const file = join(dir, 'package.json');
@@ -142,34 +144,32 @@ export async function importPlugin(descriptor: PluginDescriptor): Promise<Loaded
   return { ...descriptor, module: imported.default };
 }
 
-/** Binds the core registries; plugin modules then add contributions. */
-export function createCoreContainer(): Container {
+/** Binds the registry of every extension point; plugin modules then add contributions. */
+export function createCoreContainer(points: readonly ExtensionPoint[] = EXTENSION_POINTS): Container {
   const container = new Container({ defaultScope: 'Singleton' });
-  container.bind(GrowerRegistry).toSelf();
-  container.bind(CostModelRegistry).toSelf();
-  container.bind(EigenSolverRegistry).toSelf();
+  for (const point of points) container.bind(point.registry).toSelf();
   return container;
 }
 
 /** The contribution ids a module binds, by kind, probed in a throw-away container. */
-export function contributionsOf(module: ContainerModule): Record<ContributionKind, string[]> {
-  const probe = createCoreContainer();
+export function contributionsOf(module: ContainerModule, points: readonly ExtensionPoint[] = EXTENSION_POINTS): Record<ContributionKind, string[]> {
+  const probe = createCoreContainer(points);
   probe.load(module);
-  const out = { growers: [], costModels: [], eigenSolvers: [] } as Record<ContributionKind, string[]>;
-  for (const kind of Object.keys(tokens) as ContributionKind[]) {
-    const bound = probe.isBound(tokens[kind]) ? probe.getAll<{ id: string }>(tokens[kind]) : [];
-    out[kind] = bound.map((c) => c.id).sort();
+  const out: Record<ContributionKind, string[]> = {};
+  for (const point of points) {
+    const bound = probe.isBound(point.token) ? probe.getAll<{ id: string }>(point.token) : [];
+    out[point.kind] = bound.map((c) => c.id).sort();
   }
   return out;
 }
 
 /** Checks that a module binds exactly what its manifest declares (`E_PLUGIN_MISMATCH` otherwise). */
-export function checkPluginContributions(plugin: LoadedPlugin): void {
-  const actual = contributionsOf(plugin.module);
+export function checkPluginContributions(plugin: LoadedPlugin, points: readonly ExtensionPoint[] = EXTENSION_POINTS): void {
+  const actual = contributionsOf(plugin.module, points);
   const problems: { pointer: string; message: string }[] = [];
-  for (const kind of Object.keys(tokens) as ContributionKind[]) {
+  for (const kind of points.map((p) => p.kind)) {
     const declared = [...(plugin.manifest.contributes[kind] ?? [])].sort();
-    const bound = actual[kind];
+    const bound = actual[kind] ?? [];
     const missing = declared.filter((id) => !bound.includes(id));
     const undeclared = bound.filter((id) => !declared.includes(id));
     if (missing.length > 0) problems.push({ pointer: `/mitosis/contributes/${kind}`, message: `declares ${missing.join(', ')} but the module does not bind it` });
@@ -216,8 +216,11 @@ export function discoverPluginDirectories(from: string): string[] {
  * Validates, imports and checks plugins, then loads them all into one container with the core registries.
  * Plugin ids must be unique; contribution ids are checked by the registries when they are first resolved.
  */
-export async function loadPlugins(directories: readonly string[]): Promise<{ container: Container; plugins: LoadedPlugin[] }> {
-  const descriptors = directories.map(readPluginDescriptor);
+export async function loadPlugins(
+  directories: readonly string[],
+  points: readonly ExtensionPoint[] = EXTENSION_POINTS,
+): Promise<{ container: Container; plugins: LoadedPlugin[] }> {
+  const descriptors = directories.map((d) => readPluginDescriptor(d, points));
   const seen = new Map<string, string>();
   for (const d of descriptors) {
     const other = seen.get(d.manifest.id);
@@ -232,10 +235,10 @@ export async function loadPlugins(directories: readonly string[]): Promise<{ con
   const plugins: LoadedPlugin[] = [];
   for (const d of descriptors) {
     const plugin = await importPlugin(d);
-    checkPluginContributions(plugin);
+    checkPluginContributions(plugin, points);
     plugins.push(plugin);
   }
-  const container = createCoreContainer();
+  const container = createCoreContainer(points);
   container.load(...plugins.map((p) => p.module));
   return { container, plugins };
 }

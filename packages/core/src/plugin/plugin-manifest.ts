@@ -1,4 +1,5 @@
 import type { ContributionKind } from '../contracts/contribution.js';
+import { EXTENSION_POINTS, type ExtensionPoint } from '../contracts/extension-points.js';
 
 /** The `"mitosis"` field of a plugin's package.json, validated before any of its code is imported. */
 export interface PluginManifest {
@@ -16,20 +17,25 @@ const idList = {
   minItems: 1,
 } as const;
 
-/** JSON Schema of {@link PluginManifest}. */
-export const pluginManifestSchema = {
-  $id: 'https://mitosis.dev/schemas/plugin-manifest.json',
-  type: 'object',
-  properties: {
-    apiVersion: { const: 1 },
-    id: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
-    contributes: {
-      type: 'object',
-      properties: { growers: idList, costModels: idList, eigenSolvers: idList },
-      additionalProperties: false,
-      minProperties: 1,
+/** JSON Schema of {@link PluginManifest} for the given extension points (one `contributes` key each). */
+export function pluginManifestSchemaFor(points: readonly ExtensionPoint[]): object {
+  return {
+    $id: 'https://mitosis.dev/schemas/plugin-manifest.json',
+    type: 'object',
+    properties: {
+      apiVersion: { const: 1 },
+      id: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+      contributes: {
+        type: 'object',
+        properties: Object.fromEntries(points.map((p) => [p.kind, idList])),
+        additionalProperties: false,
+        minProperties: 1,
+      },
     },
-  },
-  required: ['apiVersion', 'id', 'contributes'],
-  additionalProperties: false,
-} as const;
+    required: ['apiVersion', 'id', 'contributes'],
+    additionalProperties: false,
+  };
+}
+
+/** JSON Schema of {@link PluginManifest} for mitosis's extension points. */
+export const pluginManifestSchema = pluginManifestSchemaFor(EXTENSION_POINTS);

@@ -30,6 +30,8 @@ export interface TrainConfig {
   readonly startEpoch?: number;
   /** Total epochs the schedule spans (default `startEpoch + epochs`). */
   readonly scheduleEpochs?: number;
+  /** An L1 penalty `strength`·Σ|w| on these weights (`<node>/<param>` keys) added to the training loss. */
+  readonly l1?: L1Penalty;
   /** Progress bar on stderr; `json: true` (or a non-TTY stderr) keeps it silent. */
   readonly progress?: { readonly label?: string; readonly json?: boolean } | false;
 }
@@ -64,6 +66,12 @@ export interface TrainResult {
   readonly rng: SeededRandom;
 }
 
+/** An L1 penalty on some weights (network slimming's sparsity on batch-norm scales). */
+export interface L1Penalty {
+  readonly keys: readonly string[];
+  readonly strength: number;
+}
+
 /** Options of {@link trainStep}. */
 export interface TrainStepOptions {
   readonly loss: LossKind;
@@ -74,6 +82,8 @@ export interface TrainStepOptions {
   readonly task: 'classification' | 'regression';
   /** Variables to train; default every trainable variable. */
   readonly varList?: ReadonlyMap<string, tf.Variable>;
+  /** Adds `strength`·Σ|w| over `keys` to the loss that is differentiated; the returned loss is the data loss. */
+  readonly l1?: L1Penalty;
 }
 
 /**
@@ -91,16 +101,26 @@ export function trainStep(
 ): { loss: number; correct: number } {
   const trainable = options.varList ?? model.trainableVariables();
   const keyOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
-  const held: { correct?: tf.Scalar } = {};
+  const held: { correct?: tf.Scalar; data?: tf.Scalar } = {};
+  const penalised = options.l1 !== undefined && options.l1.strength > 0 && options.l1.keys.length > 0 ? options.l1 : null;
   const lossT = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const out = forward(model, x, { training: true, ...(options.rng !== undefined ? { rng: options.rng } : {}) });
       if (options.task === 'classification') held.correct = tf.keep(countCorrect(out, y));
-      return computeLoss(options.loss, out, y);
+      const data = computeLoss(options.loss, out, y);
+      if (penalised === null) return data;
+      held.data = tf.keep(data);
+      const norms = penalised.keys.map((key) => tf.sum(tf.abs(model.variables.get(key) ?? missingWeight(key))));
+      return tf.add(data, tf.mul(penalised.strength, tf.addN(norms))) as tf.Scalar;
     }, [...trainable.values()]);
     const byKey = new Map<string, tf.Tensor>();
     for (const [name, g] of Object.entries(grads)) byKey.set(keyOf.get(name) ?? name, g);
     optimizer.applyGradients(trainable, byKey, options.learningRate);
+    if (held.data !== undefined) {
+      const data = held.data;
+      delete held.data;
+      return data;
+    }
     return value;
   });
   const loss = lossT.dataSync()[0] as number;
@@ -111,6 +131,10 @@ export function trainStep(
     held.correct.dispose();
   }
   return { loss, correct };
+}
+
+function missingWeight(key: string): never {
+  throw new NasError('E_SPEC_INVALID', `The L1 penalty names "${key}", which the network has no weight for`, { weight: key });
 }
 
 /**
@@ -166,7 +190,7 @@ export async function train(
         const { x, y } = batchTensors(ds, order, start, end);
         let step: { loss: number; correct: number };
         try {
-          step = trainStep(model, optimizer, x, y, { loss, learningRate: lr, rng, task: ds.task, varList: trainable });
+          step = trainStep(model, optimizer, x, y, { loss, learningRate: lr, rng, task: ds.task, varList: trainable, ...(config.l1 === undefined ? {} : { l1: config.l1 }) });
         } finally {
           tf.dispose([x, y]);
         }

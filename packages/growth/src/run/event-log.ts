@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 
 /** One line of a run's `events.jsonl`. Every event has a type and, where it belongs to one, a round. */
 export interface RunEvent {
-  readonly type: 'start' | 'seed' | 'round' | 'rollback' | 'stop';
+  readonly type: 'start' | 'seed' | 'round' | 'rollback' | 'stop' | 'final';
   readonly round?: number;
   readonly [key: string]: unknown;
 }

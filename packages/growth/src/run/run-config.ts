@@ -9,10 +9,16 @@ import { parseSearchSpace, type SearchSpace } from '../space/search-space.js';
 export interface RunConfig {
   readonly $schema?: string;
   readonly format: 'mitosis-run';
-  readonly version: 1;
+  readonly version: 1 | 2;
   readonly space: string;
+  /** Method id and kind (version 2); `grower` in version 1. */
+  readonly method?: string;
+  readonly kind?: 'grower' | 'pruner' | 'resizer';
+  readonly methodOptions?: Readonly<Record<string, unknown>>;
   readonly grower?: string;
   readonly growerOptions?: Readonly<Record<string, unknown>>;
+  /** Training epochs every method of the space runs (seed training + one fine-tune per round). */
+  readonly epochs?: number;
   readonly profile?: string | null;
   /** Final-model cost target, `{value, unit}` (or the text form `"5ms"` on input). */
   readonly budget?: { readonly value: number; readonly unit: 'macs' | 'params' | 'ms' | 'mJ' } | string | null;
@@ -29,8 +35,12 @@ export const runConfigSchema = {
   properties: {
     $schema: { type: 'string' },
     format: { const: 'mitosis-run' },
-    version: { const: 1 },
+    version: { enum: [1, 2] },
     space: { type: 'string', minLength: 1 },
+    method: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+    kind: { enum: ['grower', 'pruner', 'resizer'] },
+    methodOptions: { type: 'object' },
+    epochs: { type: 'integer', minimum: 0 },
     grower: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
     growerOptions: { type: 'object' },
     profile: { type: ['string', 'null'] },

@@ -2,12 +2,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NasError, readJsonFile, validateAgainst, type NetworkSpec } from '@mitosis/core';
-import { parseNetworkSpec } from '@mitosis/ir';
+import { buildChannelGraph, parseNetworkSpec, resizeGroups } from '@mitosis/ir';
 
-/** How one growable layer may grow. */
+/** How one layer may change. */
 export interface LayerRule {
-  /** Most output channels allowed; must not be below the seed width. */
+  /** Most output channels allowed; must not be below the seed width. Growers stop here; pruners start here. */
   readonly cap?: number;
+  /** Fewest output channels allowed (pruners and resizers never go below; default 1). */
+  readonly min?: number;
   /** Layers of one group share a budget (energy-aware splitting's `split_groups`). */
   readonly group?: string;
 }
@@ -35,8 +37,13 @@ export interface SearchSpace {
   readonly version: 1;
   readonly id: string;
   readonly description: string;
-  /** The seed architecture. */
+  /** The seed architecture: growers start here, resizers scale it. */
   readonly seed: NetworkSpec;
+  /**
+   * The large architecture pruners start from, with the seed's nodes and names. Absent: the seed with every
+   * listed layer at its cap (see {@link fullNetwork}).
+   */
+  readonly full?: NetworkSpec;
   /**
    * Growable layers by producer node. Absent: every splittable producer may grow without a cap, in group
    * "all". Present: only the listed layers grow.
@@ -57,13 +64,15 @@ export interface SearchSpace {
   readonly fineTune: TrainingPhase;
   /** Data used to compute splitting matrices. */
   readonly scoring: { readonly samples: number; readonly batchSize: number };
-  /** Defaults of `mitosis grow` for this space. */
+  /** Defaults of `mitosis run` / `mitosis grow` for this space. */
   readonly defaults: {
+    /** Default method of `mitosis run` (any kind); `grower` when absent. */
+    readonly method?: string;
     readonly grower: string;
     readonly rounds: number;
     readonly profile?: string;
     readonly seed: number;
-    /** Options per grower id used when the run gives none (e.g. top-k selection on a one-neuron seed). */
+    /** Options per method id used when the run gives none (e.g. top-k selection on a one-neuron seed). */
     readonly growerOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   };
 }
@@ -99,11 +108,12 @@ export const searchSpaceSchema = {
     id: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]*$' },
     description: { type: 'string' },
     seed: { type: 'object', description: 'A mitosis network spec (format "mitosis-network").' },
+    full: { type: 'object', description: 'The network pruners start from (default: the seed with every listed layer at its cap).' },
     layers: {
       type: 'object',
       additionalProperties: {
         type: 'object',
-        properties: { cap: { type: 'integer', minimum: 1 }, group: { type: 'string', minLength: 1 } },
+        properties: { cap: { type: 'integer', minimum: 1 }, min: { type: 'integer', minimum: 1 }, group: { type: 'string', minLength: 1 } },
         additionalProperties: false,
       },
     },
@@ -132,6 +142,7 @@ export const searchSpaceSchema = {
     defaults: {
       type: 'object',
       properties: {
+        method: { type: 'string' },
         grower: { type: 'string', default: 's2d' },
         rounds: { type: 'integer', minimum: 0, default: 3 },
         profile: { type: 'string' },
@@ -189,7 +200,43 @@ export function parseSearchSpace(doc: unknown, source: string): SearchSpace {
     }
     throw error;
   }
-  return { ...space, seed };
+  let full: NetworkSpec | undefined;
+  if (space.full !== undefined) {
+    try {
+      full = parseNetworkSpec(space.full, `${source}#/full`);
+    } catch (error) {
+      if (NasError.is(error)) {
+        throw new NasError(error.code, `Search space ${source}: full network: ${error.message}`, { ...error.details, file: source }, { cause: error });
+      }
+      throw error;
+    }
+  }
+  for (const [node, rule] of Object.entries(space.layers ?? {})) {
+    if (rule.min !== undefined && rule.cap !== undefined && rule.min > rule.cap) {
+      throw new NasError('E_CONFIG_INVALID', `Search space ${source}: layer ${node} has min ${rule.min} above its cap ${rule.cap}`, {
+        file: source,
+        node,
+        problems: [{ pointer: `/layers/${node}/min`, message: `must be at most the cap (${rule.cap})` }],
+      });
+    }
+  }
+  return { ...space, seed, ...(full === undefined ? {} : { full }) };
+}
+
+/**
+ * The network pruners start from: the space's `full` network, or the seed with every layer the space lists
+ * at its cap (tied producers move together). A space without caps has no larger network than its seed.
+ */
+export function fullNetwork(space: SearchSpace): NetworkSpec {
+  if (space.full !== undefined) return space.full;
+  const graph = buildChannelGraph(space.seed);
+  const widths = new Map<number, number>();
+  for (const [node, rule] of Object.entries(space.layers ?? {})) {
+    const p = graph.producers.get(node);
+    if (p === undefined || rule.cap === undefined) continue;
+    widths.set(p.group, Math.max(widths.get(p.group) ?? 0, rule.cap));
+  }
+  return widths.size === 0 ? space.seed : resizeGroups(space.seed, graph, widths);
 }
 
 /** Loads a search space by shipped id or by path. Unknown ids list the known ones. */

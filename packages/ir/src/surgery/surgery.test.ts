@@ -11,7 +11,7 @@ import {
   type Offspring,
   type WeightMap,
 } from '@mitosis/core';
-import { applyGrowthPlan, removeChannels } from './surgery.js';
+import { applyGrowthPlan, pruneChannels, removeChannels } from './surgery.js';
 import { buildChannelGraph, consumerRows, producerGroup } from '../channel/channel-graph.js';
 import { referenceForward } from '../reference/reference-forward.js';
 import { inferShapes } from '../shape/infer-shapes.js';
@@ -121,7 +121,7 @@ function randomPlan(spec: NetworkSpec, rng: SeededRandom, epsilon: number): Grow
     if (rng.next() < 0.3) offspring.push({ weight: 0, replace: Array.from({ length: dim }, () => rng.normal()) });
     entries.push({ node: p.node, neuron: j, offspring, scheme: 'test', score: 0, predictedDeltaLoss: null, cost: null });
   }
-  return { grower: 'test', round: 0, epsilon, entries, predictedDeltaLoss: null };
+  return { action: 'grow', method: 'test', round: 0, epsilon, entries, predictedDeltaLoss: null };
 }
 
 describe('applyGrowthPlan', () => {
@@ -152,7 +152,7 @@ describe('applyGrowthPlan', () => {
     const dim = neuronDim(spec, 'pw1');
     const dir = Array.from({ length: dim }, (_, i) => (i % 3) - 1);
     const plan: GrowthPlan = {
-      grower: 't',
+      action: 'grow', method: 't',
       round: 1,
       epsilon: 0.1,
       predictedDeltaLoss: null,
@@ -213,7 +213,7 @@ describe('applyGrowthPlan', () => {
         node: producer, neuron: 3, scheme: 't', score: 0, predictedDeltaLoss: null, cost: null,
         offspring: [{ weight: -0.25 }, { weight: 1.25 }],
       };
-      const plan = (entries: NeuronGrowth[], epsilon: number): GrowthPlan => ({ grower: 't', round: 0, epsilon, entries, predictedDeltaLoss: null });
+      const plan = (entries: NeuronGrowth[], epsilon: number): GrowthPlan => ({ action: 'grow', method: 't', round: 0, epsilon, entries, predictedDeltaLoss: null });
       const together = applyGrowthPlan(spec, weights, plan([producerEntry, consumerEntry], 0.05));
       const first = applyGrowthPlan(spec, weights, plan([consumerEntry], 0.05));
       const second = applyGrowthPlan(first.spec, first.weights, plan([producerEntry], 0));
@@ -242,7 +242,7 @@ describe('applyGrowthPlan', () => {
     ];
     for (const [entries, text] of cases) {
       assert.throws(
-        () => applyGrowthPlan(spec, weights, { grower: 't', round: 0, epsilon: 0, entries, predictedDeltaLoss: null }),
+        () => applyGrowthPlan(spec, weights, { action: 'grow', method: 't', round: 0, epsilon: 0, entries, predictedDeltaLoss: null }),
         (e: unknown) => NasError.is(e, 'E_PLAN_INVALID') && text.test(e.message) && typeof e.details['entry'] === 'number',
       );
     }
@@ -295,5 +295,39 @@ describe('removeChannels', () => {
     assert.throws(() => removeChannels(spec, w, 'h1', [0, 1, 2, 3, 4, 5, 6, 7]), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
     assert.throws(() => removeChannels(spec, w, 'h1', [1, 1]), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
     assert.throws(() => removeChannels(spec, w, 'out', [0]), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
+  });
+});
+
+describe('pruneChannels', () => {
+  it('removes channels of several producers at once and keeps the function of the kept channels', () => {
+    const spec = parseNetworkSpec(
+      {
+        format: 'mitosis-network',
+        version: 1,
+        name: 'prune-two',
+        nodes: [
+          { name: 'x', op: 'input', shape: [5] },
+          { name: 'a', op: 'dense', inputs: ['x'], units: 4, useBias: true },
+          { name: 'a_act', op: 'activation', inputs: ['a'], activation: 'tanh' },
+          { name: 'b', op: 'dense', inputs: ['a_act'], units: 3, useBias: true },
+          { name: 'b_act', op: 'activation', inputs: ['b'], activation: 'tanh' },
+          { name: 'out', op: 'dense', inputs: ['b_act'], units: 2, useBias: true },
+        ],
+        output: 'out',
+      },
+      'prune-two',
+    );
+    const weights = initWeights(spec, 3);
+    const pruned = pruneChannels(spec, weights, new Map([['a', [1, 3]], ['b', [0]]]));
+    const widths = Object.fromEntries(pruned.spec.nodes.filter((n) => n.op === 'dense').map((n) => [n.name, (n as { units: number }).units]));
+    assert.deepEqual(widths, { a: 2, b: 2, out: 2 });
+    // Channel 1 of b (kept as its new channel 0) reads only a's kept channels 0 and 2.
+    const bOld = weights.get('b/kernel')!;
+    const bNew = pruned.weights.get('b/kernel')!;
+    assert.deepEqual(bNew.shape, [2, 2]);
+    assert.equal(bNew.data[0 * 2 + 0], bOld.data[0 * 3 + 1]);
+    assert.equal(bNew.data[1 * 2 + 0], bOld.data[2 * 3 + 1]);
+    assert.throws(() => pruneChannels(spec, weights, new Map([['a', [0, 1, 2, 3]]])), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
+    assert.throws(() => pruneChannels(spec, weights, new Map([['out', [0]]])), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
   });
 });

@@ -237,10 +237,48 @@ export function applyGrowthPlan(
 }
 
 /**
- * Removes output channels of `node` (pruning), with everything tied to them: the same channels of tied
- * producers, the per-channel params on their path, and the consumers' input columns. `channels` are
- * indices in the current layer; the remaining channels keep their order. Throws `E_PLAN_INVALID` for an
- * out-of-range or duplicate index, removing every channel, or a group that cannot change width.
+ * Removes output channels (pruning), with everything tied to them: the same channels of tied producers, the
+ * per-channel params on their path, and the consumers' input columns. `removals` maps a producer to channel
+ * indices in the current network; several producers of one tied group may be named (their channels are
+ * removed from the group once). The remaining channels keep their order. Throws `E_PLAN_INVALID` for an
+ * out-of-range index, removing every channel of a group, or a group that cannot change width.
+ */
+export function pruneChannels(
+  spec: NetworkSpec,
+  weights: WeightMap,
+  removals: ReadonlyMap<string, readonly number[]>,
+): { spec: NetworkSpec; weights: WeightMap } {
+  const graph = buildChannelGraph(spec);
+  const drops = new Map<number, { width: number; drop: Set<number>; node: string }>();
+  for (const [node, channels] of removals) {
+    const group = producerGroup(graph, node);
+    if (!group.growable) {
+      throw planError(`Cannot remove channels of "${node}": its channels ${group.frozen ? 'are tied to the network input' : 'are part of the network output'}`, { node });
+    }
+    let d = drops.get(group.id);
+    if (d === undefined) {
+      d = { width: group.width, drop: new Set(), node };
+      drops.set(group.id, d);
+    }
+    for (const c of channels) {
+      if (!Number.isInteger(c) || c < 0 || c >= group.width) {
+        throw planError(`Cannot remove channel ${c} of "${node}" (width ${group.width})`, { node, channel: c });
+      }
+      d.drop.add(c);
+    }
+  }
+  const maps = new Map<number, ChannelSource[]>();
+  for (const [id, d] of drops) {
+    if (d.drop.size >= d.width) throw planError(`Cannot remove all ${d.width} channels of "${d.node}"`, { node: d.node });
+    const kept: ChannelSource[] = [];
+    for (let c = 0; c < d.width; c++) if (!d.drop.has(c)) kept.push({ src: c, scale: 1 });
+    maps.set(id, kept);
+  }
+  return remapChannels(spec, weights, maps, graph);
+}
+
+/**
+ * Removes output channels of one producer (see {@link pruneChannels}); duplicate indices are an error here.
  */
 export function removeChannels(
   spec: NetworkSpec,
@@ -248,22 +286,8 @@ export function removeChannels(
   node: string,
   channels: readonly number[],
 ): { spec: NetworkSpec; weights: WeightMap } {
-  const graph = buildChannelGraph(spec);
-  const group = producerGroup(graph, node);
-  if (!group.growable) {
-    throw planError(`Cannot remove channels of "${node}": its channels ${group.frozen ? 'are tied to the network input' : 'are part of the network output'}`, { node });
+  if (new Set(channels).size !== channels.length) {
+    throw planError(`Cannot remove channels of "${node}": duplicate indices in [${channels.join(', ')}]`, { node });
   }
-  const drop = new Set<number>();
-  for (const c of channels) {
-    if (!Number.isInteger(c) || c < 0 || c >= group.width || drop.has(c)) {
-      throw planError(`Cannot remove channel ${c} of "${node}" (width ${group.width}; duplicates not allowed)`, { node, channel: c });
-    }
-    drop.add(c);
-  }
-  if (drop.size >= group.width) {
-    throw planError(`Cannot remove all ${group.width} channels of "${node}"`, { node });
-  }
-  const kept: ChannelSource[] = [];
-  for (let c = 0; c < group.width; c++) if (!drop.has(c)) kept.push({ src: c, scale: 1 });
-  return remapChannels(spec, weights, new Map([[group.id, kept]]), graph);
+  return pruneChannels(spec, weights, new Map([[node, channels]]));
 }

@@ -1,0 +1,128 @@
+import type { Command } from 'commander';
+import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry } from '@mitosis/core';
+import { loadSearchSpace, parseBudget, runMethod, type RunServices, type RunSummary } from '@mitosis/growth';
+import { loadModelSource, useBackend } from '@mitosis/engine';
+import { integerFlag, jsonFlag } from '../flags.js';
+import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
+import { pluginContainer } from '../plugin-context.js';
+
+/** Flags shared by `mitosis run` and `mitosis grow`. */
+export interface RunFlags {
+  space: string;
+  profile?: string;
+  budget?: string;
+  rounds?: string;
+  out?: string;
+  resume?: boolean;
+  force?: boolean;
+  seed?: string;
+  data?: string;
+  from?: string;
+  backend: string;
+}
+
+function render(s: RunSummary): string {
+  const acc = s.final.testAccuracy === null ? `test loss ${s.final.testLoss.toFixed(4)}` : `test accuracy ${(100 * s.final.testAccuracy).toFixed(2)}%`;
+  const cost = Object.entries(s.cost)
+    .map(([k, v]) => `${k} ${v === null || v === undefined ? 'n/a' : Number(v.toPrecision(4))}`)
+    .join(', ');
+  const budget =
+    s.budget === null
+      ? ''
+      : `; budget ${s.budget.value} ${s.budget.unit}: ${s.budgetUsed === null ? 'n/a' : `${(100 * s.budgetUsed).toFixed(1)}% used`}${s.budgetMet === false ? ' — NOT MET' : ''}`;
+  return [
+    `${s.kind === 'grower' ? 'grew' : s.kind === 'pruner' ? 'pruned' : 'resized'} ${s.space} with ${s.method}: ${s.rounds} round(s), stopped by ${s.stopReason}, ${s.epochs.total} epochs`,
+    `  ${acc}; ${cost}${budget}`,
+    `  widths: ${Object.entries(s.widths).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `  model:   ${s.model}`,
+    `  log:     ${s.log}`,
+    `  summary: ${s.summary}`,
+    '',
+  ].join('\n');
+}
+
+/** Adds the flags every run takes. */
+export function withRunFlags(command: Command): Command {
+  return command
+    .requiredOption('--space <id|file>', 'search space: a shipped id (see search-spaces/) or a JSON file')
+    .option('--profile <device>', 'hardware profile id or file for latency/energy costs')
+    .option('--budget <value><unit>', 'cost target of the final model, e.g. 5ms, 300Mmacs, 40mJ; each round gets (target − cost)/rounds left')
+    .option('--rounds <n>', "rounds of score → plan → apply → fine-tune (default: the space's)")
+    .option('--out <dir>', 'run directory (default runs/<space>-<method>)')
+    .option('--resume', 'continue the run in --out from its last finished round (starts one when there is none)')
+    .option('--force', 'start over in an --out that already holds a run')
+    .option('--seed <n>', "random seed (default: the space's)")
+    .option('--data <id|path>', "use this data set instead of the space's (e.g. a CIFAR-10 binary directory)")
+    .option('--from <dir>', "start from this trained LayersModel instead of training the space's start network")
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto');
+}
+
+/** Runs `method` with the shared flags, prints the summary, and exits 1 when the run ended outside its budget. */
+export async function executeRun(
+  flags: RunFlags,
+  command: Command,
+  io: Io,
+  method: string | undefined,
+  rawOptions: string | undefined,
+  optionsFlag: string,
+  only?: 'grower',
+): Promise<void> {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const { space: loaded } = loadSearchSpace(flags.space);
+  const space = flags.data === undefined ? loaded : { ...loaded, data: { ...loaded.data, dataset: flags.data, options: {} } };
+  const budget = flags.budget === undefined ? undefined : parseBudget(flags.budget);
+  const id = method ?? space.defaults.method ?? space.defaults.grower;
+  let methodOptions: unknown = space.defaults.growerOptions?.[id] ?? {};
+  if (rawOptions !== undefined) methodOptions = jsonFlag(optionsFlag, rawOptions);
+  const profile = flags.profile ?? space.defaults.profile;
+  const { container } = await pluginContainer(options);
+  const services: RunServices = {
+    growers: container.get(GrowerRegistry),
+    pruners: container.get(PrunerRegistry),
+    resizers: container.get(ResizerRegistry),
+    costModels: container.get(CostModelRegistry),
+    eigenSolvers: container.get(EigenSolverRegistry),
+  };
+  // `mitosis grow` runs growers only: an unknown id names the known growers.
+  if (only === 'grower') services.growers.get(id);
+  const backend = await useBackend(flags.backend as 'auto');
+  if (options.json !== true) io.stderr(`backend: ${backend.backend} (${backend.detail})\n`);
+  const seed = (flags.seed === undefined ? undefined : integerFlag('--seed', flags.seed)) ?? space.defaults.seed;
+  const initial = flags.from === undefined ? undefined : await loadModelSource(flags.from, seed);
+  const summary = await runMethod(
+    {
+      space,
+      method: id,
+      methodOptions,
+      ...(profile === undefined ? {} : { profile }),
+      ...(budget === undefined ? {} : { budget }),
+      rounds: (flags.rounds === undefined ? undefined : integerFlag('--rounds', flags.rounds)) ?? space.defaults.rounds,
+      out: flags.out ?? `runs/${space.id}-${id}`,
+      resume: flags.resume === true,
+      force: flags.force === true,
+      seed,
+      ...(initial === undefined ? {} : { initial }),
+      quiet: options.json === true || !io.interactive,
+    },
+    services,
+    { onMessage: (m) => io.stderr(`${m}\n`) },
+  );
+  emit(io, options, summary, () => render(summary));
+  if (summary.budgetMet === false) {
+    io.stderr(`mitosis: E_BUDGET_NOT_MET: the final model costs ${(100 * (summary.budgetUsed ?? 0)).toFixed(1)}% of the ${summary.budget?.unit} budget (summary: ${summary.summary})\n`);
+    throw new CommandExit(1);
+  }
+}
+
+/** `mitosis run`: any method (grower, pruner or resizer) on a search space under a budget. */
+export function registerRunCommand(program: Command, io: Io): void {
+  withRunFlags(
+    program
+      .command('run')
+      .description('run one method (grower, pruner or resizer) on a search space under a cost budget, with equal epochs for every method')
+      .option('--method <id>', "method id (default: the space's; see `mitosis plugins`)")
+      .option('--method-options <json>', "method options as JSON, validated against the method's schema"),
+  ).action(async (flags: RunFlags & { method?: string; methodOptions?: string }, command: Command) => {
+    await executeRun(flags, command, io, flags.method, flags.methodOptions, '--method-options');
+  });
+}
