@@ -1,12 +1,13 @@
 import type { JSONSchemaType } from 'ajv';
-import { inject, injectable } from '@mitosis/core/di';
+import { injectable } from '@mitosis/core/di';
 import {
-  EigenSolverRegistry,
-  type GrowthContext,
+  NasError,
   type GrowthPlan,
   type Grower,
   type GrowerContribution,
+  type MethodContext,
   type NeuronGrowth,
+  type ScoreRequest,
 } from '@mitosis/core';
 
 /** Options of the top-k grower; the schema below gives their defaults. */
@@ -15,7 +16,7 @@ export interface TopKOptions {
   readonly k: number;
   /** Step size ε along the unit eigenvector. */
   readonly epsilon: number;
-  /** Which installed eigen solver computes λ_min (see `mitosis plugins`). */
+  /** Which installed eigen solver the loop runs to compute λ_min (see `mitosis plugins`). */
   readonly solver: string;
 }
 
@@ -33,18 +34,22 @@ const optionsSchema: JSONSchemaType<TopKOptions> = {
 /** Splits the k neurons with the most negative λ_min into θ ± εv with halved outgoing weights (S2D's split). */
 class TopKGrower implements Grower {
   readonly id = 'top-k';
+  /** The scores the loop computes for this grower each round, with the eigen solver the user picked. */
+  readonly needs: readonly ScoreRequest[];
 
-  constructor(
-    private readonly options: TopKOptions,
-    private readonly solvers: EigenSolverRegistry,
-  ) {}
+  constructor(private readonly options: TopKOptions) {
+    this.needs = [{ kind: 'splitting', solver: options.solver }];
+  }
 
-  async plan(context: GrowthContext): Promise<GrowthPlan> {
-    const results = await this.solvers.create(this.options.solver).solve(context.operator);
+  async plan(context: MethodContext): Promise<GrowthPlan> {
+    const results = context.scores.splitting;
+    if (results === undefined) {
+      throw new NasError('E_RUN_FAILED', `Grower "${this.id}" needs splitting scores, but the context has none`);
+    }
     const candidates: NeuronGrowth[] = [];
     results.forEach((block, b) => {
       const layer = context.layers[b];
-      if (layer === undefined) return;
+      if (layer === undefined || !layer.splittable) return; // no splitting matrix: placeholder scores
       for (let j = 0; j < block.neurons; j++) {
         const lambda = block.lambdaMin[j] ?? 0;
         if (!(lambda < 0)) continue; // only splits that lower the loss to second order
@@ -65,11 +70,13 @@ class TopKGrower implements Grower {
     });
     const entries = candidates.sort((a, b) => a.score - b.score).slice(0, this.options.k);
     return {
-      grower: this.id,
+      action: 'grow',
+      method: this.id,
       round: context.round,
       epsilon: this.options.epsilon,
       entries,
       predictedDeltaLoss: entries.reduce((sum, e) => sum + (e.predictedDeltaLoss ?? 0), 0),
+      details: { solver: this.options.solver, negative: candidates.length },
     };
   }
 }
@@ -81,9 +88,7 @@ export class TopKGrowerContribution implements GrowerContribution<TopKOptions> {
   readonly description = 'Split the k neurons with the most negative λ_min (example plugin)';
   readonly optionsSchema = optionsSchema;
 
-  constructor(@inject(EigenSolverRegistry) private readonly solvers: EigenSolverRegistry) {}
-
   create(options: TopKOptions): Grower {
-    return new TopKGrower(options, this.solvers);
+    return new TopKGrower(options);
   }
 }

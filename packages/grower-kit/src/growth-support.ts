@@ -1,22 +1,26 @@
 import {
   NasError,
   type EigenResult,
-  type EigenSolveOptions,
-  type EigenSolverRegistry,
-  type GrowthContext,
+  type MethodContext,
+  type MethodLayer,
+  type NeuronGrowth,
+  type Offspring,
 } from '@mitosis/core';
 import { selectByQuantile } from './selection.js';
 
 /**
- * Helpers every grower of this repository shares: checking the context against the solver's blocks, per-layer
- * room under the caps, count rules with caps, statistics for the run log, random unit directions.
+ * Helpers every grower of this repository shares: reading the splitting scores the loop computed and checking
+ * them against the layers, per-layer room under the caps, count rules with caps, the symmetric split, statistics
+ * for the run log, random unit directions.
  */
 
 /**
- * Neurons each layer may still add this round: `cap − width`, or `Infinity` without a cap. A cap below the
- * current width is an `E_CONFIG_INVALID` naming the node (the reference code would silently grow nothing).
+ * Neurons each layer may still add this round: `cap − width`, or `Infinity` without a cap; 0 for a layer that
+ * is not splittable (`splittable: false`), which no grower of this repository grows. A cap below the current
+ * width of a splittable layer is an `E_CONFIG_INVALID` naming the node (the reference code would silently grow
+ * nothing).
  */
-export function layerRoom(context: GrowthContext): number[] {
+export function layerRoom(context: MethodContext): number[] {
   return context.layers.map((layer) => {
     if (!Number.isInteger(layer.width) || layer.width < 0) {
       throw new NasError('E_SHAPE_MISMATCH', `Growable layer "${layer.node}" has an invalid width ${layer.width}`, {
@@ -24,6 +28,7 @@ export function layerRoom(context: GrowthContext): number[] {
         width: layer.width,
       });
     }
+    if (!layer.splittable) return 0;
     if (layer.cap === null) return Number.POSITIVE_INFINITY;
     if (!Number.isInteger(layer.cap) || layer.cap < layer.width) {
       throw new NasError(
@@ -38,60 +43,42 @@ export function layerRoom(context: GrowthContext): number[] {
 }
 
 /**
- * Checks that the splitting operator's blocks are the context's layers, in order, with one neuron per output
- * channel (`E_SHAPE_MISMATCH` otherwise). Returns each block's `dim` (length of θ).
+ * The splitting eigenpairs the loop computed for a grower that declared a `splitting` need
+ * (`context.scores.splitting`), after checking that they line up with `context.layers`: one result per layer, in
+ * order, `block` = the layer's node, `neurons` = its width, λ arrays of `neurons` values, vectors of
+ * `neurons × dim` values, and `dim` ≥ 1 for a splittable layer. A layer that is not splittable carries a
+ * placeholder (λ_min = +∞, λ_max = −∞, `dim` 0) that growers must skip.
+ *
+ * Throws `E_RUN_FAILED` when the context has no splitting scores (the grower's `needs` were not honoured) and
+ * `E_SHAPE_MISMATCH`, naming the layer, when a result does not line up.
+ * @param growerId named in the errors.
  */
-export function checkOperatorBlocks(context: GrowthContext): number[] {
-  const blocks = context.operator.blocks;
-  if (blocks.length !== context.layers.length) {
+export function splittingScores(context: MethodContext, growerId: string): readonly EigenResult[] {
+  const results = context.scores.splitting;
+  if (results === undefined) {
     throw new NasError(
-      'E_SHAPE_MISMATCH',
-      `The splitting operator has ${blocks.length} blocks but the growth context lists ${context.layers.length} layers`,
-      { blocks: blocks.map((b) => b.name), layers: context.layers.map((l) => l.node) },
+      'E_RUN_FAILED',
+      `Grower "${growerId}" needs splitting scores, but the context of round ${context.round} has none; the loop ` +
+        `must compute every score a method declares in its needs`,
+      { grower: growerId, round: context.round, scores: Object.keys(context.scores) },
     );
   }
-  return blocks.map((block, b) => {
-    const layer = context.layers[b]!;
-    if (block.name !== layer.node || block.neurons !== layer.width) {
-      throw new NasError(
-        'E_SHAPE_MISMATCH',
-        `Splitting block ${b} is "${block.name}" with ${block.neurons} neurons but layer ${b} of the growth context ` +
-          `is "${layer.node}" with width ${layer.width}`,
-        { block: block.name, node: layer.node, neurons: block.neurons, width: layer.width },
-      );
-    }
-    return block.dim;
-  });
-}
-
-/**
- * Runs eigen solver `id` with `options` on the context's operator and checks that its results line up with
- * `context.layers` (one result per layer, same node, same neuron count and `dim`, full-length arrays).
- */
-export async function solveSplittingEigen(
-  solvers: EigenSolverRegistry,
-  id: string,
-  options: unknown,
-  context: GrowthContext,
-): Promise<EigenResult[]> {
-  const dims = checkOperatorBlocks(context);
-  const solver = solvers.create(id, options);
-  const solveOptions: EigenSolveOptions = context.onProgress === undefined ? {} : { onProgress: context.onProgress };
-  const results = await solver.solve(context.operator, solveOptions);
   if (results.length !== context.layers.length) {
     throw new NasError(
       'E_SHAPE_MISMATCH',
-      `Eigen solver "${id}" returned ${results.length} blocks for ${context.layers.length} growable layers`,
-      { solver: id },
+      `Grower "${growerId}": the splitting scores have ${results.length} blocks but the context lists ` +
+        `${context.layers.length} layers`,
+      { grower: growerId, blocks: results.map((r) => r.block), layers: context.layers.map((l) => l.node) },
     );
   }
   results.forEach((r, b) => {
     const layer = context.layers[b]!;
     const n = r.neurons;
+    const dimOk = Number.isInteger(r.dim) && (layer.splittable ? r.dim >= 1 : r.dim >= 0);
     const ok =
       r.block === layer.node &&
       n === layer.width &&
-      r.dim === dims[b] &&
+      dimOk &&
       r.lambdaMin.length === n &&
       r.lambdaMax.length === n &&
       r.vMin.length === n * r.dim &&
@@ -99,13 +86,71 @@ export async function solveSplittingEigen(
     if (!ok) {
       throw new NasError(
         'E_SHAPE_MISMATCH',
-        `Eigen solver "${id}" returned block "${r.block}" (${n} neurons, dim ${r.dim}) where layer "${layer.node}" ` +
-          `(${layer.width} neurons, dim ${dims[b]}) was expected`,
-        { solver: id, block: r.block, node: layer.node },
+        `Grower "${growerId}": splitting block ${b} is "${r.block}" (${n} neurons, dim ${r.dim}, ` +
+          `${r.lambdaMin.length} λ_min, ${r.vMin.length} v_min values) where layer "${layer.node}" ` +
+          `(${layer.width} neurons${layer.splittable ? '' : ', not splittable'}) was expected`,
+        {
+          grower: growerId,
+          block: r.block,
+          node: layer.node,
+          neurons: n,
+          width: layer.width,
+          dim: r.dim,
+          splittable: layer.splittable,
+        },
       );
     }
   });
   return results;
+}
+
+/** One candidate per neuron of every splittable layer, scored by its λ_min (S2D's splitting index). */
+export function splittingCandidates(context: MethodContext, results: readonly EigenResult[]): Candidate[] {
+  const candidates: Candidate[] = [];
+  results.forEach((r, layer) => {
+    if (context.layers[layer]?.splittable !== true) return;
+    for (let neuron = 0; neuron < r.neurons; neuron++) {
+      candidates.push({ layer, neuron, score: r.lambdaMin[neuron]!, added: 1 });
+    }
+  });
+  return candidates;
+}
+
+/**
+ * The symmetric split's offspring (algorithms.md §2): θ + εv keeps the parent's slot, θ − εv is appended, both
+ * with the parent's outgoing weights × ½ (Σw = 1, no mean shift).
+ */
+export function symmetricOffspring(v: readonly number[]): Offspring[] {
+  return [
+    { weight: 0.5, direction: [...v] },
+    { weight: 0.5, direction: v.map((x) => -x) },
+  ];
+}
+
+/**
+ * One neuron's symmetric split θ ± εv ({@link symmetricOffspring}) as a plan entry, with the second-order
+ * prediction ΔL = ε²/2 · `score` (exact for `score` = vᵀSv, e.g. λ_min with v = v_min; algorithms.md §2.4).
+ * @param v the direction, expected to be a unit vector (see {@link unitRow}).
+ * @param cost added cost in the cost model's unit (the layer's marginal cost), `null` when unknown.
+ */
+export function symmetricSplit(
+  node: string,
+  neuron: number,
+  v: readonly number[],
+  epsilon: number,
+  score: number,
+  cost: number | null,
+  scheme = 's2d',
+): NeuronGrowth {
+  return {
+    node,
+    neuron,
+    offspring: symmetricOffspring(v),
+    scheme,
+    score,
+    predictedDeltaLoss: ((epsilon * epsilon) / 2) * score,
+    cost,
+  };
 }
 
 /** Row `j` of a neuron-major `neurons × dim` matrix, as a plain array, scaled to unit length. */
@@ -170,6 +215,8 @@ export interface CandidateSelection<C extends Candidate> {
  * Applies a count rule to one candidate per neuron, then the caps.
  * - `quantile`: the reference's strict global quantile over every candidate's score ({@link selectByQuantile});
  * - `top-k`: the k best scores.
+ * Candidates of layers without room (`room[layer]` ≤ 0: at the cap, or not splittable, see {@link layerRoom})
+ * are left out before the rule, so they never move the quantile; they count as `droppedByCap`.
  * With `requireNegative`, scores ≥ 0 are dropped. Passing candidates are taken best first while their layer
  * has room; `fit` may return a cheaper substitute when the preferred growth does not fit (signed splitting
  * falls back to a 2-way split), or `null` to skip.
@@ -181,8 +228,8 @@ export function selectCandidates<C extends Candidate>(
   requireNegative: boolean,
   fit: (candidate: C, roomLeft: number) => C | null = (c, left) => (c.added <= left ? c : null),
 ): CandidateSelection<C> {
-  // Neurons of layers with no room left (at their cap, or not listed by the space) are not candidates: the
-  // quantile is taken over the neurons that can grow.
+  // Neurons of layers with no room left (at their cap, not splittable, or not listed by the space) are not
+  // candidates: the quantile is taken over the neurons that can grow.
   const open = candidates.filter((c) => (room[c.layer] ?? 0) > 0);
   let pool: C[];
   let threshold: number | null = null;
@@ -241,7 +288,7 @@ export function summarise(values: ArrayLike<number>): ValueSummary {
   return { count: n, min: sorted[0]!, median, max: sorted[n - 1]!, negative: sorted.filter((x) => x < 0).length };
 }
 
-/** One growable layer's line in a plan's `stats.layers`. */
+/** One layer's line in a plan's `details.layers`. */
 export interface LayerGrowthStats {
   readonly node: string;
   readonly group: string;
@@ -251,13 +298,16 @@ export interface LayerGrowthStats {
   readonly grown: number;
   /** Neurons appended to the layer (Σ offspring − 1 over its entries). */
   readonly added: number;
-  /** λ_min over the layer's neurons, where the grower solved for it. */
+  /** λ_min over the layer's neurons, where the grower read splitting scores and the layer is splittable. */
   readonly lambdaMin?: ValueSummary;
 }
 
-/** Per-layer stats from the chosen candidates (and the eigen results, when there are any). */
+/**
+ * Per-layer stats from the chosen candidates (and the splitting scores, when there are any; a layer that is not
+ * splittable gets no λ_min summary, its placeholder λ are not eigenvalues).
+ */
 export function layerStats(
-  context: GrowthContext,
+  context: MethodContext,
   chosen: readonly Candidate[],
   results?: readonly EigenResult[],
 ): LayerGrowthStats[] {
@@ -272,13 +322,18 @@ export function layerStats(
       added: mine.reduce((s, c) => s + c.added, 0),
     };
     const r = results?.[l];
-    return r === undefined ? base : { ...base, lambdaMin: summarise(r.lambdaMin) };
+    return r === undefined || !layer.splittable ? base : { ...base, lambdaMin: summarise(r.lambdaMin) };
   });
 }
 
-/** λ_min over every neuron of every block, for the run log. */
-export function lambdaMinSummary(results: readonly EigenResult[]): ValueSummary {
+/**
+ * λ_min over every neuron of every block, for the run log. With `layers` (parallel to `results`), the blocks
+ * of layers that are not splittable are left out (their placeholder λ_min is +∞).
+ */
+export function lambdaMinSummary(results: readonly EigenResult[], layers?: readonly MethodLayer[]): ValueSummary {
   const all: number[] = [];
-  for (const r of results) all.push(...r.lambdaMin);
+  results.forEach((r, b) => {
+    if (layers?.[b]?.splittable !== false) all.push(...r.lambdaMin);
+  });
   return summarise(all);
 }

@@ -3,14 +3,15 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { GrowerRegistry, NasError, SeededRandom, loadPlugins, type GrowthPlan } from '@mitosis/core';
-import { fakeContext, type FakeLayer } from '@mitosis/grower-kit/testing';
+import { fakeContext, fakeNetworkSpec, type FakeLayer } from '@mitosis/grower-kit/testing';
+import { neuronDim, parseNetworkSpec } from '@mitosis/ir';
 import { RandomNeuronGrowerContribution } from './random-neuron-grower.js';
 import { RandomSplitGrowerContribution } from './random-split-grower.js';
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const growers = new GrowerRegistry([new RandomSplitGrowerContribution(), new RandomNeuronGrowerContribution()]);
 
-/** Two layers, 10 + 10 neurons; λ are irrelevant to the baselines. */
+/** Two layers, 10 + 10 neurons, θ lengths 3 and 11 in the fake network; λ are irrelevant to the baselines. */
 const layers: FakeLayer[] = [
   { node: 'fc1', lambdaMin: new Array<number>(10).fill(-1), dim: 3 },
   { node: 'fc2', lambdaMin: new Array<number>(10).fill(-1), dim: 11 },
@@ -32,6 +33,22 @@ describe('baseline growers', () => {
       outgoingScale: 0.01,
     });
     assert.throws(() => growers.options('random-neuron', { epsilon: 0.1 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+  });
+
+  it('need no scores and report their method', async () => {
+    for (const id of ['random-split', 'random-neuron']) {
+      const g = growers.create(id, {});
+      assert.deepEqual(g.needs, []);
+      const plan = await g.plan(fakeContext(layers, { scores: {} }));
+      assert.equal(plan.action, 'grow');
+      assert.equal(plan.method, id);
+      assert.equal((plan.details as { requested: number }).requested, 6);
+    }
+  });
+
+  it('read θ lengths from a valid network spec', () => {
+    const spec = parseNetworkSpec(fakeNetworkSpec(layers), 'fake');
+    assert.deepEqual([neuronDim(spec, 'fc1'), neuronDim(spec, 'fc2')], [3, 11]);
   });
 
   for (const id of ['random-split', 'random-neuron']) {
@@ -62,6 +79,26 @@ describe('baseline growers', () => {
     it(`${id} names a layer whose cap is below its width`, async () => {
       const bad: FakeLayer[] = [{ node: 'conv2', lambdaMin: [0, 0, 0], cap: 2 }];
       await assert.rejects(planWithSeed(id, 1, {}, bad), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /conv2/.test(e.message));
+    });
+
+    it(`${id} neither counts nor grows layers that are not splittable`, async () => {
+      const mixed: FakeLayer[] = [
+        { node: 'fc1', lambdaMin: new Array<number>(10).fill(0), dim: 3 },
+        { node: 'proj', lambdaMin: new Array<number>(30).fill(0), splittable: false },
+        { node: 'fc2', lambdaMin: new Array<number>(10).fill(0), dim: 11 },
+      ];
+      for (let seed = 0; seed < 10; seed++) {
+        const plan = await planWithSeed(id, seed, {}, mixed);
+        assert.equal(plan.entries.length, 6); // floor(0.3 · 20): proj's 30 neurons are not counted
+        assert.ok(plan.entries.every((e) => e.node !== 'proj'));
+      }
+    });
+
+    it(`${id} names a layer whose width disagrees with the network spec`, async () => {
+      const random = new SeededRandom(1);
+      const spec = fakeNetworkSpec([{ node: 'fc1', lambdaMin: [0, 0, 0, 0] }]);
+      const context = fakeContext([{ node: 'fc1', lambdaMin: [0, 0, 0] }], { spec, random: () => random.next() });
+      await assert.rejects(growers.create(id, {}).plan(context), (e) => NasError.is(e, 'E_SHAPE_MISMATCH') && /fc1/.test(e.message));
     });
   }
 

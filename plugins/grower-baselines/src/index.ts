@@ -3,7 +3,7 @@ import { GrowerContribution } from '@mitosis/core';
 import { RandomNeuronGrowerContribution } from './random-neuron-grower.js';
 import { RandomSplitGrowerContribution } from './random-split-grower.js';
 
-export { chooseRandomNeurons, type CountOptions, type RandomChoice } from './random-choice.js';
+export { chooseRandomNeurons, thetaLengths, type CountOptions, type RandomChoice } from './random-choice.js';
 export {
   RandomSplitGrower,
   RandomSplitGrowerContribution,

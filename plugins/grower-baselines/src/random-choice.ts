@@ -1,9 +1,10 @@
-import type { GrowthContext, GrowthPlan, NeuronGrowth, Offspring } from '@mitosis/core';
-import { checkOperatorBlocks, layerRoom, layerStats, type Candidate } from '@mitosis/grower-kit';
+import { NasError, type GrowthPlan, type MethodContext, type NeuronGrowth, type Offspring } from '@mitosis/core';
+import { layerRoom, layerStats, type Candidate } from '@mitosis/grower-kit';
+import { neuronCount, neuronDim } from '@mitosis/ir';
 
 /** The count rule of the baselines, the same numbers as S2D's: a global fraction or a fixed k. */
 export interface CountOptions {
-  /** `quantile`: floor(fraction·N) neurons over all N growable neurons; `top-k`: k neurons. */
+  /** `quantile`: floor(fraction·N) neurons over all N neurons of the splittable layers; `top-k`: k neurons. */
   readonly selection: 'quantile' | 'top-k';
   /** Fraction of all growable neurons grown per round (S2D reference 0.3). */
   readonly fraction: number;
@@ -28,15 +29,18 @@ export interface RandomChoice {
 
 /**
  * Draws `requested` distinct neurons uniformly at random (a Fisher–Yates shuffle driven by `context.random`
- * only) among the neurons of layers that still have room under their cap; each adds one neuron. When the caps
- * leave fewer than requested, every neuron with room is taken.
+ * only) among the neurons of splittable layers that still have room under their cap; each adds one neuron.
+ * When the caps leave fewer than requested, every neuron with room is taken. Layers that are not splittable
+ * are neither counted nor drawn from (the splitting growers cannot grow them either, so the baselines compare
+ * on the same layers).
  */
-export function chooseRandomNeurons(context: GrowthContext, options: CountOptions): RandomChoice {
+export function chooseRandomNeurons(context: MethodContext, options: CountOptions): RandomChoice {
   const room = layerRoom(context);
-  const total = context.layers.reduce((s, l) => s + l.width, 0);
+  const total = context.layers.reduce((s, l) => s + (l.splittable ? l.width : 0), 0);
   const requested = options.selection === 'quantile' ? Math.floor(options.fraction * total) : options.k;
   const pool: { layer: number; neuron: number }[] = [];
   context.layers.forEach((layer, l) => {
+    if (!layer.splittable) return;
     for (let neuron = 0; neuron < layer.width; neuron++) pool.push({ layer: l, neuron });
   });
   const left = [...room];
@@ -56,19 +60,41 @@ export function chooseRandomNeurons(context: GrowthContext, options: CountOption
 }
 
 /**
+ * Length of θ of every splittable layer, from the network spec (`neuronDim` of `@mitosis/ir`); `null` for a
+ * layer that is not splittable. A layer whose width differs from its node's output channels in the spec is an
+ * `E_SHAPE_MISMATCH` naming the node.
+ */
+export function thetaLengths(context: MethodContext, grower: string): (number | null)[] {
+  return context.layers.map((layer) => {
+    if (!layer.splittable) return null;
+    const channels = neuronCount(context.spec, layer.node);
+    if (channels !== layer.width) {
+      throw new NasError(
+        'E_SHAPE_MISMATCH',
+        `${grower}: layer "${layer.node}" has width ${layer.width} in the method context but ${channels} output ` +
+          `channels in the network spec`,
+        { grower, node: layer.node, width: layer.width, channels },
+      );
+    }
+    return neuronDim(context.spec, layer.node);
+  });
+}
+
+/**
  * The plan of a random baseline: draws the neurons ({@link chooseRandomNeurons}), then asks `grow` for each one's
- * offspring (in the order of the chosen neurons, so every draw comes from `context.random` in a fixed order) and
- * adds the run-log statistics both baselines report. Baselines make no loss prediction and grow by count.
+ * offspring, given the length of its θ (in the order of the chosen neurons, so every draw comes from
+ * `context.random` in a fixed order), and adds the method-specific details both baselines report. Baselines
+ * make no loss prediction and grow by count.
  */
 export function randomBaselinePlan(
-  context: GrowthContext,
+  context: MethodContext,
   grower: string,
   options: CountOptions,
   epsilon: number,
   grow: (dim: number) => { readonly offspring: readonly Offspring[]; readonly scheme: string },
-  extraStats: Readonly<Record<string, unknown>> = {},
+  extraDetails: Readonly<Record<string, unknown>> = {},
 ): GrowthPlan {
-  const dims = checkOperatorBlocks(context);
+  const dims = thetaLengths(context, grower);
   const { chosen, requested } = chooseRandomNeurons(context, options);
   const entries: NeuronGrowth[] = chosen.map((c) => ({
     node: context.layers[c.layer]!.node,
@@ -78,20 +104,16 @@ export function randomBaselinePlan(
     predictedDeltaLoss: null,
     cost: context.layers[c.layer]!.marginalCost,
   }));
-  const costs = entries.map((e) => e.cost);
   return {
-    grower,
+    action: 'grow',
+    method: grower,
     round: context.round,
     epsilon,
     entries,
     predictedDeltaLoss: null,
-    stats: {
+    details: {
       requested,
-      grown: entries.length,
-      ...extraStats,
-      addedCost: costs.some((x) => x === null) ? null : costs.reduce<number>((s, x) => s + (x ?? 0), 0),
-      costUnit: context.costUnit,
-      budget: { available: context.budget, used: null, note: `${grower} grows by count and does not spend a budget` },
+      ...extraDetails,
       layers: layerStats(context, chosen),
     },
   };

@@ -1,6 +1,6 @@
 import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
-import type { GrowthContext, GrowthPlan, Grower, GrowerContribution } from '@mitosis/core';
+import type { GrowthPlan, Grower, GrowerContribution, MethodContext, ScoreRequest } from '@mitosis/core';
 import { normalFrom } from '@mitosis/grower-kit';
 import { countOptionsProperties, randomBaselinePlan, type CountOptions } from './random-choice.js';
 
@@ -33,10 +33,12 @@ export const randomNeuronOptionsSchema: JSONSchemaType<RandomNeuronOptions> = {
  */
 export class RandomNeuronGrower implements Grower {
   readonly id = 'random-neuron';
+  /** No scores: hosts and fresh weights are random. */
+  readonly needs: readonly ScoreRequest[] = [];
 
   constructor(private readonly options: RandomNeuronOptions) {}
 
-  async plan(context: GrowthContext): Promise<GrowthPlan> {
+  async plan(context: MethodContext): Promise<GrowthPlan> {
     const { initScale, outgoingScale } = this.options;
     return randomBaselinePlan(
       context,

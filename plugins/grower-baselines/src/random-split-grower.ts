@@ -1,7 +1,7 @@
 import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
-import type { GrowthContext, GrowthPlan, Grower, GrowerContribution } from '@mitosis/core';
-import { randomUnitVector } from '@mitosis/grower-kit';
+import type { GrowthPlan, Grower, GrowerContribution, MethodContext, ScoreRequest } from '@mitosis/core';
+import { randomUnitVector, symmetricOffspring } from '@mitosis/grower-kit';
 import { countOptionsProperties, randomBaselinePlan, type CountOptions } from './random-choice.js';
 
 /** Options of the random-direction split baseline. */
@@ -23,24 +23,20 @@ export const randomSplitOptionsSchema: JSONSchemaType<RandomSplitOptions> = {
 /**
  * Baseline (algorithms.md §9 C): S2D's symmetric split θ ± εu with weights ½, ½, but along a direction u drawn
  * uniformly on the unit sphere and on neurons drawn uniformly at random, with S2D's count rule and the caps.
- * It needs no eigen solver; it makes no loss prediction.
+ * It needs no scores (`needs: []`) and makes no loss prediction; θ's length comes from the network spec.
  */
 export class RandomSplitGrower implements Grower {
   readonly id = 'random-split';
+  /** No scores: the neurons and directions are random. */
+  readonly needs: readonly ScoreRequest[] = [];
 
   constructor(private readonly options: RandomSplitOptions) {}
 
-  async plan(context: GrowthContext): Promise<GrowthPlan> {
-    return randomBaselinePlan(context, this.id, this.options, this.options.epsilon, (dim) => {
-      const u = randomUnitVector(dim, context.random);
-      return {
-        offspring: [
-          { weight: 0.5, direction: u },
-          { weight: 0.5, direction: u.map((x) => -x) },
-        ],
-        scheme: 'random-direction',
-      };
-    });
+  async plan(context: MethodContext): Promise<GrowthPlan> {
+    return randomBaselinePlan(context, this.id, this.options, this.options.epsilon, (dim) => ({
+      offspring: symmetricOffspring(randomUnitVector(dim, context.random)),
+      scheme: 'random-direction',
+    }));
   }
 }
 

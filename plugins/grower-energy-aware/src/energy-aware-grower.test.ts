@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ContainerModule } from '@mitosis/core/di';
-import { EigenSolverContribution, GrowerRegistry, NasError, loadPlugins } from '@mitosis/core';
+import { GrowerRegistry, NasError, loadPlugins, type GrowthPlan } from '@mitosis/core';
 import { EnergyAwareGrowerContribution, type EnergyAwareOptions } from './energy-aware-grower.js';
-import { fakeContext, fakeEigenRegistry, fakeEigenResults, type FakeLayer } from '@mitosis/grower-kit/testing';
+import { fakeContext, fakeEigenResults, type FakeLayer } from '@mitosis/grower-kit/testing';
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -16,16 +15,16 @@ const checkH: FakeLayer[] = [
   { node: 'l2', lambdaMin: [-0.4, -2.5], marginalCost: 1.5, cap: 3 },
 ];
 
-function grower(layers: readonly FakeLayer[], options: Partial<EnergyAwareOptions> = {}) {
-  const { registry, calls } = fakeEigenRegistry(layers);
-  const growers = new GrowerRegistry([new EnergyAwareGrowerContribution(registry)]);
-  return { grower: growers.create('energy-aware', options), calls };
+const growers = new GrowerRegistry([new EnergyAwareGrowerContribution()]);
+
+function grower(options: Partial<EnergyAwareOptions> = {}) {
+  return growers.create('energy-aware', options);
 }
+
+const details = <T>(plan: GrowthPlan): T => plan.details as T;
 
 describe('energy-aware grower', () => {
   it('fills the reference defaults (rayleigh solver, sqrt costs, grow 0.2, β ≥ 0.99, ε 0.01)', () => {
-    const { registry } = fakeEigenRegistry([]);
-    const growers = new GrowerRegistry([new EnergyAwareGrowerContribution(registry)]);
     assert.deepEqual(growers.options('energy-aware', {}), {
       solver: 'rayleigh',
       solverOptions: {},
@@ -37,14 +36,26 @@ describe('energy-aware grower', () => {
     });
     assert.throws(() => growers.options('energy-aware', { budget: 3 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
     assert.throws(() => growers.options('energy-aware', { grow: 0 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    assert.throws(() => growers.options('energy-aware', { costTransform: 'none' }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
+    for (const t of ['linear', 'sqrt', 'log']) {
+      assert.equal((growers.options('energy-aware', { costTransform: t }) as EnergyAwareOptions).costTransform, t);
+    }
+  });
+
+  it('declares the splitting scores of the rayleigh solver (or the configured one) as its needs', () => {
+    assert.deepEqual(grower().needs, [{ kind: 'splitting', solver: 'rayleigh', solverOptions: {} }]);
+    assert.deepEqual(grower({ solver: 'dense', solverOptions: { epochs: 3 } }).needs, [
+      { kind: 'splitting', solver: 'dense', solverOptions: { epochs: 3 } },
+    ]);
   });
 
   it('selects {0, 1, 5} of check H under a context budget of 4 (LP objective −7.7)', async () => {
-    const { grower: g, calls } = grower(checkH, { costTransform: 'none' });
-    const plan = await g.plan(fakeContext(checkH, { budget: 4 }));
+    const plan = await grower({ costTransform: 'linear' }).plan(fakeContext(checkH, { budget: 4 }));
     assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['l0', 0], ['l0', 1], ['l2', 1]]);
-    assert.equal(calls.created[0]?.id, 'rayleigh');
-    const stats = plan.stats as { lp: { objective: number; fractional: number }; budget: { used: number; available: number } };
+    assert.equal(plan.action, 'grow');
+    assert.equal(plan.method, 'energy-aware');
+    assert.equal(details<{ solver: string }>(plan).solver, 'rayleigh');
+    const stats = plan.details as { lp: { objective: number; fractional: number }; budget: { used: number; available: number } };
     assert.ok(Math.abs(stats.lp.objective - -7.7) < 1e-12);
     assert.equal(stats.lp.fractional, 1);
     assert.equal(stats.budget.available, 4);
@@ -63,9 +74,8 @@ describe('energy-aware grower', () => {
       { node: 'l1', lambdaMin: [-9, 1], marginalCost: 9, group: 'early' },
       { node: 'l2', lambdaMin: [-1, -0.5, 0.2, 0.3], marginalCost: 1, group: 'late' },
     ];
-    const { grower: g } = grower(layers, { grow: 0.25 });
-    const plan = await g.plan(fakeContext(layers));
-    const stats = plan.stats as { budget: { unit: string; groups: { group: string; budget: number; used: number }[] } };
+    const plan = await grower({ grow: 0.25 }).plan(fakeContext(layers));
+    const stats = plan.details as { budget: { unit: string; groups: { group: string; budget: number; used: number }[] } };
     assert.equal(stats.budget.unit, 'sqrt(macs)');
     // early: 0.25·(4·2 + 2·3) = 3.5; late: 0.25·(4·1) = 1.
     assert.deepEqual(stats.budget.groups.map((x) => [x.group, x.budget]), [['early', 3.5], ['late', 1]]);
@@ -80,8 +90,7 @@ describe('energy-aware grower', () => {
       { node: 'a', lambdaMin: [-1, -2, -3, 0.1], cap: 6 },
       { node: 'b', lambdaMin: [0, 0.5], cap: null },
     ];
-    const { grower: g } = grower(layers, { costTransform: 'none' });
-    const plan = await g.plan(fakeContext(layers, { budget: 1e9 }));
+    const plan = await grower({ costTransform: 'linear' }).plan(fakeContext(layers, { budget: 1e9 }));
     assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['a', 1], ['a', 2]]);
   });
 
@@ -90,23 +99,22 @@ describe('energy-aware grower', () => {
       { node: 'free', lambdaMin: [-1, -2, 3], marginalCost: -0.5, cap: 4 },
       { node: 'paid', lambdaMin: [-1], marginalCost: 10 },
     ];
-    const { grower: g } = grower(layers, { costTransform: 'none' });
-    const plan = await g.plan(fakeContext(layers, { budget: 0 }));
+    const plan = await grower({ costTransform: 'linear' }).plan(fakeContext(layers, { budget: 0 }));
     assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['free', 1]]);
-    assert.deepEqual((plan.stats as { freeLayers: string[] }).freeLayers, ['free']);
+    assert.deepEqual(details<{ freeLayers: string[] }>(plan).freeLayers, ['free']);
   });
 
   it('spends a run budget in the cost model\'s own unit, whatever the reference transform', async () => {
-    const sqrt = await grower(checkH).grower.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' }));
-    const none = await grower(checkH, { costTransform: 'none' }).grower.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' }));
-    assert.deepEqual(sqrt.entries.map((e) => e.neuron), none.entries.map((e) => e.neuron));
-    assert.equal((sqrt.stats as { budget: { unit: string } }).budget.unit, 'ms');
+    const sqrt = await grower().plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' }));
+    const linear = await grower({ costTransform: 'linear' }).plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' }));
+    assert.deepEqual(sqrt.entries.map((e) => e.neuron), linear.entries.map((e) => e.neuron));
+    assert.equal(details<{ budget: { unit: string } }>(sqrt).budget.unit, 'ms');
   });
 
   it('raises E_UNIT_MISMATCH for a budget in another unit than the knapsack costs', async () => {
-    const { grower: h } = grower(checkH, { costTransform: 'none', costUnit: 'mJ' });
+    const h = grower({ costTransform: 'linear', costUnit: 'mJ' });
     await assert.rejects(h.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms' })), (e) => NasError.is(e, 'E_UNIT_MISMATCH'));
-    const { grower: k } = grower(checkH, { costTransform: 'none' });
+    const k = grower({ costTransform: 'linear' });
     await assert.rejects(
       k.plan(fakeContext(checkH, { budget: 4, costUnit: 'ms', costModelUnit: 'macs' })),
       (e) => NasError.is(e, 'E_UNIT_MISMATCH') && /fake-cost/.test(e.message),
@@ -115,30 +123,58 @@ describe('energy-aware grower', () => {
 
   it('raises clear errors for a cap below the width and an unpriced layer', async () => {
     const capped: FakeLayer[] = [{ node: 'conv1', lambdaMin: [-1, -1, -1], cap: 2 }];
-    await assert.rejects(grower(capped).grower.plan(fakeContext(capped)), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /conv1/.test(e.message));
+    await assert.rejects(grower().plan(fakeContext(capped)), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /conv1/.test(e.message));
     const unpriced: FakeLayer[] = [{ node: 'fc9', lambdaMin: [-1], marginalCost: null }];
-    await assert.rejects(grower(unpriced).grower.plan(fakeContext(unpriced)), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /fc9/.test(e.message));
+    await assert.rejects(grower().plan(fakeContext(unpriced)), (e) => NasError.is(e, 'E_CONFIG_INVALID') && /fc9/.test(e.message));
   });
 
-  it('loads through the plugin loader and passes solverOptions to the solver', async () => {
-    const { container } = await loadPlugins([pluginDir]);
-    const seen: unknown[] = [];
-    container.load(
-      new ContainerModule(({ bind }) => {
-        bind(EigenSolverContribution).toConstantValue({
-          id: 'rayleigh',
-          description: 'fixed eigenpairs',
-          optionsSchema: { type: 'object' },
-          create: (options: unknown) => {
-            seen.push(options);
-            return { id: 'rayleigh', solve: async () => fakeEigenResults(checkH) };
-          },
-        });
-      }),
+  it('takes no part in layers that are not splittable: no items, no group budget, no marginal cost needed', async () => {
+    const layers: FakeLayer[] = [
+      { node: 'l0', lambdaMin: [-4, -3, -2, -1], marginalCost: 4, group: 'early' },
+      { node: 'proj', lambdaMin: [-9, -9], marginalCost: null, group: 'early', splittable: false },
+      { node: 'l2', lambdaMin: [-1, -0.5, 0.2, 0.3], marginalCost: 1, group: 'late' },
+    ];
+    const plan = await grower({ grow: 0.25 }).plan(fakeContext(layers));
+    const stats = details<{ budget: { groups: { group: string; layers: string[]; budget: number }[] }; lambdaMin: { count: number } }>(plan);
+    // early: 0.25·(4·2) = 2 (proj adds nothing); late: 0.25·(4·1) = 1.
+    assert.deepEqual(stats.budget.groups.map((g) => [g.group, g.layers, g.budget]), [['early', ['l0'], 2], ['late', ['l2'], 1]]);
+    assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['l0', 0], ['l2', 0]]);
+    assert.equal(stats.lambdaMin.count, 8);
+  });
+
+  it('weighs costs by the core cost transform: ln(1 + Δ) under log compresses the expensive layer', async () => {
+    // Costs 1 and 8; grow 0.4. linear: B = 0.4·(2·1 + 2·8) = 7.2, by λ/c l0/0, l0/1 (−1) come before l1/0
+    // (−6/8), which then gets β = 5.2/8 and is dropped. log: c = ln 2, ln 9, B = 0.4·(2 ln 2 + 2 ln 9) ≈ 2.31;
+    // l1/0 (−6/ln 9 ≈ −2.73) comes first and takes ln 9 ≈ 2.20, l0/0 then gets β ≈ 0.17 and is dropped.
+    const layers: FakeLayer[] = [
+      { node: 'l0', lambdaMin: [-1, -1], marginalCost: 1 },
+      { node: 'l1', lambdaMin: [-6, 1], marginalCost: 8 },
+    ];
+    const log = await grower({ costTransform: 'log', grow: 0.4 }).plan(fakeContext(layers));
+    const budget = details<{ budget: { unit: string; available: number } }>(log).budget;
+    assert.equal(budget.unit, 'log(macs)');
+    assert.ok(Math.abs(budget.available - 0.4 * (2 * Math.log(2) + 2 * Math.log(9))) < 1e-12);
+    assert.deepEqual(log.entries.map((e) => [e.node, e.neuron]), [['l1', 0]]);
+    const linear = await grower({ costTransform: 'linear', grow: 0.4 }).plan(fakeContext(layers));
+    assert.equal(details<{ budget: { unit: string } }>(linear).budget.unit, 'macs');
+    assert.ok(Math.abs(details<{ budget: { available: number } }>(linear).budget.available - 7.2) < 1e-12);
+    assert.deepEqual(linear.entries.map((e) => [e.node, e.neuron]), [['l0', 0], ['l0', 1]]);
+  });
+
+  it('rejects missing splitting scores and scores that do not line up', async () => {
+    await assert.rejects(grower().plan(fakeContext(checkH, { scores: {} })), (e) => NasError.is(e, 'E_RUN_FAILED') && /energy-aware/.test(e.message));
+    const shifted = fakeEigenResults([checkH[1]!, checkH[0]!, checkH[2]!]);
+    await assert.rejects(
+      grower().plan(fakeContext(checkH, { scores: { splitting: shifted } })),
+      (e) => NasError.is(e, 'E_SHAPE_MISMATCH') && /l0/.test(e.message),
     );
-    const g = container.get(GrowerRegistry).create('energy-aware', { costTransform: 'none', solverOptions: { epochs: 3 } });
+  });
+
+  it('loads through the plugin loader and declares solverOptions in its needs', async () => {
+    const { container } = await loadPlugins([pluginDir]);
+    const g = container.get(GrowerRegistry).create('energy-aware', { costTransform: 'linear', solverOptions: { epochs: 3 } });
+    assert.deepEqual(g.needs, [{ kind: 'splitting', solver: 'rayleigh', solverOptions: { epochs: 3 } }]);
     const plan = await g.plan(fakeContext(checkH, { budget: 4 }));
     assert.equal(plan.entries.length, 3);
-    assert.deepEqual(seen, [{ epochs: 3 }]);
   });
 });

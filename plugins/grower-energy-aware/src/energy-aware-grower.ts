@@ -1,32 +1,37 @@
 import type { JSONSchemaType } from 'ajv';
-import { inject, injectable } from '@mitosis/core/di';
+import { injectable } from '@mitosis/core/di';
 import {
+  COST_TRANSFORMS,
   COST_UNITS,
-  EigenSolverRegistry,
   NasError,
+  transformCost,
+  type CostTransform,
   type CostUnit,
-  type GrowthContext,
   type GrowthPlan,
   type Grower,
   type GrowerContribution,
-  type NeuronGrowth,
+  type MethodContext,
+  type ScoreRequest,
 } from '@mitosis/core';
 import {
+  knapsackGreedy,
   lambdaMinSummary,
   layerRoom,
   layerStats,
-  solveSplittingEigen,
+  selectByBeta,
+  splittingScores,
+  symmetricSplit,
   unitRow,
   type Candidate,
+  type KnapsackItem,
 } from '@mitosis/grower-kit';
-import { knapsackGreedy, selectByBeta, type KnapsackItem } from '@mitosis/grower-kit';
-
-/** How a layer's marginal cost is compressed before it enters the knapsack (algorithms.md §3.3). */
-export type CostTransform = 'none' | 'sqrt' | 'log';
 
 /** Options of the energy-aware grower; {@link energyAwareOptionsSchema} gives the defaults. */
 export interface EnergyAwareOptions {
-  /** Installed eigen solver that estimates λ_min, v_min (`rayleigh`: the reference's stochastic solver). */
+  /**
+   * Installed eigen solver the loop runs for this grower to estimate λ_min, v_min (`rayleigh`: the reference's
+   * stochastic solver).
+   */
   readonly solver: string;
   /** Options passed to that solver, validated by its own schema. */
   readonly solverOptions: Record<string, unknown>;
@@ -38,9 +43,10 @@ export interface EnergyAwareOptions {
    */
   readonly grow: number;
   /**
-   * c_l = f(Δcost) under the reference budget rule: `sqrt` (reference CIFAR-100), `log` = ln(1 + Δcost)
-   * (reference ImageNet uses ln), `none`. A budget given by the run (`--budget 5ms`) is spent in the cost
-   * model's own unit, so the knapsack then uses the untransformed Δcost whatever this option says.
+   * c_l = f(Δcost) under the reference budget rule ({@link transformCost}): `sqrt` (reference CIFAR-100),
+   * `log` = ln(1 + Δcost) (reference ImageNet uses ln), `linear`. A budget given by the run (`--budget 5ms`) is
+   * spent in the cost model's own unit, so the knapsack then uses the untransformed Δcost whatever this option
+   * says.
    */
   readonly costTransform: CostTransform;
   /** Grow the neurons whose LP weight β ≥ this (reference: 0.99 on CIFAR, 0.9 on ImageNet). */
@@ -56,7 +62,7 @@ export const energyAwareOptionsSchema: JSONSchemaType<EnergyAwareOptions> = {
     solverOptions: { type: 'object', required: [], additionalProperties: true, default: {} },
     epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.01 },
     grow: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.2 },
-    costTransform: { type: 'string', enum: ['none', 'sqrt', 'log'], default: 'sqrt' },
+    costTransform: { type: 'string', enum: [...COST_TRANSFORMS], default: 'sqrt' },
     betaThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.99 },
     costUnit: { type: 'string', enum: ['any', ...COST_UNITS], default: 'any' },
   },
@@ -64,18 +70,7 @@ export const energyAwareOptionsSchema: JSONSchemaType<EnergyAwareOptions> = {
   additionalProperties: false,
 };
 
-function transformCost(value: number, transform: CostTransform): number {
-  switch (transform) {
-    case 'none':
-      return value;
-    case 'sqrt':
-      return Math.sqrt(value);
-    case 'log':
-      return Math.log1p(value);
-  }
-}
-
-/** A budget group's line in `stats.budget.groups`. */
+/** A budget group's line in `details.budget.groups`. */
 interface GroupBudget {
   readonly group: string;
   readonly layers: string[];
@@ -88,22 +83,21 @@ interface GroupBudget {
 
 /**
  * Energy-aware fast splitting (Wang et al.; algorithms.md §3.3–3.5): λ_min per neuron from the (stochastic)
- * eigen solver, then the knapsack min Σ β_i λ_i s.t. Σ β_i c_i ≤ B_g per group, per-layer caps, 0 ≤ β ≤ 1,
- * solved exactly by the greedy of §3.3 and rounded at β ≥ `betaThreshold`. Grown neurons split into θ ± εv_min
- * with outgoing weights ½, ½.
+ * eigen solver the loop runs for this grower, then the knapsack min Σ β_i λ_i s.t. Σ β_i c_i ≤ B_g per group,
+ * per-layer caps, 0 ≤ β ≤ 1, solved exactly by the greedy of §3.3 and rounded at β ≥ `betaThreshold`. Grown
+ * neurons split into θ ± εv_min with outgoing weights ½, ½. Layers that are not splittable take no part (no
+ * items, no share of a group budget, no marginal cost needed). The plan is not trimmed after the knapsack: the
+ * loop's plan policy enforces the round's budget.
  */
 export class EnergyAwareGrower implements Grower {
   readonly id = 'energy-aware';
+  readonly needs: readonly ScoreRequest[];
 
-  constructor(
-    private readonly options: EnergyAwareOptions,
-    private readonly solvers: EigenSolverRegistry,
-  ) {
-    // Fail when the run is set up, before any training: an unknown solver or bad solver options.
-    solvers.options(options.solver, options.solverOptions);
+  constructor(private readonly options: EnergyAwareOptions) {
+    this.needs = [{ kind: 'splitting', solver: options.solver, solverOptions: options.solverOptions }];
   }
 
-  async plan(context: GrowthContext): Promise<GrowthPlan> {
+  async plan(context: MethodContext): Promise<GrowthPlan> {
     const { options } = this;
     const unit = context.costUnit;
     if (context.costModel.unit !== unit) {
@@ -130,9 +124,11 @@ export class EnergyAwareGrower implements Grower {
         });
       }
     }
-    const transform: CostTransform = context.budget === null ? options.costTransform : 'none';
+    const transform: CostTransform = context.budget === null ? options.costTransform : 'linear';
     const room = layerRoom(context);
-    const costs = context.layers.map((layer) => {
+    // c_l of every splittable layer; `null` for a layer that is not splittable (it takes no part).
+    const costs = context.layers.map((layer): number | null => {
+      if (!layer.splittable) return null;
       const m = layer.marginalCost;
       if (m === null || !Number.isFinite(m)) {
         throw new NasError(
@@ -142,13 +138,15 @@ export class EnergyAwareGrower implements Grower {
           { grower: this.id, node: layer.node, marginalCost: m },
         );
       }
-      // A channel that costs nothing (or, with a non-monotonic latency table, less than nothing) is free.
-      return transformCost(Math.max(0, m), transform);
+      // A channel that costs nothing (or, with a non-monotonic latency table, less than nothing) is free:
+      // transformCost counts a negative Δ as 0.
+      return transformCost(m, transform);
     });
 
     // Budget groups: one pool for a context budget; the layers' groups under the reference rule.
     const groupNames: string[] = [];
-    const groupOf = context.layers.map((layer) => {
+    const groupOf = context.layers.map((layer, l): number | null => {
+      if (costs[l] === null) return null;
       const name = context.budget === null ? layer.group : 'all';
       let g = groupNames.indexOf(name);
       if (g < 0) g = groupNames.push(name) - 1;
@@ -163,14 +161,15 @@ export class EnergyAwareGrower implements Grower {
       return options.grow * sum;
     });
 
-    const results = await solveSplittingEigen(this.solvers, options.solver, options.solverOptions, context);
+    const results = splittingScores(context, this.id);
 
     // Free layers (c_l = 0) grow their most negative neurons up to the cap; the rest go through the knapsack.
     const items: KnapsackItem[] = [];
     const itemRef: { layer: number; neuron: number }[] = [];
     const chosen: Candidate[] = [];
     results.forEach((r, l) => {
-      const cost = costs[l]!;
+      const cost = costs[l] ?? null;
+      if (cost === null) return;
       if (cost > 0) {
         for (let j = 0; j < r.neurons; j++) {
           items.push({ lambda: r.lambdaMin[j]!, layer: l, cost, group: groupOf[l]! });
@@ -193,21 +192,10 @@ export class EnergyAwareGrower implements Grower {
     chosen.sort((a, b) => a.layer - b.layer || a.neuron - b.neuron);
 
     const eps = options.epsilon;
-    const entries: NeuronGrowth[] = chosen.map((c) => {
+    const entries = chosen.map((c) => {
       const r = results[c.layer]!;
-      const v = unitRow(r.vMin, c.neuron, r.dim);
-      return {
-        node: context.layers[c.layer]!.node,
-        neuron: c.neuron,
-        offspring: [
-          { weight: 0.5, direction: v },
-          { weight: 0.5, direction: v.map((x) => -x) },
-        ],
-        scheme: 's2d',
-        score: c.score,
-        predictedDeltaLoss: ((eps * eps) / 2) * c.score,
-        cost: context.layers[c.layer]!.marginalCost,
-      };
+      const layer = context.layers[c.layer]!;
+      return symmetricSplit(layer.node, c.neuron, unitRow(r.vMin, c.neuron, r.dim), eps, c.score, layer.marginalCost);
     });
 
     const groups: GroupBudget[] = groupNames.map((group, g) => ({
@@ -219,25 +207,24 @@ export class EnergyAwareGrower implements Grower {
     }));
     const fractional = Array.from(lp.beta).filter((b) => b > 0 && b < options.betaThreshold).length;
     return {
-      grower: this.id,
+      action: 'grow',
+      method: this.id,
       round: context.round,
       epsilon: eps,
       entries,
       predictedDeltaLoss: entries.reduce((s, e) => s + (e.predictedDeltaLoss ?? 0), 0),
-      stats: {
+      details: {
         solver: options.solver,
-        lambdaMin: lambdaMinSummary(results),
+        lambdaMin: lambdaMinSummary(results, context.layers),
         budget: {
           source: context.budget === null ? 'grow-rule' : 'context',
-          unit: transform === 'none' ? unit : `${transform}(${unit})`,
+          unit: transform === 'linear' ? unit : `${transform}(${unit})`,
           grow: context.budget === null ? options.grow : null,
           available: budgets.reduce((s, b) => s + b, 0),
           used: groups.reduce((s, g) => s + g.used, 0),
           groups,
         },
         lp: { objective: lp.objective, fractional, betaThreshold: options.betaThreshold },
-        addedCost: entries.reduce((s, e) => s + (e.cost ?? 0), 0),
-        addedCostUnit: unit,
         freeLayers: context.layers.filter((_, l) => costs[l] === 0).map((layer) => layer.node),
         layers: layerStats(context, chosen, results),
       },
@@ -253,9 +240,7 @@ export class EnergyAwareGrowerContribution implements GrowerContribution<EnergyA
     'Energy-aware fast splitting: knapsack of λ_min per unit of device cost under a round budget, per-layer caps';
   readonly optionsSchema = energyAwareOptionsSchema;
 
-  constructor(@inject(EigenSolverRegistry) private readonly solvers: EigenSolverRegistry) {}
-
   create(options: EnergyAwareOptions): Grower {
-    return new EnergyAwareGrower(options, this.solvers);
+    return new EnergyAwareGrower(options);
   }
 }

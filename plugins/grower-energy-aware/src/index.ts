@@ -6,7 +6,6 @@ export {
   EnergyAwareGrower,
   EnergyAwareGrowerContribution,
   energyAwareOptionsSchema,
-  type CostTransform,
   type EnergyAwareOptions,
 } from './energy-aware-grower.js';
 

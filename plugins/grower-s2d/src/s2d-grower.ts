@@ -1,26 +1,23 @@
 import type { JSONSchemaType } from 'ajv';
-import { inject, injectable } from '@mitosis/core/di';
-import {
-  EigenSolverRegistry,
-  type GrowthContext,
-  type GrowthPlan,
-  type Grower,
-  type GrowerContribution,
-  type NeuronGrowth,
-} from '@mitosis/core';
+import { injectable } from '@mitosis/core/di';
+import type { GrowthPlan, Grower, GrowerContribution, MethodContext, ScoreRequest } from '@mitosis/core';
 import {
   lambdaMinSummary,
   layerRoom,
   layerStats,
   selectCandidates,
-  solveSplittingEigen,
+  splittingCandidates,
+  splittingScores,
+  symmetricSplit,
   unitRow,
-  type Candidate,
 } from '@mitosis/grower-kit';
 
 /** Options of the S2D grower; {@link s2dOptionsSchema} gives the defaults (the reference set-up, §2.4–2.8). */
 export interface S2dOptions {
-  /** Installed eigen solver computing λ_min, v_min (`dense`: exact, like the reference's `eig`). */
+  /**
+   * Installed eigen solver the loop runs for this grower to compute λ_min, v_min (`dense`: exact, like the
+   * reference's `eig`).
+   */
   readonly solver: string;
   /** Options passed to that solver, validated by its own schema. */
   readonly solverOptions: Record<string, unknown>;
@@ -52,71 +49,53 @@ export const s2dOptionsSchema: JSONSchemaType<S2dOptions> = {
 };
 
 /**
- * Splitting steepest descent (Liu, Wu, Wang; algorithms.md §2): λ_min, v_min of every neuron's splitting
- * matrix, a global selection (quantile or top-k) within the per-layer caps, and the symmetric split
- * θ ± εv_min with outgoing weights ½, ½ (predicted ΔL = ε²/2·λ_min per neuron, additive over neurons).
+ * Splitting steepest descent (Liu, Wu, Wang; algorithms.md §2): from the λ_min, v_min of every neuron's
+ * splitting matrix (computed by the loop with the solver named in the options), a global selection (quantile
+ * or top-k) within the per-layer caps, and the symmetric split θ ± εv_min with outgoing weights ½, ½ (predicted
+ * ΔL = ε²/2·λ_min per neuron, additive over neurons). Layers that are not splittable are skipped.
  */
 export class S2dGrower implements Grower {
   readonly id = 's2d';
+  readonly needs: readonly ScoreRequest[];
 
-  constructor(
-    private readonly options: S2dOptions,
-    private readonly solvers: EigenSolverRegistry,
-  ) {
-    // Fail when the run is set up, before any training: an unknown solver or bad solver options.
-    solvers.options(options.solver, options.solverOptions);
+  constructor(private readonly options: S2dOptions) {
+    this.needs = [{ kind: 'splitting', solver: options.solver, solverOptions: options.solverOptions }];
   }
 
-  async plan(context: GrowthContext): Promise<GrowthPlan> {
+  async plan(context: MethodContext): Promise<GrowthPlan> {
     const { options } = this;
     const room = layerRoom(context);
-    const results = await solveSplittingEigen(this.solvers, options.solver, options.solverOptions, context);
-    const candidates: Candidate[] = [];
-    results.forEach((r, layer) => {
-      for (let neuron = 0; neuron < r.neurons; neuron++) {
-        candidates.push({ layer, neuron, score: r.lambdaMin[neuron]!, added: 1 });
-      }
-    });
+    const results = splittingScores(context, this.id);
     const rule =
       options.selection === 'quantile'
         ? { selection: 'quantile' as const, fraction: options.fraction }
         : { selection: 'top-k' as const, k: options.k };
-    const selection = selectCandidates(candidates, rule, room, options.requireNegative);
+    const selection = selectCandidates(splittingCandidates(context, results), rule, room, options.requireNegative);
     const eps = options.epsilon;
-    const entries: NeuronGrowth[] = selection.chosen.map((c) => {
+    const entries = selection.chosen.map((c) => {
       const r = results[c.layer]!;
-      const v = unitRow(r.vMin, c.neuron, r.dim);
-      return {
-        node: context.layers[c.layer]!.node,
-        neuron: c.neuron,
-        offspring: [
-          { weight: 0.5, direction: v },
-          { weight: 0.5, direction: v.map((x) => -x) },
-        ],
-        scheme: 's2d',
-        score: c.score,
-        predictedDeltaLoss: ((eps * eps) / 2) * c.score,
-        cost: context.layers[c.layer]!.marginalCost,
-      };
+      const layer = context.layers[c.layer]!;
+      return symmetricSplit(layer.node, c.neuron, unitRow(r.vMin, c.neuron, r.dim), eps, c.score, layer.marginalCost);
     });
-    const costs = entries.map((e) => e.cost);
+    let maxResidualMin = 0;
+    results.forEach((r, b) => {
+      if (context.layers[b]!.splittable) maxResidualMin = r.residualMin.reduce((a, x) => Math.max(a, x), maxResidualMin);
+    });
     return {
-      grower: this.id,
+      action: 'grow',
+      method: this.id,
       round: context.round,
       epsilon: eps,
       entries,
       predictedDeltaLoss: entries.reduce((s, e) => s + (e.predictedDeltaLoss ?? 0), 0),
-      stats: {
+      details: {
         solver: options.solver,
         selection: options.selection,
         threshold: selection.threshold,
-        lambdaMin: lambdaMinSummary(results),
-        maxResidualMin: results.reduce((m, r) => r.residualMin.reduce((a, x) => Math.max(a, x), m), 0),
+        lambdaMin: lambdaMinSummary(results, context.layers),
+        maxResidualMin,
         droppedByCap: selection.droppedByCap,
         droppedNonNegative: selection.droppedNonNegative,
-        addedCost: costs.some((c) => c === null) ? null : costs.reduce<number>((s, c) => s + (c ?? 0), 0),
-        costUnit: context.costUnit,
-        budget: { available: context.budget, used: null, note: 's2d grows by count and does not spend a budget' },
         layers: layerStats(context, selection.chosen, results),
       },
     };
@@ -130,9 +109,7 @@ export class S2dGrowerContribution implements GrowerContribution<S2dOptions> {
   readonly description = 'Splitting steepest descent: split the neurons with the most negative λ_min along ±ε·v_min';
   readonly optionsSchema = s2dOptionsSchema;
 
-  constructor(@inject(EigenSolverRegistry) private readonly solvers: EigenSolverRegistry) {}
-
   create(options: S2dOptions): Grower {
-    return new S2dGrower(options, this.solvers);
+    return new S2dGrower(options);
   }
 }

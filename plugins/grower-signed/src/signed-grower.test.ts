@@ -2,22 +2,19 @@ import assert from 'node:assert/strict';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ContainerModule } from '@mitosis/core/di';
-import { EigenSolverContribution, GrowerRegistry, NasError, loadPlugins, type NeuronGrowth } from '@mitosis/core';
-import {
-  fakeContext,
-  fakeEigenRegistry,
-  fakeEigenResults,
-  type FakeLayer,
-} from '@mitosis/grower-kit/testing';
+import { GrowerRegistry, NasError, loadPlugins, type GrowthPlan, type NeuronGrowth } from '@mitosis/core';
+import { fakeContext, fakeEigenResults, type FakeLayer } from '@mitosis/grower-kit/testing';
 import { SIGNED_SCHEMES, SignedGrowerContribution, schemeOffspring, type SignedOptions } from './signed-grower.js';
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-function grower(layers: readonly FakeLayer[], options: Partial<SignedOptions> = {}) {
-  const { registry } = fakeEigenRegistry(layers);
-  return new GrowerRegistry([new SignedGrowerContribution(registry)]).create('signed', options);
+const growers = new GrowerRegistry([new SignedGrowerContribution()]);
+
+function grower(options: Partial<SignedOptions> = {}) {
+  return growers.create('signed', options);
 }
+
+const details = <T>(plan: GrowthPlan): T => plan.details as T;
 
 /** Σ_i w_i δ_iᵀ S δ_i and Σ_i w_i δ_i for diagonal S, computed from the plan's offspring. */
 function secondOrder(entry: NeuronGrowth, diagS: readonly number[]): { ii: number; shift: number[] } {
@@ -35,7 +32,6 @@ function secondOrder(entry: NeuronGrowth, diagS: readonly number[]): { ii: numbe
 
 describe('signed grower', () => {
   it('fills the documented defaults (c = 2, three schemes, the S2D count rule)', () => {
-    const growers = new GrowerRegistry([new SignedGrowerContribution(fakeEigenRegistry([]).registry)]);
     assert.deepEqual(growers.options('signed', {}), {
       solver: 'dense',
       solverOptions: {},
@@ -55,7 +51,7 @@ describe('signed grower', () => {
   it('picks the negative pair on an S2D-stable neuron (0 ≤ λ_min < λ_max); its weights sum to 1', async () => {
     // S = diag(0.2, 3): v_min = e0, v_max = e1.
     const layers: FakeLayer[] = [{ node: 'fc1', lambdaMin: [0.2], lambdaMax: [3] }];
-    const plan = await grower(layers, { selection: 'top-k', k: 1, epsilon: 1e-3 }).plan(fakeContext(layers));
+    const plan = await grower({ selection: 'top-k', k: 1, epsilon: 1e-3 }).plan(fakeContext(layers));
     assert.equal(plan.entries.length, 1);
     const e = plan.entries[0]!;
     assert.equal(e.scheme, 'signed-negative-pair');
@@ -72,9 +68,9 @@ describe('signed grower', () => {
 
   it('keeps S2D where positive splitting gains more per added neuron, and amplifies for large c', async () => {
     const layers: FakeLayer[] = [{ node: 'fc1', lambdaMin: [-2], lambdaMax: [1] }];
-    const s2d = await grower(layers, { selection: 'top-k' }).plan(fakeContext(layers));
+    const s2d = await grower({ selection: 'top-k' }).plan(fakeContext(layers));
     assert.equal(s2d.entries[0]?.scheme, 's2d');
-    const amplified = await grower(layers, { selection: 'top-k', c: 5 }).plan(fakeContext(layers));
+    const amplified = await grower({ selection: 'top-k', c: 5 }).plan(fakeContext(layers));
     const e = amplified.entries[0]!;
     assert.equal(e.scheme, 'signed-amplified-positive');
     assert.deepEqual(e.offspring.map((o) => o.weight), [1.5, 1.5, -2]);
@@ -83,7 +79,7 @@ describe('signed grower', () => {
 
   it('uses the 4-copy combined scheme when enabled and best, reaching II* = (c+1)/2·λ_min − (c−1)/2·λ_max', async () => {
     const layers: FakeLayer[] = [{ node: 'fc1', lambdaMin: [-1.5], lambdaMax: [4] }];
-    const plan = await grower(layers, { selection: 'top-k', c: 3, schemes: [...SIGNED_SCHEMES] }).plan(fakeContext(layers));
+    const plan = await grower({ selection: 'top-k', c: 3, schemes: [...SIGNED_SCHEMES] }).plan(fakeContext(layers));
     const e = plan.entries[0]!;
     assert.equal(e.scheme, 'signed-combined');
     assert.equal(e.offspring.reduce((s, o) => s + o.weight, 0), 1);
@@ -110,38 +106,64 @@ describe('signed grower', () => {
       { node: 'b', lambdaMin: [0.2], lambdaMax: [3], cap: 2 },
       { node: 'c', lambdaMin: [0.2, 0.1], lambdaMax: [3, 3], cap: 5 },
     ];
-    const plan = await grower(layers, { selection: 'top-k', k: 10 }).plan(fakeContext(layers));
+    const plan = await grower({ selection: 'top-k', k: 10 }).plan(fakeContext(layers));
     assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron, e.scheme]), [
       ['a', 0, 's2d'],
       ['c', 0, 'signed-negative-pair'],
     ]);
-    const stats = plan.stats as { layers: { added: number; cap: number; width: number }[]; droppedByCap: number };
+    const stats = details<{ layers: { added: number; cap: number; width: number }[]; droppedByCap: number }>(plan);
     for (const l of stats.layers) assert.ok(l.added <= l.cap - l.width);
     assert.equal(stats.droppedByCap, 2);
+    assert.deepEqual(details<{ schemes: Record<string, number> }>(plan).schemes, {
+      s2d: 1,
+      'signed-negative-pair': 1,
+      'signed-amplified-positive': 0,
+      'signed-combined': 0,
+    });
+  });
+
+  it('declares its solver as its needs, reports method and details, and skips layers that are not splittable', async () => {
+    assert.deepEqual(grower({ solver: 'lanczos', solverOptions: { tol: 1e-6 } }).needs, [
+      { kind: 'splitting', solver: 'lanczos', solverOptions: { tol: 1e-6 } },
+    ]);
+    const layers: FakeLayer[] = [
+      { node: 'proj', lambdaMin: [-5, -5], lambdaMax: [9, 9], splittable: false },
+      { node: 'fc1', lambdaMin: [0.2, -1], lambdaMax: [3, 1] },
+    ];
+    const plan = await grower({ selection: 'top-k', k: 10 }).plan(fakeContext(layers));
+    assert.equal(plan.action, 'grow');
+    assert.equal(plan.method, 'signed');
+    assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron, e.scheme]), [
+      ['fc1', 0, 'signed-negative-pair'],
+      ['fc1', 1, 's2d'],
+    ]);
+    const d = details<{ solver: string; lambdaMin: { count: number }; lambdaMax: { count: number; max: number } }>(plan);
+    assert.equal(d.solver, 'dense');
+    assert.equal(d.lambdaMin.count, 2);
+    assert.deepEqual([d.lambdaMax.count, d.lambdaMax.max], [2, 3]);
+    await assert.rejects(grower().plan(fakeContext(layers, { scores: {} })), (e) => NasError.is(e, 'E_RUN_FAILED'));
   });
 
   it('loads through the plugin loader', async () => {
     const layers: FakeLayer[] = [{ node: 'fc1', lambdaMin: [0.2, -1, 0.5], lambdaMax: [3, 1, 2] }];
     const { container } = await loadPlugins([pluginDir]);
-    container.load(
-      new ContainerModule(({ bind }) => {
-        bind(EigenSolverContribution).toConstantValue({
-          id: 'dense',
-          description: 'fixed eigenpairs',
-          optionsSchema: { type: 'object' },
-          create: () => ({ id: 'dense', solve: async () => fakeEigenResults(layers) }),
-        });
-      }),
-    );
     // Scores per added neuron (c = 2): −0.75 (negative pair), −1 (s2d), −0.5; fraction 0.7 gives thre = −0.5.
     const plan = await container.get(GrowerRegistry).create('signed', { fraction: 0.7 }).plan(fakeContext(layers));
     assert.deepEqual(plan.entries.map((e) => [e.neuron, e.scheme]), [[0, 'signed-negative-pair'], [1, 's2d']]);
+  });
+
+  it('rejects splitting scores that do not line up with the layers', async () => {
+    const layers: FakeLayer[] = [{ node: 'fc1', lambdaMin: [0.2, -1] }];
+    const short = fakeEigenResults([{ node: 'fc1', lambdaMin: [0.2] }]);
+    await assert.rejects(
+      grower().plan(fakeContext(layers, { scores: { splitting: short } })),
+      (e) => NasError.is(e, 'E_SHAPE_MISMATCH') && /fc1/.test(e.message),
+    );
   });
 });
 
 describe('signed grower options', () => {
   it('rejects c = 1 without the S2D pair, before any run', () => {
-    const growers = new GrowerRegistry([new SignedGrowerContribution(fakeEigenRegistry([]).registry)]);
     assert.throws(
       () => growers.create('signed', { c: 1, schemes: ['signed-negative-pair'] }),
       (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID') && /must include \\"s2d\\"/.test(JSON.stringify(e.details)),

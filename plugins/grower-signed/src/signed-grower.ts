@@ -1,23 +1,25 @@
 import type { JSONSchemaType } from 'ajv';
-import { inject, injectable } from '@mitosis/core/di';
+import { injectable } from '@mitosis/core/di';
 import {
-  EigenSolverRegistry,
   NasError,
   type EigenResult,
-  type GrowthContext,
   type GrowthPlan,
   type Grower,
   type GrowerContribution,
+  type MethodContext,
+  type MethodLayer,
   type NeuronGrowth,
   type Offspring,
+  type ScoreRequest,
 } from '@mitosis/core';
 import {
   lambdaMinSummary,
   layerRoom,
   layerStats,
   selectCandidates,
-  solveSplittingEigen,
+  splittingScores,
   summarise,
+  symmetricOffspring,
   unitRow,
   type Candidate,
 } from '@mitosis/grower-kit';
@@ -33,7 +35,7 @@ export const SIGNED_SCHEMES: readonly SignedScheme[] = [
 
 /** Options of the signed grower; {@link signedOptionsSchema} gives the defaults. */
 export interface SignedOptions {
-  /** Installed eigen solver computing λ_min, v_min, λ_max, v_max. */
+  /** Installed eigen solver the loop runs for this grower to compute λ_min, v_min, λ_max, v_max. */
   readonly solver: string;
   /** Options passed to that solver, validated by its own schema. */
   readonly solverOptions: Record<string, unknown>;
@@ -129,10 +131,7 @@ export function schemeOffspring(scheme: SignedScheme, c: number, vMin: number[],
   const neg = (x: number[]): number[] => x.map((v) => -v);
   switch (scheme) {
     case 's2d':
-      return [
-        { weight: 0.5, direction: vMin },
-        { weight: 0.5, direction: neg(vMin) },
-      ];
+      return symmetricOffspring(vMin);
     case 'signed-negative-pair':
       return [
         { weight: (c + 1) / 2 },
@@ -168,13 +167,10 @@ function byScore(a: SchemeCandidate, b: SchemeCandidate): number {
  */
 export class SignedGrower implements Grower {
   readonly id = 'signed';
+  readonly needs: readonly ScoreRequest[];
 
-  constructor(
-    private readonly options: SignedOptions,
-    private readonly solvers: EigenSolverRegistry,
-  ) {
-    // Fail when the run is set up, before any training: an unknown solver or bad solver options.
-    solvers.options(options.solver, options.solverOptions);
+  constructor(private readonly options: SignedOptions) {
+    this.needs = [{ kind: 'splitting', solver: options.solver, solverOptions: options.solverOptions }];
     if (options.c === 1 && !options.schemes.includes('s2d')) {
       throw new NasError(
         'E_OPTIONS_INVALID',
@@ -184,11 +180,15 @@ export class SignedGrower implements Grower {
     }
   }
 
-  /** One candidate per neuron: its best scheme, with the others as fallbacks. */
-  candidates(results: readonly EigenResult[]): SchemeCandidate[] {
+  /**
+   * One candidate per neuron of every splittable layer (`layers` parallel to `results`): its best scheme, with
+   * the others as fallbacks.
+   */
+  candidates(results: readonly EigenResult[], layers: readonly MethodLayer[]): SchemeCandidate[] {
     const { c, schemes } = this.options;
     const out: SchemeCandidate[] = [];
     results.forEach((r, layer) => {
+      if (layers[layer]?.splittable !== true) return;
       for (let neuron = 0; neuron < r.neurons; neuron++) {
         const options = schemeValues(r.lambdaMin[neuron]!, r.lambdaMax[neuron]!, c, schemes)
           .map((s) => ({ layer, neuron, ...s, score: s.ii / s.added, alternatives: [] as SchemeCandidate[] }))
@@ -200,16 +200,16 @@ export class SignedGrower implements Grower {
     return out;
   }
 
-  async plan(context: GrowthContext): Promise<GrowthPlan> {
+  async plan(context: MethodContext): Promise<GrowthPlan> {
     const { options } = this;
     const room = layerRoom(context);
-    const results = await solveSplittingEigen(this.solvers, options.solver, options.solverOptions, context);
+    const results = splittingScores(context, this.id);
     const rule =
       options.selection === 'quantile'
         ? { selection: 'quantile' as const, fraction: options.fraction }
         : { selection: 'top-k' as const, k: options.k };
     const fits = (s: SchemeCandidate, left: number): boolean => s.added <= left && (!options.requireNegative || s.score < 0);
-    const selection = selectCandidates(this.candidates(results), rule, room, options.requireNegative, (cand, left) =>
+    const selection = selectCandidates(this.candidates(results, context.layers), rule, room, options.requireNegative, (cand, left) =>
       fits(cand, left) ? cand : (cand.alternatives.find((alt) => fits(alt, left)) ?? null),
     );
     const eps = options.epsilon;
@@ -233,29 +233,28 @@ export class SignedGrower implements Grower {
     const schemeCounts = Object.fromEntries(
       SIGNED_SCHEMES.map((s) => [s, selection.chosen.filter((cand) => cand.scheme === s).length]),
     );
-    const costs = entries.map((e) => e.cost);
     const lambdaMax: number[] = [];
-    for (const r of results) lambdaMax.push(...r.lambdaMax);
+    results.forEach((r, b) => {
+      if (context.layers[b]!.splittable) lambdaMax.push(...r.lambdaMax);
+    });
     return {
-      grower: this.id,
+      action: 'grow',
+      method: this.id,
       round: context.round,
       epsilon: eps,
       entries,
       predictedDeltaLoss: entries.reduce((s, e) => s + (e.predictedDeltaLoss ?? 0), 0),
-      stats: {
+      details: {
         solver: options.solver,
         c: options.c,
         selection: options.selection,
         threshold: selection.threshold,
-        lambdaMin: lambdaMinSummary(results),
+        lambdaMin: lambdaMinSummary(results, context.layers),
         lambdaMax: summarise(lambdaMax),
         schemes: schemeCounts,
         added: selection.chosen.reduce((s, cand) => s + cand.added, 0),
         droppedByCap: selection.droppedByCap,
         droppedNonNegative: selection.droppedNonNegative,
-        addedCost: costs.some((x) => x === null) ? null : costs.reduce<number>((s, x) => s + (x ?? 0), 0),
-        costUnit: context.costUnit,
-        budget: { available: context.budget, used: null, note: 'signed grows by count and does not spend a budget' },
         layers: layerStats(context, selection.chosen, results),
       },
     };
@@ -270,9 +269,7 @@ export class SignedGrowerContribution implements GrowerContribution<SignedOption
     'Signed neuron splitting (S3D): negative offspring weights along v_max escape S2D-stable neurons';
   readonly optionsSchema = signedOptionsSchema;
 
-  constructor(@inject(EigenSolverRegistry) private readonly solvers: EigenSolverRegistry) {}
-
   create(options: SignedOptions): Grower {
-    return new SignedGrower(options, this.solvers);
+    return new SignedGrower(options);
   }
 }

@@ -1,21 +1,20 @@
 import {
-  EigenSolverRegistry,
   NasError,
+  SeededRandom,
   type CostUnit,
   type EigenResult,
-  type EigenSolverContribution,
-  type GrowthContext,
+  type MethodContext,
+  type MethodScores,
+  type NetworkNode,
   type NetworkSpec,
-  SeededRandom,
 } from '@mitosis/core';
 
 /**
- * Hand-written fakes for grower tests (`@mitosis/grower-kit/testing`): a growth context whose
- * operator only describes its blocks, and an eigen solver registry whose solver returns fixed eigenpairs.
- * No TF.js, no network.
+ * Hand-written fakes for grower tests (`@mitosis/grower-kit/testing`): a method context whose splitting scores
+ * are fixed eigenpairs, over a small dense network whose θ lengths match them. No TF.js, no training.
  */
 
-/** One fake growable layer and the eigenpairs its neurons will report. */
+/** One fake layer and the eigenpairs its neurons report. */
 export interface FakeLayer {
   readonly node: string;
   /** λ_min per neuron (the layer's width is its length). */
@@ -31,6 +30,8 @@ export interface FakeLayer {
   readonly cap?: number | null;
   readonly group?: string;
   readonly marginalCost?: number | null;
+  /** Default `true`; a layer that is not splittable gets the loop's placeholder scores (λ_min = +∞, dim 0). */
+  readonly splittable?: boolean;
 }
 
 function rows(n: number, dim: number, given: readonly (readonly number[])[] | undefined, axis: number): Float64Array {
@@ -43,11 +44,39 @@ function rows(n: number, dim: number, given: readonly (readonly number[])[] | un
   return out;
 }
 
-/** The eigen results the fake solver returns for `layers`. */
+function dimOf(layer: FakeLayer): number {
+  const dim = layer.dim ?? 2;
+  if (!Number.isInteger(dim) || dim < 1) {
+    throw new NasError('E_OPTIONS_INVALID', `Fake layer "${layer.node}": dim must be an integer ≥ 1, got ${dim}`, {
+      node: layer.node,
+      dim,
+    });
+  }
+  return dim;
+}
+
+/**
+ * The splitting scores the loop would pass for `layers`, parallel to them: the given eigenpairs for a
+ * splittable layer; for one with `splittable: false` the placeholder (neurons = width, dim 0, λ_min = +∞,
+ * λ_max = −∞, empty vectors).
+ */
 export function fakeEigenResults(layers: readonly FakeLayer[]): EigenResult[] {
   return layers.map((layer) => {
     const n = layer.lambdaMin.length;
-    const dim = layer.dim ?? 2;
+    if (layer.splittable === false) {
+      return {
+        block: layer.node,
+        neurons: n,
+        dim: 0,
+        lambdaMin: new Float64Array(n).fill(Number.POSITIVE_INFINITY),
+        lambdaMax: new Float64Array(n).fill(Number.NEGATIVE_INFINITY),
+        vMin: new Float64Array(0),
+        vMax: new Float64Array(0),
+        residualMin: new Float64Array(n),
+        residualMax: new Float64Array(n),
+      };
+    }
+    const dim = dimOf(layer);
     return {
       block: layer.node,
       neurons: n,
@@ -62,37 +91,37 @@ export function fakeEigenResults(layers: readonly FakeLayer[]): EigenResult[] {
   });
 }
 
-/** What the fake solver was asked to do. */
-export interface FakeSolverCalls {
-  readonly created: { id: string; options: unknown }[];
-  solves: number;
-}
-
 /**
- * A registry with fake solvers `ids` (default `dense`, `rayleigh`) that return {@link fakeEigenResults}; each
- * accepts any options object and records what it was created with.
+ * A valid chain of dense layers in which every fake layer has its width (`lambdaMin.length` units) and its θ
+ * length (`dim`: the input size plus a bias; `dim` 1 is one input without bias). Where the previous layer's
+ * width does not give that input size, an adapter dense node `<node>__in` is inserted. A splittable layer is
+ * followed by a tanh activation `<node>__act`, one that is not splittable by none. The input node is
+ * `__input`; the output is the last node.
  */
-export function fakeEigenRegistry(
-  layers: readonly FakeLayer[],
-  ids: readonly string[] = ['dense', 'rayleigh'],
-): { registry: EigenSolverRegistry; calls: FakeSolverCalls } {
-  const calls: FakeSolverCalls = { created: [], solves: 0 };
-  const contributions: EigenSolverContribution<unknown>[] = ids.map((id) => ({
-    id,
-    description: `fixed eigenpairs (${id}) for tests`,
-    optionsSchema: { type: 'object' },
-    create: (options: unknown) => {
-      calls.created.push({ id, options });
-      return {
-        id,
-        solve: async (): Promise<EigenResult[]> => {
-          calls.solves++;
-          return fakeEigenResults(layers);
-        },
-      };
-    },
-  }));
-  return { registry: new EigenSolverRegistry(contributions), calls };
+export function fakeNetworkSpec(layers: readonly FakeLayer[]): NetworkSpec {
+  const nodes: NetworkNode[] = [];
+  let last = '__input';
+  let width: number | null = null;
+  for (const layer of layers) {
+    const dim = layer.splittable === false ? (layer.dim ?? 2) : dimOf(layer);
+    const useBias = dim > 1;
+    const fanIn = useBias ? dim - 1 : 1;
+    if (width === null) {
+      nodes.push({ name: '__input', op: 'input', shape: [fanIn] });
+    } else if (width !== fanIn) {
+      nodes.push({ name: `${layer.node}__in`, op: 'dense', inputs: [last], units: fanIn, useBias: false });
+      last = `${layer.node}__in`;
+    }
+    nodes.push({ name: layer.node, op: 'dense', inputs: [last], units: layer.lambdaMin.length, useBias });
+    last = layer.node;
+    if (layer.splittable !== false) {
+      nodes.push({ name: `${layer.node}__act`, op: 'activation', inputs: [last], activation: 'tanh' });
+      last = `${layer.node}__act`;
+    }
+    width = layer.lambdaMin.length;
+  }
+  if (width === null) nodes.push({ name: '__input', op: 'input', shape: [1] });
+  return { format: 'mitosis-network', version: 1, name: 'fake', nodes, output: last };
 }
 
 /** Fields of the context a test may override. */
@@ -102,38 +131,48 @@ export interface FakeContextOverrides {
   /** Unit the fake cost model reports (default: `costUnit`). */
   readonly costModelUnit?: CostUnit;
   readonly budget?: number | null;
+  readonly cost?: number | null;
+  readonly target?: number | null;
   readonly random?: () => number;
+  /** Replaces the scores (default: `{ splitting: fakeEigenResults(layers) }`). */
+  readonly scores?: MethodScores;
+  /** Replaces the network (default: {@link fakeNetworkSpec}). */
+  readonly spec?: NetworkSpec;
 }
 
 /**
- * A growth context over `layers`: widths from `lambdaMin`, caps/groups/marginal costs from the layer (defaults
- * `null`, `all`, `1`). Its operator refuses S·v and explicit matrices (a grower under test must go through the
- * solver), its cost model refuses to estimate, its spec is empty, and `random` is seeded (seed 1) unless given.
+ * A method context over `layers`: widths from `lambdaMin`, caps/groups/marginal costs from the layer (defaults
+ * `null`, `all`, `1`), producers `[node]`, channel group = the layer's index, min 1, prune cost `null`,
+ * splittable unless the layer says otherwise. `scores.splitting` is {@link fakeEigenResults}, `spec` is
+ * {@link fakeNetworkSpec}; the cost model refuses to estimate, `cost` and `target` are `null`, and `random`
+ * is seeded (seed 1) unless given.
  */
-export function fakeContext(layers: readonly FakeLayer[], overrides: FakeContextOverrides = {}): GrowthContext {
+export function fakeContext(layers: readonly FakeLayer[], overrides: FakeContextOverrides = {}): MethodContext {
   const seeded = new SeededRandom(1);
   const costUnit = overrides.costUnit ?? 'macs';
   const refuse = (what: string) => (): never => {
-    throw new NasError('E_RUN_FAILED', `The fake growth context does not implement ${what}`);
+    throw new NasError('E_RUN_FAILED', `The fake method context does not implement ${what}`);
   };
   return {
     round: overrides.round ?? 1,
-    spec: { nodes: [] } as unknown as NetworkSpec,
-    layers: layers.map((layer) => ({
+    spec: overrides.spec ?? fakeNetworkSpec(layers),
+    layers: layers.map((layer, index) => ({
       node: layer.node,
+      producers: [layer.node],
+      channelGroup: index,
       width: layer.lambdaMin.length,
       cap: layer.cap ?? null,
+      min: 1,
       group: layer.group ?? 'all',
       marginalCost: layer.marginalCost === undefined ? 1 : layer.marginalCost,
+      pruneCost: null,
+      splittable: layer.splittable ?? true,
     })),
-    operator: {
-      blocks: layers.map((layer) => ({ name: layer.node, neurons: layer.lambdaMin.length, dim: layer.dim ?? 2 })),
-      batchCount: 1,
-      multiply: refuse('SplittingOperator.multiply'),
-      matrices: refuse('SplittingOperator.matrices'),
-    },
+    scores: overrides.scores ?? { splitting: fakeEigenResults(layers) },
     costModel: { id: 'fake-cost', unit: overrides.costModelUnit ?? costUnit, estimate: refuse('CostModel.estimate') },
     costUnit,
+    cost: overrides.cost === undefined ? null : overrides.cost,
+    target: overrides.target === undefined ? null : overrides.target,
     budget: overrides.budget === undefined ? null : overrides.budget,
     random: overrides.random ?? (() => seeded.next()),
   };
