@@ -25,4 +25,18 @@ describe('documentation snippets', () => {
       }
     });
   }
+
+  it('docs/plugin-authoring.md: "Write a pruner" quotes every source file of examples/pruner-magnitude', () => {
+    const markdown = readFileSync(join(repo, 'docs/plugin-authoring.md'), 'utf8');
+    const at = markdown.indexOf('\n## Write a pruner\n');
+    assert.ok(at >= 0, 'the "Write a pruner" section is missing');
+    const quoted = new Set(snippets(markdown.slice(at)).map((s) => s.source));
+    for (const source of [
+      'examples/pruner-magnitude/package.json',
+      'examples/pruner-magnitude/src/magnitude-pruner.ts',
+      'examples/pruner-magnitude/src/index.ts',
+    ]) {
+      assert.ok(quoted.has(source), `the pruner section quotes nothing from ${source}`);
+    }
+  });
 });

@@ -32,6 +32,7 @@ describe('energy-aware grower', () => {
       grow: 0.2,
       costTransform: 'sqrt',
       betaThreshold: 0.99,
+      rounding: 'fill',
       costUnit: 'any',
     });
     assert.throws(() => growers.options('energy-aware', { budget: 3 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
@@ -65,6 +66,20 @@ describe('energy-aware grower', () => {
     assert.deepEqual(e0.offspring, [{ weight: 0.5, direction: [1, 0] }, { weight: 0.5, direction: [-1, -0] }]);
     assert.ok(Math.abs(e0.predictedDeltaLoss! - (0.01 ** 2 / 2) * -3) < 1e-15);
     assert.ok(Math.abs(plan.predictedDeltaLoss! - (0.01 ** 2 / 2) * (-3 - 2 - 2.5)) < 1e-15);
+  });
+
+  it('fills the budget the β rounding freed: an expensive fractional neuron no longer blocks cheaper ones', async () => {
+    // λ/c order: big (−6/44 ≈ −0.136) before small (−1/14 ≈ −0.071); budget 45 takes small... only after big.
+    const layers: FakeLayer[] = [
+      { node: 'big', lambdaMin: [-6], marginalCost: 44, cap: 4 },
+      { node: 'small', lambdaMin: [-1, -0.9, -0.8], marginalCost: 14, cap: 10 },
+    ];
+    const ctx = fakeContext(layers, { budget: 43 });
+    const reference = await grower({ rounding: 'threshold' }).plan(ctx);
+    assert.deepEqual(reference.entries.map((e) => e.node), []); // β(big) = 43/44 < 0.99, nothing else fits in the LP
+    const filled = await grower().plan(ctx);
+    assert.deepEqual(filled.entries.map((e) => `${e.node}${e.neuron}`), ['small0', 'small1', 'small2']);
+    assert.equal(details<{ lp: { filled: number } }>(filled).lp.filled, 3);
   });
 
   it('uses the reference budget rule B_g = grow × Σ C_l·c_l per group when the context has no budget', async () => {

@@ -4,9 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import {
+  EXTENSION_POINTS,
+  GrowerRegistry,
   CostModelRegistry,
   EigenSolverRegistry,
-  GrowerRegistry,
+  PrunerRegistry,
+  ResizerRegistry,
   contributionsOf,
   importPlugin,
   loadPlugins,
@@ -30,7 +33,8 @@ describe('every workspace plugin (contract)', () => {
 
   it('all load together, with unique ids, and every contribution\'s defaults validate against its schema', async () => {
     const { container } = await loadPlugins(pluginDirs);
-    const registries = [container.get(GrowerRegistry), container.get(CostModelRegistry), container.get(EigenSolverRegistry)];
+    const registries = EXTENSION_POINTS.map((p) => container.get(p.registry));
+    assert.ok(registries[0] instanceof GrowerRegistry && registries[3] instanceof CostModelRegistry && registries[4] instanceof EigenSolverRegistry);
     let count = 0;
     for (const registry of registries) {
       for (const c of registry.all()) {
@@ -42,10 +46,12 @@ describe('every workspace plugin (contract)', () => {
         count += 1;
       }
     }
-    assert.ok(count >= 12, `expected the shipped contributions, found ${count}`);
+    assert.ok(count >= 16, `expected the shipped contributions, found ${count}`);
     for (const id of ['s2d', 'signed', 'energy-aware', 'random-split', 'random-neuron']) assert.ok(registries[0]?.has(id), id);
-    for (const id of ['macs', 'params', 'latency', 'energy']) assert.ok(registries[1]?.has(id), id);
-    for (const id of ['dense', 'rayleigh', 'lanczos']) assert.ok(registries[2]?.has(id), id);
+    for (const id of ['prune-l1', 'prune-slimming', 'prune-taylor']) assert.ok(container.get(PrunerRegistry).has(id), id);
+    assert.ok(container.get(ResizerRegistry).has('width-multiplier'));
+    for (const id of ['macs', 'params', 'latency', 'energy']) assert.ok(registries[3]?.has(id), id);
+    for (const id of ['dense', 'rayleigh', 'lanczos']) assert.ok(registries[4]?.has(id), id);
   });
 
   it('mitosis plugins --json lists every workspace plugin and its contributions', async () => {

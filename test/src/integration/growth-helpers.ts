@@ -2,18 +2,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, loadPlugins, type WeightMap } from '@mitosis/core';
-import type { GrowServices } from '@mitosis/growth';
-import { readdirSync } from 'node:fs';
+import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry, loadPlugins, type WeightMap } from '@mitosis/core';
+import type { RunServices } from '@mitosis/growth';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import type { RunEvent } from '@mitosis/growth';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-let services: Promise<GrowServices> | undefined;
+let services: Promise<RunServices> | undefined;
 
 /** The registries of every workspace plugin, loaded once per test file as the CLI loads them. */
-export function workspaceServices(): Promise<GrowServices> {
+export function workspaceServices(): Promise<RunServices> {
   services ??= loadPlugins(readdirSync(join(repo, 'plugins')).map((d) => join(repo, 'plugins', d))).then(({ container }) => ({
     growers: container.get(GrowerRegistry),
+    pruners: container.get(PrunerRegistry),
+    resizers: container.get(ResizerRegistry),
     costModels: container.get(CostModelRegistry),
     eigenSolvers: container.get(EigenSolverRegistry),
   }));
@@ -32,3 +36,36 @@ export function weightMap(entries: Record<string, { shape: number[]; data: numbe
 }
 
 export const repoRoot = repo;
+
+/** Events of a run directory (lines cut by a kill are skipped). */
+export function readEvents(runDir: string): RunEvent[] {
+  const file = join(runDir, 'events.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as RunEvent];
+      } catch {
+        return []; // a line being written while we poll
+      }
+    });
+}
+
+/** Runs the CLI; with `killWhen`, polls it and sends SIGKILL once it holds. Resolves the exit code or signal. */
+export function runCliProcess(args: string[], killWhen?: () => boolean): Promise<number | string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = killWhen === undefined ? undefined : setInterval(() => killWhen() && child.kill('SIGKILL'), 20);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (timer !== undefined) clearInterval(timer);
+      if (signal !== null) resolvePromise(signal);
+      else if (code === 0) resolvePromise(0);
+      else reject(new Error(`mitosis exited ${code}: ${stderr}`));
+    });
+  });
+}

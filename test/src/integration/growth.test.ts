@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NasError } from '@mitosis/core';
 import { tf, useBackend } from '@mitosis/engine';
 import { grow, loadSearchSpace, parseBudget, type RunEvent, type SearchSpace } from '@mitosis/growth';
-import { repoRoot, tempDir, workspaceServices } from './growth-helpers.js';
+import { readEvents, repoRoot, runCliProcess as run, tempDir, workspaceServices } from './growth-helpers.js';
 
 /** A search space made small enough for the test budget. */
 function small(id: string, patch: (s: SearchSpace) => Partial<SearchSpace>): SearchSpace {
@@ -40,7 +39,7 @@ describe('growth runs (integration)', () => {
     const rounds = readEvents(out).filter((e) => e.type === 'round');
     assert.equal(rounds.length, 2);
     for (const r of rounds) {
-      const split = r['split'] as { predictedDeltaLoss: number; measuredDeltaLoss: number; count: number };
+      const split = r['change'] as { predictedDeltaLoss: number; measuredDeltaLoss: number; count: number };
       assert.ok(split.count > 0 && split.predictedDeltaLoss < 0);
       const ratio = split.measuredDeltaLoss / split.predictedDeltaLoss;
       assert.ok(Math.abs(ratio - 1) <= 0.1, `round ${r.round}: measured ${split.measuredDeltaLoss} vs predicted ${split.predictedDeltaLoss}`);
@@ -61,8 +60,8 @@ describe('growth runs (integration)', () => {
       assert.ok(summary.rounds === 3 || summary.stopReason !== 'rounds', `${grower} stopped early without a reason`);
       assert.ok((summary.cost.macs ?? 0) > 283072, 'the network grew');
       for (const r of [events.find((e) => e.type === 'seed')!, ...rounds]) {
-        const c = r['cost'] as { macs: number; latencyMs: number };
-        t.diagnostic(`round ${r.round}: test accuracy ${(r['testAccuracy'] as number).toFixed(3)}, MACs ${c.macs}, note10-cpu ${c.latencyMs.toFixed(4)} ms`);
+        const c = r['cost'] as { macs: number; ms: number };
+        t.diagnostic(`round ${r.round}: test accuracy ${(r['testAccuracy'] as number).toFixed(3)}, MACs ${c.macs}, note10-cpu ${c.ms.toFixed(4)} ms`);
       }
       assert.ok(existsSync(join(summary.model, 'model.json')));
     });
@@ -116,35 +115,3 @@ describe('growth runs (integration)', () => {
     assert.ok(readFileSync(join(killed, 'model', 'weights.bin')).equals(readFileSync(join(full, 'model', 'weights.bin'))), 'final weights differ');
   });
 });
-
-function readEvents(runDir: string): RunEvent[] {
-  const file = join(runDir, 'events.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as RunEvent];
-      } catch {
-        return []; // a line being written while we poll
-      }
-    });
-}
-
-/** Runs the CLI; with `killWhen`, polls it and sends SIGKILL once it holds. Resolves the exit code or signal. */
-function run(args: string[], killWhen?: () => boolean): Promise<number | string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = killWhen === undefined ? undefined : setInterval(() => killWhen() && child.kill('SIGKILL'), 20);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (timer !== undefined) clearInterval(timer);
-      if (signal !== null) resolve(signal);
-      else if (code === 0) resolve(0);
-      else reject(new Error(`mitosis exited ${code}: ${stderr}`));
-    });
-  });
-}

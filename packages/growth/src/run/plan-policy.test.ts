@@ -51,7 +51,7 @@ describe('growPolicy', () => {
     assert.deepEqual(stats.channels, { conv1: 1, pw2: 1 });
   });
 
-  it('cuts the longest best-first prefix whose exact price fits the round budget', () => {
+  it('keeps growths best score first while the exactly re-priced network fits the round budget', () => {
     const entries = Array.from({ length: 10 }, (_, j) => split('pw2', j % 6, -10 + j));
     const plan = growPlan(entries.filter((_, j) => j < 6));
     const one = layers.find((l) => l.node === 'pw2')!.marginalCost!;
@@ -63,8 +63,17 @@ describe('growPolicy', () => {
     assert.equal(stats.dropped.budget, 3);
   });
 
+  it('skips a growth too expensive for what is left and keeps cheaper ones after it', () => {
+    const conv = layers.find((l) => l.node === 'conv1')!.marginalCost!;
+    const fc = layers.find((l) => l.node === 'fc')!.marginalCost!;
+    assert.ok(conv > 2 * fc);
+    const { plan: out, stats } = growPolicy(growPlan([split('conv1', 0, -5), split('fc', 0, -1), split('fc', 1, -0.5)]), input(2 * fc + 1));
+    assert.deepEqual(out.entries.map((e) => `${e.node}${e.neuron}`), ['fc0', 'fc1']);
+    assert.equal(stats.dropped.budget, 1);
+  });
+
   it('rejects plans that would change the network function or name unknown layers', () => {
-    assert.throws(() => growPolicy(growPlan([split('pw2', 0, -1, [0.5, 0.6])]), input(null)), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID') && /sum to 1.1/.test(e.message));
+    assert.throws(() => growPolicy(growPlan([split('pw2', 0, -1, [0.5, 0.6])]), input(null)), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID') && /sum to 1.1, not 1/.test(e.message));
     assert.throws(() => growPolicy(growPlan([split('dw1', 0, -1)]), input(null)), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
     assert.throws(() => growPolicy(growPlan([split('pw2', 6, -1)]), input(null)), (e: unknown) => NasError.is(e, 'E_PLAN_INVALID'));
   });

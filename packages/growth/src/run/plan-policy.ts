@@ -78,10 +78,11 @@ function widthsAfter(layers: readonly MethodLayer[], delta: readonly number[]): 
 }
 
 /**
- * Grow plans: every entry names a layer's node and a channel in range, has ≥ 2 offspring whose weights sum to
- * 1 (the network function is kept at ε = 0), and the plan's ε is finite and ≥ 0 — otherwise `E_PLAN_INVALID`
+ * Grow plans: every entry names a layer's node and a channel in range, has ≥ 2 offspring, the offspring that keep
+ * the parent's θ have weights summing to 1 (the network function is kept at ε = 0 but for fresh neurons), and the plan's ε is finite and ≥ 0 — otherwise `E_PLAN_INVALID`
  * (a method bug). Then, best score first: one growth per channel of a tied group, each layer within its cap,
- * and the longest prefix whose exactly-priced cost stays within the round's budget.
+ * and each growth kept only if the network re-priced exactly with it stays within the round's budget (one that
+ * does not fit is skipped; cheaper ones after it may still fit).
  */
 export function growPolicy(plan: GrowthPlan, input: PolicyInput): { plan: GrowthPlan; stats: PlanStats } {
   const { layers } = input;
@@ -92,8 +93,11 @@ export function growPolicy(plan: GrowthPlan, input: PolicyInput): { plan: Growth
     if (l === undefined) throw invalid(plan.method, `entry ${i} grows "${e.node}", which is not a layer of this round (layers: ${layers.map((x) => x.node).join(', ')})`, { entry: i, node: e.node });
     if (!Number.isInteger(e.neuron) || e.neuron < 0 || e.neuron >= layers[l]!.width) throw invalid(plan.method, `entry ${i}: neuron ${e.neuron} of "${e.node}" is out of range`, { entry: i, node: e.node });
     if (e.offspring.length < 2) throw invalid(plan.method, `entry ${i} has ${e.offspring.length} offspring (at least 2)`, { entry: i });
-    const sum = e.offspring.reduce((s, o) => s + o.weight, 0);
-    if (!(Math.abs(sum - 1) <= 1e-6)) throw invalid(plan.method, `entry ${i}: offspring weights sum to ${sum}, not 1`, { entry: i, sum });
+    // Offspring that keep the parent's θ (moved by ±εv or not) must carry its outgoing weights in full, so the
+    // function is kept at ε = 0; a fresh neuron (`replace`) adds its own contribution on top.
+    const sum = e.offspring.filter((o) => o.replace === undefined).reduce((s, o) => s + o.weight, 0);
+    if (!(Math.abs(sum - 1) <= 1e-6)) throw invalid(plan.method, `entry ${i}: the weights of the offspring that keep the parent's θ sum to ${sum}, not 1`, { entry: i, sum });
+    if (e.offspring.some((o) => !Number.isFinite(o.weight))) throw invalid(plan.method, `entry ${i} has a non-finite offspring weight`, { entry: i });
     if (Number.isNaN(e.score)) throw invalid(plan.method, `entry ${i} has a NaN score`, { entry: i });
   });
   const order = plan.entries.map((e, i) => ({ e, i })).sort((a, b) => a.e.score - b.e.score || a.i - b.i);
@@ -119,25 +123,30 @@ export function growPolicy(plan: GrowthPlan, input: PolicyInput): { plan: Growth
   }
   const graph = buildChannelGraph(input.spec);
   const before = input.costModel.estimate(input.spec).total;
-  const deltaOf = (k: number): number[] => {
-    const delta = layers.map(() => 0);
-    for (const x of kept.slice(0, k)) delta[x.layer] = delta[x.layer]! + x.added;
-    return delta;
-  };
-  const priceOf = (k: number): number | null => (k === 0 ? before : priceWidths(input.costModel, input.spec, widthsAfter(layers, deltaOf(k)), graph));
-  let k = kept.length;
+  const delta = layers.map(() => 0);
+  let accepted = kept;
+  let after = before;
   if (input.budget !== null && before !== null) {
-    const limit = before + input.budget;
-    k = longestPrefix(kept.length, (m) => {
-      const c = priceOf(m);
-      return c !== null && c <= limit * (1 + 1e-12);
-    });
+    // Best score first, each growth kept when the whole network, re-priced with it, still fits; one that does
+    // not fit is skipped and cheaper ones after it may still go in.
+    const limit = (before + input.budget) * (1 + 1e-12);
+    accepted = [];
+    for (const x of kept) {
+      delta[x.layer] = delta[x.layer]! + x.added;
+      const c = priceWidths(input.costModel, input.spec, widthsAfter(layers, delta), graph);
+      if (c !== null && c <= limit) {
+        accepted.push(x);
+        after = c;
+      } else {
+        delta[x.layer] = delta[x.layer]! - x.added;
+        dropped.budget++;
+      }
+    }
+  } else {
+    for (const x of kept) delta[x.layer] = delta[x.layer]! + x.added;
+    after = accepted.length === 0 ? before : priceWidths(input.costModel, input.spec, widthsAfter(layers, delta), graph);
   }
-  dropped.budget = kept.length - k;
-  const accepted = kept.slice(0, k).sort((a, b) => a.i - b.i);
-  const entries = accepted.map((x) => x.e);
-  const after = priceOf(k);
-  const delta = deltaOf(k);
+  const entries = [...accepted].sort((a, b) => a.i - b.i).map((x) => x.e);
   const stats: PlanStats = {
     action: 'grow',
     proposed: plan.entries.length,

@@ -115,7 +115,7 @@ export interface RunSummary {
 
 /** The epochs every method of a space trains for: seed training plus one fine-tune per round. */
 export function plannedEpochs(space: SearchSpace, rounds: number): number {
-  return space.training.epochs + rounds * space.fineTune.epochs;
+  return space.training.epochs + rounds * space.fineTune.epochs + (space.finalEpochs ?? 0);
 }
 
 function optimizerOf(phase: TrainingPhase): OptimizerConfig {
@@ -203,6 +203,9 @@ export async function setupRun(options: RunOptions, services: RunServices): Prom
       }
     }
   }
+  if (kind === 'pruner' && target === null) {
+    throw new NasError('E_USAGE', `${resolved.id} is a pruner: give it a cost target with --budget (e.g. --budget 300kmacs); it prunes until the network costs no more`, { method: resolved.id });
+  }
   const startCost = primary.estimate(start).total;
   if (target !== null && startCost === null) {
     throw new NasError('E_UNIT_MISMATCH', `The ${primary.id} cost model cannot price ${space.id}'s network in ${unit}; choose another unit or profile`, { unit, model: primary.id });
@@ -254,6 +257,7 @@ async function trainPhase(
   quiet: boolean,
   label: string,
   l1?: L1Penalty,
+  span?: { readonly start: number; readonly total: number },
 ): Promise<readonly EpochMetrics[]> {
   if (epochs === 0) return [];
   const result = await train(
@@ -264,7 +268,9 @@ async function trainPhase(
       batchSize: phase.batchSize,
       learningRate: phase.learningRate,
       optimizer: optimizerOf(phase),
-      schedule: scheduleOf({ ...phase, epochs }),
+      // A run-long schedule: this phase is the slice [start, start + epochs) of one schedule over `total` epochs.
+      schedule: scheduleOf({ ...phase, epochs: span?.total ?? epochs }),
+      ...(span === undefined ? {} : { startEpoch: span.start, scheduleEpochs: span.total }),
       loss,
       rng,
       progress: quiet ? false : { label },
@@ -390,6 +396,14 @@ export async function runMethod(options: RunOptions, services: RunServices, call
   const { splits: data, stats: normalisation } = await loadData(space, options.seed);
   const loss: Loss = space.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse';
   const batch = space.fineTune.batchSize;
+  // Phase settings: each phase's own, or (scheduleSpan 'run') the seed phase's optimiser and one schedule over
+  // the run's epochs, each phase taking its slice. `scale` lowers the rate of a retry after divergence.
+  const runSpan = space.scheduleSpan === 'run';
+  const phaseOf = (p: TrainingPhase, scale = 1): TrainingPhase => {
+    const base = runSpan ? { ...space.training, batchSize: p.batchSize } : p;
+    return { ...base, learningRate: base.learningRate * scale };
+  };
+  const spanAt = (start: number): { start: number; total: number } | undefined => (runSpan ? { start, total: planned } : undefined);
 
   // --- start: fresh or resumed --------------------------------------------------------------------------
   let spec: NetworkSpec;
@@ -429,7 +443,7 @@ export async function runMethod(options: RunOptions, services: RunServices, call
     const model = new NetworkModel(spec, weights);
     try {
       if (first > 0) say(`training the ${kind === 'grower' ? 'seed' : kind === 'pruner' ? 'full' : 'resized'} network (${first} epochs${l1 === undefined ? '' : `, L1 ${l1.strength} on batch-norm scales`})`);
-      const history = await clock.time('train', () => trainPhase(model, data, space.training, first, loss, rng, quiet, kind === 'resizer' ? 'train' : 'seed', l1));
+      const history = await clock.time('train', () => trainPhase(model, data, phaseOf(space.training), first, loss, rng, quiet, kind === 'resizer' ? 'train' : 'seed', l1, spanAt(0)));
       weights = model.toWeightMap();
       epochs = first;
       lastMetrics = await clock.time('evaluate', () => metricsOf(model, data, loss, batch, history, costModels, epochs));
@@ -504,7 +518,7 @@ export async function runMethod(options: RunOptions, services: RunServices, call
         say(`round ${r}: ${plan.action} ${plan.entries.length} channel(s), fine-tuning (${space.fineTune.epochs} epochs)`);
         const tf0 = performance.now();
         const history = await clock.time('fineTune', () =>
-          trainPhase(model, data, { ...space.fineTune, learningRate: space.fineTune.learningRate / 2 ** attempt }, space.fineTune.epochs, loss, rng, quiet, `round ${r}`),
+          trainPhase(model, data, phaseOf(space.fineTune, 1 / 2 ** attempt), space.fineTune.epochs, loss, rng, quiet, `round ${r}`, undefined, spanAt(epochs)),
         );
         const fineTuneMs = Math.round(performance.now() - tf0);
         spec = changed.spec;
@@ -564,7 +578,7 @@ export async function runMethod(options: RunOptions, services: RunServices, call
     say(`training ${left} more epoch(s) to the space's budget of ${planned}`);
     const model = new NetworkModel(spec, weights);
     try {
-      const history = await clock.time('fineTune', () => trainPhase(model, data, space.fineTune, left, loss, rng, quiet, 'final'));
+      const history = await clock.time('fineTune', () => trainPhase(model, data, phaseOf(space.fineTune), left, loss, rng, quiet, 'final', undefined, spanAt(epochs)));
       weights = model.toWeightMap();
       epochs = planned;
       lastMetrics = await clock.time('evaluate', () => metricsOf(model, data, loss, batch, history, costModels, epochs));

@@ -62,6 +62,16 @@ export interface SearchSpace {
   readonly training: TrainingPhase;
   /** Fine-tuning after each round of splits. */
   readonly fineTune: TrainingPhase;
+  /**
+   * Epochs trained after the last round with the fine-tuning settings (default 0). Every method of the space
+   * trains `training.epochs + rounds·fineTune.epochs + finalEpochs` epochs in all.
+   */
+  readonly finalEpochs?: number;
+  /**
+   * `phase` (default): each training phase starts a fresh schedule at its own learning rate; `run`: one schedule
+   * of `training` (its learning rate and kind) spans the run's whole epoch budget, each phase taking its slice.
+   */
+  readonly scheduleSpan?: 'phase' | 'run';
   /** Data used to compute splitting matrices. */
   readonly scoring: { readonly samples: number; readonly batchSize: number };
   /** Defaults of `mitosis run` / `mitosis grow` for this space. */
@@ -130,6 +140,8 @@ export const searchSpaceSchema = {
     loss: { enum: ['ce', 'mse'] },
     training: phase({ epochs: 2 }),
     fineTune: phase({ epochs: 1 }),
+    finalEpochs: { type: 'integer', minimum: 0, default: 0 },
+    scheduleSpan: { enum: ['phase', 'run'], default: 'phase' },
     scoring: {
       type: 'object',
       properties: {
