@@ -51,6 +51,11 @@ export interface KnapsackItem {
   readonly cost: number;
   /** Budget group index into `groupBudgets` (default 0). */
   readonly group?: number;
+  /**
+   * The cost the item is ranked by (λ / rankCost), when it differs from the cost it spends (a compressed cost
+   * such as √Δ ranks, the true Δ is spent); default `cost`. The greedy is then a heuristic, not the LP optimum.
+   */
+  readonly rankCost?: number;
 }
 
 /** Result of {@link knapsackGreedy}. */
@@ -110,7 +115,7 @@ export function knapsackGreedy(
   candidates.sort((a, b) => {
     const ia = items[a]!;
     const ib = items[b]!;
-    return ia.lambda / ia.cost - ib.lambda / ib.cost || a - b;
+    return ia.lambda / (ia.rankCost ?? ia.cost) - ib.lambda / (ib.rankCost ?? ib.cost) || a - b;
   });
   const beta = new Float64Array(items.length);
   const used = new Float64Array(groupBudgets.length);

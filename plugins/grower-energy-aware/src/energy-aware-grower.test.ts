@@ -33,6 +33,7 @@ describe('energy-aware grower', () => {
       costTransform: 'sqrt',
       betaThreshold: 0.99,
       rounding: 'fill',
+      budgetRanking: 'linear',
       costUnit: 'any',
     });
     assert.throws(() => growers.options('energy-aware', { budget: 3 }), (e) => NasError.is(e, 'E_OPTIONS_INVALID'));
@@ -80,6 +81,18 @@ describe('energy-aware grower', () => {
     const filled = await grower().plan(ctx);
     assert.deepEqual(filled.entries.map((e) => `${e.node}${e.neuron}`), ['small0', 'small1', 'small2']);
     assert.equal(details<{ lp: { filled: number } }>(filled).lp.filled, 3);
+  });
+
+  it('ranks by λ / √Δ under budgetRanking sqrt while spending the true Δ', async () => {
+    // λ/c: cheap (−1/1 = −1) before dear (−10/50 = −0.2); λ/√c: dear (−1.41) before cheap (−1). A budget of 50
+    // takes dear whole only when it comes first.
+    const layers: FakeLayer[] = [
+      { node: 'cheap', lambdaMin: [-1], marginalCost: 1, cap: 2 },
+      { node: 'dear', lambdaMin: [-10], marginalCost: 50, cap: 2 },
+    ];
+    const ctx = fakeContext(layers, { budget: 50 });
+    assert.deepEqual((await grower({ rounding: 'threshold' }).plan(ctx)).entries.map((e) => e.node), ['cheap']);
+    assert.deepEqual((await grower({ rounding: 'threshold', budgetRanking: 'sqrt' }).plan(ctx)).entries.map((e) => e.node), ['dear']);
   });
 
   it('uses the reference budget rule B_g = grow × Σ C_l·c_l per group when the context has no budget', async () => {

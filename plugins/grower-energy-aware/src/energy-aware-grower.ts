@@ -49,6 +49,12 @@ export interface EnergyAwareOptions {
    * says.
    */
   readonly costTransform: CostTransform;
+  /**
+   * With a run budget (`--budget`), neurons are ranked by λ / f(Δcost) with this transform while the budget is
+   * spent in the cost model's own unit: `linear` (default, the LP optimum) ranks by λ per unit of cost; `sqrt`
+   * and `log` weigh cost less, so cheap layers (a dense layer's MACs) absorb less of the budget.
+   */
+  readonly budgetRanking: CostTransform;
   /** Grow the neurons whose LP weight β ≥ this (reference: 0.99 on CIFAR, 0.9 on ImageNet). */
   readonly betaThreshold: number;
   /**
@@ -71,11 +77,12 @@ export const energyAwareOptionsSchema: JSONSchemaType<EnergyAwareOptions> = {
     epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.01 },
     grow: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.2 },
     costTransform: { type: 'string', enum: [...COST_TRANSFORMS], default: 'sqrt' },
+    budgetRanking: { type: 'string', enum: [...COST_TRANSFORMS], default: 'linear' },
     betaThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.99 },
     rounding: { type: 'string', enum: ['fill', 'threshold'], default: 'fill' },
     costUnit: { type: 'string', enum: ['any', ...COST_UNITS], default: 'any' },
   },
-  required: ['solver', 'solverOptions', 'epsilon', 'grow', 'costTransform', 'betaThreshold', 'rounding', 'costUnit'],
+  required: ['solver', 'solverOptions', 'epsilon', 'grow', 'costTransform', 'budgetRanking', 'betaThreshold', 'rounding', 'costUnit'],
   additionalProperties: false,
 };
 
@@ -181,7 +188,8 @@ export class EnergyAwareGrower implements Grower {
       if (cost === null) return;
       if (cost > 0) {
         for (let j = 0; j < r.neurons; j++) {
-          items.push({ lambda: r.lambdaMin[j]!, layer: l, cost, group: groupOf[l]! });
+          const rankCost = context.budget === null || options.budgetRanking === 'linear' ? cost : transformCost(cost, options.budgetRanking);
+          items.push({ lambda: r.lambdaMin[j]!, layer: l, cost, group: groupOf[l]!, ...(rankCost === cost || !(rankCost > 0) ? {} : { rankCost }) });
           itemRef.push({ layer: l, neuron: j });
         }
         return;
@@ -203,7 +211,7 @@ export class EnergyAwareGrower implements Grower {
       const order = items
         .map((item, i) => ({ item, i }))
         .filter(({ item, i }) => !taken.has(i) && item.lambda < 0)
-        .sort((a, b) => a.item.lambda / a.item.cost - b.item.lambda / b.item.cost || a.i - b.i);
+        .sort((a, b) => a.item.lambda / (a.item.rankCost ?? a.item.cost) - b.item.lambda / (b.item.rankCost ?? b.item.cost) || a.i - b.i);
       for (const { item, i } of order) {
         const g = item.group ?? 0;
         if (item.cost > left[g]! + 1e-12 || roomLeft[item.layer]! < 1) continue;
