@@ -6,6 +6,7 @@ import { registerTrainCommand } from './commands/train.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerGrowCommand } from './commands/grow.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerCompareCommands } from './commands/compare.js';
 import { registerBenchProfileCommand, registerCostCommand, registerProfileCommand } from './commands/hardware.js';
 import { registerBenchEigenCommand, registerSplitScoresCommand } from './commands/split-scores.js';
 import { CommandExit, errorJson, formatError, processIo, type Io } from './io.js';
@@ -35,6 +36,7 @@ export function buildProgram(io: Io): Command {
   registerSplitScoresCommand(program, io);
   registerRunCommand(program, io);
   registerGrowCommand(program, io);
+  registerCompareCommands(program, io);
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
     command.commands.forEach(configure);

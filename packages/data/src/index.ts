@@ -8,3 +8,4 @@ export * from './cifar-loader.js';
 export * from './json-loader.js';
 export * from './mnist-embedded.js';
 export * from './load-dataset.js';
+export * from './fashion-mnist.js';

@@ -41,8 +41,8 @@ describe('loadDataset', () => {
   it('lists the known ids for an unknown id', async () => {
     await assert.rejects(loadDataset('mnsit'), (e: unknown) => {
       assert.ok(NasError.is(e, 'E_DATA_READ'));
-      assert.deepEqual(e.details['known'], ['blobs', 'mnist', 'regression-1d', 'spirals', 'synthetic-images', 'toy-1d']);
-      assert.match(e.message, /Unknown data set "mnsit" \(known: blobs, mnist/);
+      assert.deepEqual(e.details['known'], ['blobs', 'fashion-mnist', 'mnist', 'regression-1d', 'spirals', 'synthetic-images', 'toy-1d']);
+      assert.match(e.message, /Unknown data set "mnsit" \(known: blobs, fashion-mnist, mnist/);
       return true;
     });
   });
@@ -64,8 +64,10 @@ describe('loadDataset', () => {
     const list = listDatasets();
     assert.deepEqual(
       list.map((d) => d.id),
-      ['blobs', 'mnist', 'regression-1d', 'spirals', 'synthetic-images', 'toy-1d'],
+      ['blobs', 'fashion-mnist', 'mnist', 'regression-1d', 'spirals', 'synthetic-images', 'toy-1d'],
     );
+    const fashion = list.find((d) => d.id === 'fashion-mnist');
+    assert.deepEqual([fashion?.count, fashion?.classes, fashion?.inputShape], [70000, 10, [28, 28, 1]]);
     const mnist = list.find((d) => d.id === 'mnist');
     assert.deepEqual(mnist?.inputShape, [28, 28, 1]);
     assert.equal(mnist?.classes, 10);

