@@ -7,10 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { searchSpaceSchema } from '../packages/growth/dist/index.js';
+import { studySchema } from '../packages/experiments/dist/index.js';
 
 const out = process.argv[2] === undefined ? new URL('../search-spaces/', import.meta.url) : pathToFileURL(`${resolve(process.argv[2])}/`);
 mkdirSync(new URL('schema/', out), { recursive: true });
 writeFileSync(new URL('schema/search-space.schema.json', out), `${JSON.stringify(searchSpaceSchema, null, 2)}\n`);
+writeFileSync(new URL('schema/study.schema.json', out), `${JSON.stringify(studySchema, null, 2)}\n`);
 
 /** A small builder for network specs. */
 class Net {

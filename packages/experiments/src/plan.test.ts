@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NasError } from '@mitosis/core';
@@ -54,6 +54,17 @@ describe('expanding a study into trials', () => {
       '0',
     ]);
     assert.deepEqual(plan.space, { ref: space, id: 'fake-space', file: space, sha256: resolveSpace(space).sha256 });
+  });
+
+  it('runs an ablation arm on its own space: other file, other trial ids, same method', () => {
+    mkdirSync(join(dir, 'variant'), { recursive: true });
+    const variant = writeFakeSpace(join(dir, 'variant'), { layers: { conv1: { cap: 16 } } });
+    const plan = expandStudy(fakeStudy(space, { methods: [{ id: 'energy-aware', options: {}, label: 'base' }, { id: 'energy-aware', options: {}, label: 'arm', space: variant }], reference: 'base' }));
+    const base = plan.trials.find((t) => t.label === 'base')!;
+    const arm = plan.trials.find((t) => t.label === 'arm' && t.seed === base.seed && t.budget.value === base.budget.value)!;
+    assert.notEqual(base.id, arm.id);
+    assert.equal(arm.args[arm.args.indexOf('--space') + 1], variant);
+    assert.equal(base.args[base.args.indexOf('--space') + 1], space);
   });
 
   it('passes method options as JSON and a data override', () => {

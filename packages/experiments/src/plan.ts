@@ -90,6 +90,13 @@ export function trialConfig(
  */
 export function expandStudy(study: Study, env: NodeJS.ProcessEnv = process.env): StudyPlan {
   const space = resolveSpace(study.space, process.cwd(), env);
+  const spaces = new Map<string, ResolvedSpace>([[study.space, space]]);
+  const spaceOf = (ref: string | undefined): ResolvedSpace => {
+    const key = ref ?? study.space;
+    let s = spaces.get(key);
+    if (s === undefined) spaces.set(key, (s = resolveSpace(key, process.cwd(), env)));
+    return s;
+  };
   const budgets = study.budgets.values.map((value) => ({ value, unit: study.budgets.unit }));
   const trials: PlannedTrial[] = [];
   for (const seed of study.seeds) {
@@ -105,13 +112,14 @@ export function expandStudy(study: Study, env: NodeJS.ProcessEnv = process.env):
             rounds: study.rounds ?? null,
             data: study.data ?? null,
           };
-          const id = shortHash(trialConfig(space, base));
+          const armSpace = spaceOf(m.space);
+          const id = shortHash(trialConfig(armSpace, base));
           const args = [
             '--method',
             m.id,
             ...(Object.keys(m.options).length > 0 ? ['--method-options', JSON.stringify(m.options)] : []),
             '--space',
-            space.file,
+            armSpace.file,
             '--budget',
             budgetArgument(budget),
             ...(device === null ? [] : ['--profile', device]),

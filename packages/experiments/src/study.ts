@@ -19,6 +19,11 @@ export interface StudyMethod {
   readonly options: Readonly<Record<string, unknown>>;
   /** Name in tables and plots; unique within the study (default: the id). */
   readonly label: string;
+  /**
+   * A search space for this entry only (an ablation arm: the same method on a variant of the space, e.g. another
+   * schedule or seed size); absent: the study's `space`.
+   */
+  readonly space?: string;
 }
 
 /**
@@ -67,6 +72,7 @@ export const studySchema = {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
           options: { type: 'object', default: {} },
           label: { type: 'string', pattern: '^[^,|\\n]+$', maxLength: 60 },
+          space: { type: 'string', minLength: 1, description: "this entry's search space (id or path relative to this file), for ablation arms" },
         },
         required: ['id'],
         additionalProperties: false,
@@ -113,7 +119,7 @@ const isPathLike = (ref: string): boolean => ref.endsWith('.json') || ref.includ
 export function parseStudy(doc: unknown, source: string): Study {
   // Validate a copy: ajv fills defaults in place and the caller's document stays as given.
   const raw = validateAgainst<Record<string, unknown>>(studySchema, structuredClone(doc), { source, what: 'study' });
-  const methodsIn = raw['methods'] as { id: string; options: Record<string, unknown>; label?: string }[];
+  const methodsIn = raw['methods'] as { id: string; options: Record<string, unknown>; label?: string; space?: string }[];
   const problems: ConfigProblem[] = [];
   const labels = new Map<string, number>();
   const runs = new Map<string, number>();
@@ -126,12 +132,12 @@ export function parseStudy(doc: unknown, source: string): Study {
         message: `repeats the label "${label}" of /methods/${prevLabel} (give each entry of the same method its own label)`,
       });
     } else labels.set(label, i);
-    const key = canonicalJson({ id: m.id, options: m.options });
+    const key = canonicalJson({ id: m.id, options: m.options, space: m.space ?? null });
     const prevRun = runs.get(key);
     if (prevRun !== undefined) {
       problems.push({ pointer: `/methods/${i}`, message: `runs the same method and options as /methods/${prevRun}` });
     } else runs.set(key, i);
-    return { id: m.id, options: m.options, label };
+    return { id: m.id, options: m.options, label, ...(m.space === undefined ? {} : { space: m.space }) };
   });
   const reference = raw['reference'] as string | undefined;
   if (reference !== undefined && !labels.has(reference)) {
@@ -157,6 +163,7 @@ export function resolveStudyPaths(study: Study, baseDir: string): Study {
   return {
     ...study,
     space: abs(study.space),
+    methods: study.methods.map((m) => (m.space === undefined ? m : { ...m, space: abs(m.space) })),
     devices: study.devices.map((d) => (d === null ? null : abs(d))),
     ...(study.data === undefined ? {} : { data: abs(study.data) }),
   };
