@@ -115,7 +115,7 @@ const spaces = [];
     id: 'convnet-mnist',
     description: 'Two swish conv layers (8, 16 filters) with batch norm, pooling and a 32-unit swish layer on the embedded MNIST digits.',
     seed: n.spec('convnet-mnist'),
-    layers: { conv1: { cap: 32, group: 'early' }, conv2: { cap: 64, group: 'late' }, fc: { cap: 128, group: 'late' } },
+    layers: { conv1: { cap: 32, min: 4, group: 'early' }, conv2: { cap: 64, min: 8, group: 'late' }, fc: { cap: 128, min: 16, group: 'late' } },
     // All 10 000 embedded digits: 7000 train / 1000 val / 2000 test.
     data: { dataset: 'mnist', options: {}, normalise: false },
     loss: 'ce',
@@ -146,7 +146,7 @@ for (const [id, limit, training, fineTune, note] of [
     id,
     description: `Two swish conv layers (8, 16 filters) with batch norm, pooling and a 32-unit swish layer on Fashion-MNIST: ${note}.`,
     seed: n.spec(id),
-    layers: { conv1: { cap: 32, group: 'early' }, conv2: { cap: 64, group: 'late' }, fc: { cap: 128, group: 'late' } },
+    layers: { conv1: { cap: 32, min: 4, group: 'early' }, conv2: { cap: 64, min: 8, group: 'late' }, fc: { cap: 128, min: 16, group: 'late' } },
     data: { dataset: 'fashion-mnist', options: { limit }, normalise: true },
     loss: 'ce',
     training: phase({ epochs: training, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine' }),
@@ -273,4 +273,28 @@ for (const s of spaces) {
   const doc = { $schema: './schema/search-space.schema.json', format: 'mitosis-search-space', version: 1, ...s };
   writeFileSync(new URL(`${s.id}.json`, out), `${JSON.stringify(doc, null, 1)}\n`);
 }
-console.log(`wrote ${spaces.length} search spaces`);
+
+// Variants of convnet-fashion for the splitting ablations (search-spaces/studies/fashion-ablations.json): each
+// changes one thing, so a study arm can run a method on it. They are files, not shipped ids.
+const fashion = spaces.find((s) => s.id === 'convnet-fashion');
+const variants = [
+  ['phase', 'each training phase restarts its own cosine schedule (the seed at lr 0.1, every fine-tune at 0.05)', { scheduleSpan: 'phase' }],
+  ['run', 'one cosine schedule of the seed phase (lr 0.1) over all 10 epochs, each phase taking its slice', { scheduleSpan: 'run' }],
+  [
+    'early-run',
+    'grow early: 2 seed epochs, 3 rounds × 1 fine-tune epoch, 5 final epochs, one cosine schedule over the run',
+    { scheduleSpan: 'run', finalEpochs: 5, training: { ...fashion.training, epochs: 2 }, fineTune: { ...fashion.fineTune, epochs: 1 } },
+  ],
+  [
+    'run-fc48',
+    'the run-long schedule with the dense layer capped at 48 units (energy-aware otherwise fills it to 128)',
+    { scheduleSpan: 'run', layers: { ...fashion.layers, fc: { ...fashion.layers.fc, cap: 48 } } },
+  ],
+];
+mkdirSync(new URL('studies/spaces/', out), { recursive: true });
+for (const [suffix, what, patch] of variants) {
+  const id = `convnet-fashion-${suffix}`;
+  const doc = { $schema: '../../schema/search-space.schema.json', format: 'mitosis-search-space', version: 1, ...fashion, ...patch, id, description: `${fashion.description} Variant: ${what}.` };
+  writeFileSync(new URL(`studies/spaces/${id}.json`, out), `${JSON.stringify(doc, null, 1)}\n`);
+}
+console.log(`wrote ${spaces.length} search spaces and ${variants.length} ablation variants`);

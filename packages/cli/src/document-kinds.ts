@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { readPluginDescriptor } from '@mitosis/core';
 import { parseRunConfig, parseSearchSpace } from '@mitosis/growth';
+import { parseStudy } from '@mitosis/experiments';
 import { validateProfile } from '@mitosis/hardware';
 import { parseNetworkSpec } from '@mitosis/ir';
 
@@ -49,6 +50,12 @@ export const documentKinds: DocumentKind[] = [
     description: 'a run configuration (format "mitosis-run", e.g. a run directory\'s run.json)',
     detect: (doc) => field(doc, 'format') === 'mitosis-run' || schemaMentions(doc, 'run-config'),
     validate: async (doc, file) => parseRunConfig(doc, file),
+  },
+  {
+    id: 'study',
+    description: 'a study for mitosis compare (format "mitosis-study")',
+    detect: (doc) => field(doc, 'format') === 'mitosis-study' || schemaMentions(doc, 'study'),
+    validate: async (doc, file) => parseStudy(doc, file),
   },
   {
     id: 'hardware-profile',

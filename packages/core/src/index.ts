@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './network/network-spec.js';
 export * from './config/json-config.js';
+export * from './config/budget.js';
 export * from './contracts/contribution.js';
 export * from './contracts/eigen-solver.js';
 export * from './contracts/cost-model.js';

@@ -1,34 +1,10 @@
-import { COST_UNITS, NasError, type CostUnit } from '@mitosis/core';
+import { parseBudget, type Budget, type CostUnit } from '@mitosis/core';
 
 /** A cost target: a value in a unit (`400000` macs, `2` ms). */
-export interface StudyBudget {
-  readonly value: number;
-  readonly unit: CostUnit;
-}
+export type StudyBudget = Budget;
 
-const SCALE: Readonly<Record<string, number>> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
-
-/**
- * Reads `<value><unit>` (`300kmacs`, `1.5Mparams`, `2ms`, `40mJ`): unit one of macs, params, ms, mJ, with an
- * optional k/M/G prefix on counts (not on ms or mJ, where `m` would be ambiguous). `E_USAGE` otherwise.
- */
-export function parseBudgetText(text: string): StudyBudget {
-  const m = /^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKMG]?)\s*(macs|params|ms|mJ)\s*$/.exec(text);
-  if (m === null) {
-    throw new NasError(
-      'E_USAGE',
-      `Cannot read the budget "${text}": write <value><unit> with unit one of ${COST_UNITS.join(', ')} (e.g. 300kmacs, 2ms, 40mJ)`,
-      { budget: text, units: [...COST_UNITS] },
-    );
-  }
-  const [, num, prefix, unit] = m as unknown as [string, string, string, CostUnit];
-  if (prefix !== '' && (unit === 'ms' || unit === 'mJ')) {
-    throw new NasError('E_USAGE', `The budget "${text}" puts a count prefix (${prefix}) on ${unit}`, { budget: text });
-  }
-  const value = Number(num) * (SCALE[prefix] ?? 1);
-  if (!(value > 0)) throw new NasError('E_USAGE', `The budget "${text}" must be positive`, { budget: text });
-  return { value, unit };
-}
+/** Reads `<value><unit>` (`300kmacs`, `1.5Mparams`, `2ms`, `40mJ`) with core's one budget parser. */
+export const parseBudgetText = parseBudget;
 
 /** The `--budget` argument of `mitosis run` for a budget: the plain value and the unit (`300000macs`). */
 export function budgetArgument(budget: StudyBudget): string {

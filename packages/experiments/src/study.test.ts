@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NasError } from '@mitosis/core';
@@ -109,10 +109,13 @@ describe('study files', () => {
     assert.equal(formatCount(0.123456, 'ms'), '0.1235');
   });
 
-  it('ships a quick and a full Fashion-MNIST study that validate and expand', () => {
+  it('ships a quick and a full Fashion-MNIST study, and the splitting ablations, that validate and expand', () => {
     const dir = join(repoRoot, 'search-spaces', 'studies');
     const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    assert.deepEqual(files, ['fashion-full.json', 'fashion-quick.json']);
+    assert.deepEqual(files, ['fashion-ablations.json', 'fashion-full.json', 'fashion-quick.json']);
+    const ablations = expandStudy(loadStudy(join(dir, 'fashion-ablations.json')));
+    assert.ok(ablations.trials.every((t) => existsSync(t.args[t.args.indexOf('--space') + 1]!)));
+    assert.equal(new Set(ablations.trials.map((t) => t.args[t.args.indexOf('--space') + 1])).size, 4);
     const quick = expandStudy(loadStudy(join(dir, 'fashion-quick.json')));
     assert.equal(quick.space.id, 'convnet-fashion-quick');
     assert.equal(quick.trials.length, 2);

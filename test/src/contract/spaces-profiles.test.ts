@@ -41,6 +41,13 @@ describe('shipped search spaces and hardware profiles (contract)', () => {
     try {
       execFileSync(process.execPath, [join(repoRoot, 'scripts/make-search-spaces.mjs'), dir]);
       for (const f of spaces) assert.deepEqual(JSON.parse(readFileSync(join(dir, f), 'utf8')), JSON.parse(readFileSync(join(repoRoot, 'search-spaces', f), 'utf8')), f);
+      const variants = readdirSync(join(repoRoot, 'search-spaces/studies/spaces')).filter((f) => f.endsWith('.json'));
+      assert.ok(variants.length >= 4);
+      for (const f of variants) {
+        const rel = `studies/spaces/${f}`;
+        assert.deepEqual(JSON.parse(readFileSync(join(dir, rel), 'utf8')), JSON.parse(readFileSync(join(repoRoot, 'search-spaces', rel), 'utf8')), rel);
+        assert.doesNotThrow(() => loadSearchSpace(join(repoRoot, 'search-spaces', rel)), rel);
+      }
     } finally {
       cleanup();
     }
