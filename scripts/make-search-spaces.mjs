@@ -286,6 +286,15 @@ const variants = [
     { scheduleSpan: 'run', finalEpochs: 5, training: { ...fashion.training, epochs: 2 }, fineTune: { ...fashion.fineTune, epochs: 1 } },
   ],
   [
+    'small-run',
+    'a seed half as wide (4, 8 filters, 16 units; minimum widths 2/4/8) grown to the same budget, one cosine schedule over the run',
+    {
+      scheduleSpan: 'run',
+      seed: JSON.parse(JSON.stringify(fashion.seed, (k, v) => (k === 'filters' || k === 'units' ? ({ 8: 4, 16: 8, 32: 16 })[v] ?? v : v))),
+      layers: { conv1: { ...fashion.layers.conv1, min: 2 }, conv2: { ...fashion.layers.conv2, min: 4 }, fc: { ...fashion.layers.fc, min: 8 } },
+    },
+  ],
+  [
     'run-fc48',
     'the run-long schedule with the dense layer capped at 48 units (energy-aware otherwise fills it to 128)',
     { scheduleSpan: 'run', layers: { ...fashion.layers, fc: { ...fashion.layers.fc, cap: 48 } } },

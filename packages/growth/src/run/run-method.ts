@@ -6,6 +6,8 @@ import {
   readJsonFile,
   type ChannelPlan,
   type CostModel,
+  type Grower,
+  type Pruner,
   type CostUnit,
   type Dataset,
   type DatasetSplits,
@@ -216,13 +218,14 @@ export async function setupRun(options: RunOptions, services: RunServices): Prom
   if (resolved.kind === 'resizer') {
     // A resize is decided from the seed alone, so it is made (and can fail) before any training.
     const rng = new SeededRandom(options.seed);
+    const seed = start;
     const plan = await resolved.method.plan({
-      spec: start,
+      spec: seed,
       layers,
       costModel: primary,
       costUnit: unit,
       target,
-      price: (widths) => priceWidths(primary, start, widths),
+      price: (widths) => priceWidths(primary, seed, widths),
       random: () => rng.next(),
     });
     const checked = resizePolicy(plan, { spec: start, layers, costModel: primary, budget: null });
@@ -496,7 +499,8 @@ export async function runMethod(options: RunOptions, services: RunServices, call
         bar?.stop();
       }
       const context = { round: r, spec, layers, scores, costModel: primary, costUnit: unit, cost, target, budget, random: () => rng.next() };
-      const proposed = await clock.time('plan', () => (resolved.kind === 'grower' ? resolved.method.plan(context) : (resolved.method as { plan: (c: typeof context) => Promise<ChannelPlan> }).plan(context)));
+      const method: Grower | Pruner = resolved.method as Grower | Pruner;
+      const proposed = await clock.time<ChannelPlan>('plan', () => method.plan(context));
       const policyInput = { spec, layers, costModel: primary, budget };
       const checked = proposed.action === 'grow' ? growPolicy(proposed, policyInput) : proposed.action === 'prune' ? prunePolicy(proposed, policyInput) : null;
       if (checked === null) throw new NasError('E_PLAN_INVALID', `Method "${resolved.id}" (a ${kind}) returned a ${proposed.action} plan`, { method: resolved.id });
