@@ -4,6 +4,7 @@ import { registerPluginsCommand } from './commands/plugins.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerBenchStudyCommand } from './commands/bench-study.js';
 import { registerGrowCommand } from './commands/grow.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerCompareCommands } from './commands/compare.js';
@@ -31,6 +32,7 @@ export function buildProgram(io: Io): Command {
   const bench = registerBenchCommand(program, io);
   registerBenchEigenCommand(bench, io);
   registerBenchProfileCommand(bench, io);
+  registerBenchStudyCommand(bench, io);
   registerCostCommand(program, io);
   registerProfileCommand(program, io);
   registerSplitScoresCommand(program, io);

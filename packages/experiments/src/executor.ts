@@ -205,7 +205,9 @@ export async function runTrials(
       };
       child = spawn(cmd.command, [...cmd.args], {
         stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...(cmd.env ?? {}) },
+        // The trial watches this pid and stops when the executor is gone (a SIGKILL of compare must not leave an
+        // orphan writing into the trial directory that a re-run will take over).
+        env: { ...process.env, MITOSIS_PARENT_PID: String(process.pid), ...(cmd.env ?? {}) },
       });
       running.set(child, { trial, since });
       child.on('error', (error) => {

@@ -9,3 +9,4 @@ export * from './stats.js';
 export * from './plots.js';
 export * from './report.js';
 export * from './study-runner.js';
+export * from './throughput.js';

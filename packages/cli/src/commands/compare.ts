@@ -17,6 +17,7 @@ import {
   type ExecutorEvent,
   type Study,
   type StudyRun,
+  type TrialCommandFactory,
 } from '@mitosis/experiments';
 import { integerFlag } from '../flags.js';
 import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
@@ -42,6 +43,18 @@ interface CompareFlags {
 export function trialScript(env: NodeJS.ProcessEnv = process.env): string {
   const override = env['MITOSIS_RUN_SCRIPT'];
   return override !== undefined && override !== '' ? resolve(override) : fileURLToPath(new URL('../main.js', import.meta.url));
+}
+
+/**
+ * The command of every trial: this CLI's `run` (or MITOSIS_RUN_SCRIPT) with the plugin flags of this
+ * invocation (`--no-discover`, `--plugin <dir>`), so that trials load the plugins the study was checked with.
+ */
+export function trialCommand(options: GlobalOptions): TrialCommandFactory {
+  const globalArgs = [
+    ...(options.discover === false ? ['--no-discover'] : []),
+    ...(options.plugin ?? []).flatMap((dir) => ['--plugin', resolve(dir)]),
+  ];
+  return mitosisRunCommand(trialScript(), globalArgs);
 }
 
 function studyFrom(flags: CompareFlags): { study: Study; source: string } {
@@ -83,7 +96,7 @@ function studyFrom(flags: CompareFlags): { study: Study; source: string } {
  * loads every device's hardware profile before any trial starts, so a typo fails the study at once (exit 2)
  * instead of failing every trial.
  */
-async function checkStudy(study: Study, source: string, options: GlobalOptions): Promise<void> {
+export async function checkStudy(study: Study, source: string, options: GlobalOptions): Promise<void> {
   for (const device of study.devices) if (device !== null) loadProfile(device);
   const { container } = await pluginContainer(options);
   const registries = [container.get(GrowerRegistry), container.get(PrunerRegistry), container.get(ResizerRegistry)];
@@ -160,10 +173,6 @@ export function registerCompareCommands(program: Command, io: Io): void {
       const { study, source } = studyFrom(flags);
       const jobs = flags.jobs === undefined ? defaultJobs() : integerFlag('--jobs', flags.jobs, 1);
       await checkStudy(study, source, options);
-      const globalArgs = [
-        ...(options.discover === false ? ['--no-discover'] : []),
-        ...(options.plugin ?? []).flatMap((dir) => ['--plugin', resolve(dir)]),
-      ];
       const controller = new AbortController();
       let stoppedBy: NodeJS.Signals | undefined;
       const onSignal = (signal: NodeJS.Signals): void => {
@@ -180,7 +189,7 @@ export function registerCompareCommands(program: Command, io: Io): void {
         run = await runStudy(study, {
           out: flags.out,
           jobs,
-          command: mitosisRunCommand(trialScript(), globalArgs),
+          command: trialCommand(options),
           signal: controller.signal,
           onPlan: (plan) => {
             total = plan.trials.length;
