@@ -15,3 +15,4 @@ export * from './plugin/plugin-manifest.js';
 export * from './plugin/plugin-loader.js';
 export * from './data/dataset.js';
 export * from './util/random.js';
+export * from './util/contained-file.js';

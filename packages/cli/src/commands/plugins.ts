@@ -29,7 +29,7 @@ export function registerPluginsCommand(program: Command, io: Io): void {
     .description('list installed plugins, the methods by kind (growers, pruners, resizers), cost models and eigen solvers')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const { container, plugins } = await pluginContainer(options);
+      const { container, plugins } = await pluginContainer(options, io);
       const registries = new Map<ContributionKind, ContributionRegistry<Contribution>>(EXTENSION_POINTS.map((p) => [p.kind, container.get(p.registry)]));
       const describe = (kind: ContributionKind, id: string): ContributionInfo => {
         const registry = registries.get(kind)!;

@@ -75,7 +75,7 @@ export async function executeRun(
   let methodOptions: unknown = space.defaults.growerOptions?.[id] ?? {};
   if (rawOptions !== undefined) methodOptions = jsonFlag(optionsFlag, rawOptions);
   const profile = flags.profile ?? space.defaults.profile;
-  const { container } = await pluginContainer(options);
+  const { container } = await pluginContainer(options, io);
   const services: RunServices = {
     growers: container.get(GrowerRegistry),
     pruners: container.get(PrunerRegistry),

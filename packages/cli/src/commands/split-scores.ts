@@ -35,7 +35,7 @@ export function registerSplitScoresCommand(program: Command, io: Io): void {
     .action(async (flags: ScoreFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       if (flags.loss !== 'mse' && flags.loss !== 'ce') throw new NasError('E_USAGE', `--loss must be mse or ce, got "${flags.loss}"`, { loss: flags.loss });
-      const { container } = await pluginContainer(options);
+      const { container } = await pluginContainer(options, io);
       const solver = container.get(EigenSolverRegistry).create(flags.solver, jsonFlag('--solver-options', flags.solverOptions));
       await useBackend(backendOption(flags.backend));
       const samples = flags.samples === undefined ? undefined : integerFlag('--samples', flags.samples, 1);
@@ -69,7 +69,7 @@ export function registerBenchEigenCommand(bench: Command, io: Io): void {
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (flags: { solvers: string; samples: string; data: string; channels: string; repeats: string; backend: string }, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const { container } = await pluginContainer(options);
+      const { container } = await pluginContainer(options, io);
       const registry = container.get(EigenSolverRegistry);
       const ids = [...new Set(['dense', ...flags.solvers.split(',').map((s) => s.trim()).filter((s) => s.length > 0)])];
       const solvers = ids.map((id) => registry.create(id));

@@ -6,6 +6,7 @@ import { NasError } from '../errors.js';
 import { problemsFromAjv, createAjv } from '../config/json-config.js';
 import type { ContributionKind } from '../contracts/contribution.js';
 import { EXTENSION_POINTS, type ExtensionPoint } from '../contracts/extension-points.js';
+import { resolveContainedFile, type ContainedFile } from '../util/contained-file.js';
 import { pluginManifestSchemaFor, type PluginManifest } from './plugin-manifest.js';
 
 /** A plugin found on disk whose manifest validated. */
@@ -93,36 +94,61 @@ export function readPluginDescriptor(directory: string, points: readonly Extensi
   };
 }
 
-function entryFile(descriptor: PluginDescriptor): string {
-  const pkg = readPackageJson(descriptor.directory);
-  let entry: unknown = pkg.main ?? 'index.js';
-  const exp = pkg.exports;
-  if (typeof exp === 'string') entry = exp;
-  else if (exp !== null && typeof exp === 'object') {
-    const dot = (exp as Record<string, unknown>)['.'];
-    if (typeof dot === 'string') entry = dot;
-    else if (dot !== null && typeof dot === 'object') {
-      const d = dot as Record<string, unknown>;
-      entry = d['import'] ?? d['default'] ?? entry;
+/** The conditions of a conditional `exports` entry that an `import()` under Node matches. */
+const IMPORT_CONDITIONS = new Set(['import', 'node', 'default']);
+
+/**
+ * The target of an `exports` value for the package root, as Node resolves it for `import()`: a string, the
+ * first usable element of an array, the `"."` subpath of a subpath map, or the first matching condition (in
+ * key order) of a condition map. `pointer` follows the path taken, for errors.
+ */
+function exportsTarget(value: unknown, pointer: string): { reference: unknown; pointer: string } | undefined {
+  if (typeof value === 'string') return { reference: value, pointer };
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = exportsTarget(v, `${pointer}/${i}`);
+      if (found !== undefined) return found;
     }
+    return undefined;
   }
-  if (typeof entry !== 'string') {
-    throw new NasError('E_PLUGIN_LOAD', `Cannot find the entry module of plugin ${descriptor.packageName}`, {
-      plugin: descriptor.packageName,
-    });
+  if (value === null || typeof value !== 'object') return undefined;
+  const map = value as Record<string, unknown>;
+  const keys = Object.keys(map);
+  if (keys.some((k) => k.startsWith('.'))) return '.' in map ? exportsTarget(map['.'], `${pointer}/.`) : undefined;
+  for (const k of keys) {
+    if (!IMPORT_CONDITIONS.has(k)) continue;
+    const found = exportsTarget(map[k], `${pointer}/${k}`);
+    if (found !== undefined) return found;
   }
-  return join(descriptor.directory, entry);
+  return undefined;
 }
 
-/** Imports a validated plugin; its default export must be a ContainerModule. */
+/**
+ * The plugin's entry module: the root entry of `exports` if it names one, else `main`, else `index.js`. It
+ * must be a regular file inside the plugin's folder (real paths compared, so no `..`, absolute path or
+ * symbolic link leads out); otherwise `E_PLUGIN_LOAD` naming the package.json and the field
+ * (`details.pointer`, e.g. `/main` or `/exports/./import`). Nothing is imported.
+ */
+export function pluginEntryFile(descriptor: PluginDescriptor): ContainedFile {
+  const pkg = readPackageJson(descriptor.directory);
+  const fromExports = pkg.exports === undefined || pkg.exports === null ? undefined : exportsTarget(pkg.exports, '/exports');
+  const { reference, pointer } = fromExports ?? { reference: pkg.main ?? 'index.js', pointer: '/main' };
+  return resolveContainedFile(descriptor.directory, reference, {
+    code: 'E_PLUGIN_LOAD',
+    file: join(descriptor.directory, 'package.json'),
+    pointer,
+    folderLabel: `folder of plugin ${descriptor.packageName}`,
+    details: { plugin: descriptor.packageName },
+    missingHint: '(is the plugin built?)',
+  });
+}
+
+/**
+ * Imports a validated plugin; its default export must be a ContainerModule. The entry module is checked by
+ * {@link pluginEntryFile} before anything is imported.
+ */
 export async function importPlugin(descriptor: PluginDescriptor): Promise<LoadedPlugin> {
-  const file = entryFile(descriptor);
-  if (!existsSync(file)) {
-    throw new NasError('E_PLUGIN_LOAD', `Plugin ${descriptor.packageName}: entry ${file} does not exist (is it built?)`, {
-      plugin: descriptor.packageName,
-      file,
-    });
-  }
+  const file = pluginEntryFile(descriptor).path;
   let imported: { default?: unknown };
   try {
     imported = (await import(pathToFileURL(file).href)) as { default?: unknown };
@@ -184,9 +210,19 @@ export function checkPluginContributions(plugin: LoadedPlugin, points: readonly 
   }
 }
 
+/** Entries of `dir`, or none when it cannot be listed (discovery never fails on an unreadable folder). */
+function listDirectory(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Finds installed plugins: every package under a `node_modules/@mitosis/plugin-*` or
- * `node_modules/mitosis-plugin-*` directory on the resolution path of `from`.
+ * `node_modules/mitosis-plugin-*` directory on the resolution path of `from`. Only directories are listed
+ * (no plugin code or manifest is read), and a folder that cannot be listed is passed over.
  */
 export function discoverPluginDirectories(from: string): string[] {
   const found = new Map<string, string>();
@@ -196,13 +232,16 @@ export function discoverPluginDirectories(from: string): string[] {
     if (existsSync(nm)) {
       const candidates: string[] = [];
       const scoped = join(nm, '@mitosis');
-      if (existsSync(scoped)) {
-        for (const name of readdirSync(scoped)) if (name.startsWith('plugin-')) candidates.push(join(scoped, name));
-      }
-      for (const name of readdirSync(nm)) if (name.startsWith('mitosis-plugin-')) candidates.push(join(nm, name));
+      for (const name of listDirectory(scoped)) if (name.startsWith('plugin-')) candidates.push(join(scoped, name));
+      for (const name of listDirectory(nm)) if (name.startsWith('mitosis-plugin-')) candidates.push(join(nm, name));
       for (const c of candidates) {
         const key = c.slice(nm.length);
-        if (!found.has(key) && existsSync(join(c, 'package.json'))) found.set(key, realpathSync(c));
+        if (found.has(key) || !existsSync(join(c, 'package.json'))) continue;
+        try {
+          found.set(key, realpathSync(c));
+        } catch {
+          // vanished between the listing and now: nothing to load
+        }
       }
     }
     const parent = dirname(dir);
@@ -212,33 +251,106 @@ export function discoverPluginDirectories(from: string): string[] {
   return [...found.values()].sort();
 }
 
+/** A discovered plugin that {@link loadPlugins} passed over, and why. */
+export interface SkippedPlugin {
+  /** Its directory, as passed to `loadPlugins`. */
+  readonly directory: string;
+  /** Why: a manifest, entry, import, binding or id-conflict error. */
+  readonly error: NasError;
+}
+
+/** Options of {@link loadPlugins}. */
+export interface LoadPluginsOptions {
+  /**
+   * Directories (among those passed) that discovery found rather than the user named. Such a plugin that
+   * cannot be read, validated, imported or checked — or whose id another plugin also uses — is skipped and
+   * reported to `onSkip` instead of failing the load. A plugin the user named stays fatal when broken, and wins
+   * an id conflict against discovered ones.
+   */
+  readonly discovered?: readonly string[];
+  /** Told about each skipped plugin as it is skipped (the CLI prints a warning on stderr). */
+  readonly onSkip?: (skipped: SkippedPlugin) => void;
+}
+
+function asPluginError(error: unknown, directory: string): NasError {
+  if (NasError.is(error)) return error;
+  return new NasError('E_PLUGIN_LOAD', `Plugin ${directory} failed to load: ${(error as Error).message}`, { plugin: directory }, { cause: error });
+}
+
+function conflictError(id: string, plugins: readonly string[]): NasError {
+  return new NasError('E_PLUGIN_CONFLICT', `Plugin id "${id}" is used by both ${plugins[0]} and ${plugins[1]}`, { id, plugins: [...plugins] });
+}
+
+/** Imports a plugin and checks what its module binds; a module that throws while binding is `E_PLUGIN_LOAD`. */
+async function importAndCheck(descriptor: PluginDescriptor, points: readonly ExtensionPoint[]): Promise<LoadedPlugin> {
+  const plugin = await importPlugin(descriptor);
+  try {
+    checkPluginContributions(plugin, points);
+  } catch (cause) {
+    if (NasError.is(cause)) throw cause;
+    throw new NasError(
+      'E_PLUGIN_LOAD',
+      `Plugin ${descriptor.packageName}: its module failed while binding: ${(cause as Error).message}`,
+      { plugin: descriptor.packageName, directory: descriptor.directory },
+      { cause },
+    );
+  }
+  return plugin;
+}
+
 /**
  * Validates, imports and checks plugins, then loads them all into one container with the core registries.
  * Plugin ids must be unique; contribution ids are checked by the registries when they are first resolved.
+ * Any failure is thrown, except for the directories listed in `options.discovered`, which are skipped and
+ * returned in `skipped` (see {@link LoadPluginsOptions}).
  */
 export async function loadPlugins(
   directories: readonly string[],
   points: readonly ExtensionPoint[] = EXTENSION_POINTS,
-): Promise<{ container: Container; plugins: LoadedPlugin[] }> {
-  const descriptors = directories.map((d) => readPluginDescriptor(d, points));
-  const seen = new Map<string, string>();
-  for (const d of descriptors) {
-    const other = seen.get(d.manifest.id);
-    if (other !== undefined) {
-      throw new NasError('E_PLUGIN_CONFLICT', `Plugin id "${d.manifest.id}" is used by both ${other} and ${d.packageName}`, {
-        id: d.manifest.id,
-        plugins: [other, d.packageName],
-      });
+  options: LoadPluginsOptions = {},
+): Promise<{ container: Container; plugins: LoadedPlugin[]; skipped: SkippedPlugin[] }> {
+  const lenient = new Set((options.discovered ?? []).map((d) => resolve(d)));
+  const skipped: SkippedPlugin[] = [];
+  const skip = (directory: string, error: unknown): void => {
+    const entry = { directory, error: asPluginError(error, directory) };
+    skipped.push(entry);
+    options.onSkip?.(entry);
+  };
+  const descriptors: { directory: string; descriptor: PluginDescriptor }[] = [];
+  for (const directory of directories) {
+    try {
+      descriptors.push({ directory, descriptor: readPluginDescriptor(directory, points) });
+    } catch (error) {
+      if (!lenient.has(resolve(directory))) throw error;
+      skip(directory, error);
     }
-    seen.set(d.manifest.id, d.packageName);
+  }
+  // Id conflicts: two named plugins are fatal; a discovered plugin sharing an id with any other is skipped.
+  const byId = new Map<string, { directory: string; descriptor: PluginDescriptor }[]>();
+  for (const d of descriptors) byId.set(d.descriptor.manifest.id, [...(byId.get(d.descriptor.manifest.id) ?? []), d]);
+  const dropped = new Set<string>();
+  for (const [id, group] of byId) {
+    if (group.length < 2) continue;
+    const named = group.filter((d) => !lenient.has(d.descriptor.directory));
+    if (named.length > 1) throw conflictError(id, named.slice(0, 2).map((d) => d.descriptor.packageName));
+    for (const d of group) {
+      if (named.includes(d)) continue;
+      const other = group.find((o) => o !== d) as (typeof group)[number];
+      skip(d.directory, conflictError(id, [other.descriptor.packageName, d.descriptor.packageName]));
+      dropped.add(d.descriptor.directory);
+    }
   }
   const plugins: LoadedPlugin[] = [];
-  for (const d of descriptors) {
-    const plugin = await importPlugin(d);
-    checkPluginContributions(plugin, points);
-    plugins.push(plugin);
+  for (const { directory, descriptor } of descriptors) {
+    if (dropped.has(descriptor.directory)) continue;
+    try {
+      plugins.push(await importAndCheck(descriptor, points));
+    } catch (error) {
+      if (!lenient.has(descriptor.directory)) throw error;
+      skip(directory, error);
+    }
   }
   const container = createCoreContainer(points);
   container.load(...plugins.map((p) => p.module));
-  return { container, plugins };
+  return { container, plugins, skipped };
 }

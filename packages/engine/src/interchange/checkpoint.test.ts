@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -91,5 +91,37 @@ describe('checkpoints', () => {
     await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file && e.details['pointer'] === '/epoch');
     await rm(file);
     await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file);
+  });
+
+  it('refuses weight and optimizer files that lead outside the checkpoint folder or do not match their manifests', async () => {
+    const spec = everyOpSpec();
+    const weights = initWeights(spec, 1);
+    const kernel = weights.get('c1/kernel')!;
+    const optimizerState = { config: { kind: 'adam' as const }, iterations: 1, slots: new Map([['c1/kernel/m', { shape: [...kernel.shape], data: new Float32Array(kernel.data.length) }]]) };
+    const save = async (name: string): Promise<string> => {
+      const dir = join(root, name);
+      await saveCheckpoint(dir, { spec, weights, optimizerState, epoch: 1, round: 0, rng: { state: 1, spare: null } });
+      return dir;
+    };
+    const outside = join(root, 'outside.bin');
+    await writeFile(outside, await readFile(join(await save('ck-source'), 'weights.bin')));
+
+    // the model's weights.bin replaced by a symbolic link to an identical file outside
+    const linked = await save('ck-linked');
+    await rm(join(linked, 'weights.bin'));
+    await symlink(outside, join(linked, 'weights.bin'));
+    await assert.rejects(loadCheckpoint(linked), (e: unknown) => NasError.is(e, 'E_MODEL_FORMAT') && e.details['pointer'] === '/weightsManifest/0/paths/0' && e.details['file'] === join(linked, 'model.json'));
+
+    // optimizer slot paths that climb out, and slot data with trailing bytes
+    const climbing = await save('ck-climbing');
+    const sidecarFile = join(climbing, 'checkpoint.json');
+    const sidecar = JSON.parse(await readFile(sidecarFile, 'utf8'));
+    await writeFile(sidecarFile, JSON.stringify({ ...sidecar, optimizer: { ...sidecar.optimizer, paths: ['../outside.bin'] } }));
+    await assert.rejects(loadCheckpoint(climbing), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['pointer'] === '/optimizer/paths/0' && e.details['file'] === sidecarFile);
+    const trailing = await save('ck-trailing');
+    const optBin = join(trailing, 'optimizer.bin');
+    await writeFile(optBin, Buffer.concat([await readFile(optBin), Buffer.alloc(4)]));
+    await assert.rejects(loadCheckpoint(trailing), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === optBin && e.details['actualBytes'] === kernel.data.length * 4 + 4);
+    assert.equal((await loadCheckpoint(await save('ck-fine'))).optimizerState?.slots.size, 1);
   });
 });

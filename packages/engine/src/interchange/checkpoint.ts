@@ -1,11 +1,11 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { NasError, type NetworkSpec, type WeightMap } from '@mitosis/core';
+import { NasError, readContainedFile, resolveContainedFile, type ContainedFile, type NetworkSpec, type WeightMap } from '@mitosis/core';
 import { parseNetworkSpec, validateWeights } from '@mitosis/ir';
 import type { OptimizerState } from '../train/optimizers.js';
 import { validateOptimizerConfig } from '../train/optimizers.js';
 import { buildLayersModel, KERAS_WEIGHT_NAMES } from './export-layers-model.js';
-import { packWeights, readLayersModelFiles, unpackWeights, writeDirectoryAtomically, writeLayersModelFiles } from './model-artifacts-io.js';
+import { layoutWeights, packWeights, readLayersModelFiles, unpackWeights, writeDirectoryAtomically, writeLayersModelFiles } from './model-artifacts-io.js';
 
 /** The sidecar file of a checkpoint directory. */
 export const CHECKPOINT_JSON = 'checkpoint.json';
@@ -121,18 +121,33 @@ export async function loadCheckpoint(requested: string): Promise<Checkpoint> {
   const opt = sidecar['optimizer'] as { config?: unknown; iterations?: unknown; paths?: unknown; slots?: unknown } | null | undefined;
   if (opt !== null && opt !== undefined) {
     if (!Number.isInteger(opt.iterations) || !Array.isArray(opt.slots)) throw checkpointError(file, '"optimizer" needs iterations and slots', '/optimizer');
-    const binFile = join(dir, OPTIMIZER_BIN);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(binFile);
-    } catch (error) {
-      throw new NasError('E_CHECKPOINT', `Checkpoint ${binFile}: cannot read (${(error as Error).message})`, { file: binFile }, { cause: error });
-    }
+    // The slots' files, like a LayersModel's weight files, must be regular files inside the checkpoint folder
+    // holding exactly the bytes the slot entries declare; both are checked before anything is read.
+    const paths = Array.isArray(opt.paths) ? (opt.paths as unknown[]) : [OPTIMIZER_BIN];
+    const pointer = Array.isArray(opt.paths) ? '/optimizer/paths' : '/optimizer';
     let slots: WeightMap;
     try {
-      slots = unpackWeights(binFile, opt.slots, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      const files = paths.map((p, i) =>
+        resolveContainedFile(dir, p, { code: 'E_CHECKPOINT', file, pointer: Array.isArray(opt.paths) ? `${pointer}/${i}` : pointer, folderLabel: 'checkpoint folder' }),
+      );
+      const binFile = files.length === 1 ? (files[0] as ContainedFile).path : file;
+      const { totalBytes } = layoutWeights(binFile, opt.slots, '/optimizer/slots', { float32Only: true });
+      const actual = files.reduce((sum, f) => sum + f.size, 0);
+      if (actual !== totalBytes) {
+        throw new NasError('E_CHECKPOINT', `Checkpoint ${binFile}: holds ${actual} bytes but /optimizer/slots declares ${totalBytes}`, {
+          file: binFile,
+          pointer,
+          expectedBytes: totalBytes,
+          actualBytes: actual,
+        });
+      }
+      const parts: Uint8Array[] = [];
+      for (const f of files) parts.push(await readContainedFile(f));
+      const bytes = Buffer.concat(parts);
+      slots = unpackWeights(binFile, opt.slots, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), '/optimizer/slots');
     } catch (error) {
-      throw new NasError('E_CHECKPOINT', (error as Error).message, { file: binFile }, { cause: error });
+      if (NasError.is(error, 'E_CHECKPOINT')) throw error;
+      throw new NasError('E_CHECKPOINT', (error as Error).message, NasError.is(error) ? error.details : { file }, { cause: error });
     }
     optimizerState = { config: validateOptimizerConfig(opt.config, `${file}#/optimizer/config`), iterations: opt.iterations as number, slots };
   }
