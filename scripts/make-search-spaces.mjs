@@ -299,6 +299,11 @@ const variants = [
     },
   ],
   [
+    'long-run',
+    'the reference regime scaled down: 8 seed epochs and 8 fine-tune epochs per round (32 in all), one cosine schedule over the run',
+    { scheduleSpan: 'run', training: { ...fashion.training, epochs: 8 }, fineTune: { ...fashion.fineTune, epochs: 8 } },
+  ],
+  [
     'run-fc48',
     'the run-long schedule with the dense layer capped at 48 units (energy-aware otherwise fills it to 128)',
     { scheduleSpan: 'run', layers: { ...fashion.layers, fc: { ...fashion.layers.fc, cap: 48 } } },
