@@ -67,6 +67,27 @@ describe('methods (integration)', () => {
     assert.deepEqual([...epochs], [convnet.training.epochs + 3 * convnet.fineTune.epochs]);
   });
 
+  it('a fine-tune that diverges is rolled back and retried with half the step and rate, then stops the run as diverged', async () => {
+    const services = await workspaceServices();
+    const toy = loadSearchSpace('toy-1d').space;
+    // SGD at a huge rate diverges within the first fine-tuning epoch whatever the split.
+    const space: SearchSpace = {
+      ...toy,
+      training: { ...toy.training, epochs: 5 },
+      fineTune: { ...toy.fineTune, epochs: 5, optimizer: 'sgd', learningRate: 1e12, schedule: 'constant' },
+    };
+    const out = join(dir, 'diverge');
+    const summary = await runMethod({ space, method: 's2d', methodOptions: { selection: 'top-k', k: 1, requireNegative: false }, rounds: 2, out, seed: 0, quiet: true }, services);
+    const events = readEvents(out);
+    const rollbacks = events.filter((e) => e.type === 'rollback');
+    assert.deepEqual(rollbacks.map((e) => e['attempt']), [1, 2, 3]);
+    assert.ok(rollbacks.every((e) => e.round === 1 && /diverged|loss/i.test(String(e['reason']))));
+    assert.equal(summary.stopReason, 'diverged');
+    assert.equal(summary.rounds, 0);
+    // The network of the last good state (the trained seed) is what the run ends with.
+    assert.deepEqual(summary.widths, { hidden: 1, out: 1 });
+  });
+
   it('budgets no method of that kind can meet fail before any training', async () => {
     const services = await workspaceServices();
     const cases: [string, string, string][] = [

@@ -34,6 +34,7 @@ export type GrowSummary = RunSummary;
 /** A growth run: {@link runMethod} restricted to growers (the `mitosis grow` shortcut). */
 export async function grow(options: GrowOptions, services: GrowServices, callbacks: GrowCallbacks = {}): Promise<GrowSummary> {
   const { grower, growerOptions, ...rest } = options;
+  services.growers.get(grower); // an unknown id names the known growers (E_PLUGIN_UNKNOWN)
   return runMethod(
     { ...rest, method: grower, methodOptions: growerOptions ?? {} },
     { ...services, pruners: new PrunerRegistry([]), resizers: new ResizerRegistry([]) },
