@@ -47,7 +47,7 @@ const methodColor = (methods: readonly string[]): Record<string, unknown> => ({
   field: 'method',
   type: 'nominal',
   title: 'method',
-  scale: { domain: [...methods], scheme: 'tableau10' },
+  scale: { domain: [...methods], scheme: methods.length > 10 ? 'tableau20' : 'tableau10' },
 });
 
 /**
@@ -152,7 +152,9 @@ export function widthsSpec(title: string, methods: readonly string[], layers: re
  * an SVG document: no browser, no canvas, no network (data are inline).
  */
 export async function renderSvg(spec: PlotSpec): Promise<string> {
-  const vg = compile(spec as unknown as TopLevelSpec).spec;
+  // Legends show whole method labels (ablation arms are long).
+  const withConfig = { ...spec, config: { legend: { labelLimit: 320 } } };
+  const vg = compile(withConfig as unknown as TopLevelSpec).spec;
   // logLevel 1: errors only (vega-util's Error level).
   const view = new View(parse(vg), { renderer: 'none', logLevel: 1 });
   try {
