@@ -36,6 +36,24 @@ export type ScoreKind = ScoreRequest['kind'];
 export const SCORE_KINDS: readonly ScoreKind[] = ['splitting', 'weightNorm', 'bnScale', 'taylor', 'gradientNorm'];
 
 /**
+ * The splitting result the loop gives a layer that has no splitting matrix (no non-identity activation after
+ * it): `neurons` = its width, `dim` 0, λ_min = +∞ and λ_max = −∞ (never selected), empty vectors.
+ */
+export function unsplittableEigenResult(block: string, neurons: number): EigenResult {
+  return {
+    block,
+    neurons,
+    dim: 0,
+    lambdaMin: new Float64Array(neurons).fill(Number.POSITIVE_INFINITY),
+    lambdaMax: new Float64Array(neurons).fill(Number.NEGATIVE_INFINITY),
+    vMin: new Float64Array(0),
+    vMax: new Float64Array(0),
+    residualMin: new Float64Array(neurons),
+    residualMax: new Float64Array(neurons),
+  };
+}
+
+/**
  * The scores of one round, each parallel to {@link MethodContext.layers} (one entry per layer, one value per
  * output channel). Only the requested kinds are present.
  */

@@ -7,6 +7,7 @@ import {
   type MethodScores,
   type NetworkNode,
   type NetworkSpec,
+  unsplittableEigenResult,
 } from '@mitosis/core';
 
 /**
@@ -63,19 +64,7 @@ function dimOf(layer: FakeLayer): number {
 export function fakeEigenResults(layers: readonly FakeLayer[]): EigenResult[] {
   return layers.map((layer) => {
     const n = layer.lambdaMin.length;
-    if (layer.splittable === false) {
-      return {
-        block: layer.node,
-        neurons: n,
-        dim: 0,
-        lambdaMin: new Float64Array(n).fill(Number.POSITIVE_INFINITY),
-        lambdaMax: new Float64Array(n).fill(Number.NEGATIVE_INFINITY),
-        vMin: new Float64Array(0),
-        vMax: new Float64Array(0),
-        residualMin: new Float64Array(n),
-        residualMax: new Float64Array(n),
-      };
-    }
+    if (layer.splittable === false) return unsplittableEigenResult(layer.node, n);
     const dim = dimOf(layer);
     return {
       block: layer.node,

@@ -1,24 +1,11 @@
-import { PrunerRegistry, ResizerRegistry, type CostModelRegistry, type EigenSolverRegistry, type GrowerRegistry, type NetworkSpec, type WeightMap } from '@mitosis/core';
-import type { Budget } from './budget.js';
-import { runMethod, type RunCallbacks, type RunSummary } from './run-method.js';
-import type { SearchSpace } from '../space/search-space.js';
+import { PrunerRegistry, ResizerRegistry, type CostModelRegistry, type EigenSolverRegistry, type GrowerRegistry } from '@mitosis/core';
+import { runMethod, type RunCallbacks, type RunOptions, type RunSummary } from './run-method.js';
 
-/** Options of a growth run (what `mitosis grow` passes): {@link runMethod} with a grower. */
-export interface GrowOptions {
-  readonly space: SearchSpace;
+/** Options of a growth run (what `mitosis grow` passes): {@link RunOptions} with a grower named `grower`. */
+export interface GrowOptions extends Omit<RunOptions, 'method' | 'methodOptions'> {
   /** Grower id and its options (validated against the grower's schema before any training). */
   readonly grower: string;
   readonly growerOptions?: unknown;
-  readonly profile?: string;
-  /** Final-model cost target; each round's budget is (target − cost) / rounds left. */
-  readonly budget?: Budget;
-  readonly rounds: number;
-  readonly out: string;
-  readonly resume?: boolean;
-  readonly force?: boolean;
-  readonly seed: number;
-  readonly quiet?: boolean;
-  readonly initial?: { readonly spec: NetworkSpec; readonly weights: WeightMap };
 }
 
 /** The registries a growth run needs. */

@@ -9,6 +9,7 @@ import {
   type ScoreRequest,
   type SplittingOperator,
   type WeightMap,
+  unsplittableEigenResult,
 } from '@mitosis/core';
 import { NetworkModel, batchTensors, computeLoss, forward, tf } from '@mitosis/engine';
 import { buildChannelGraph } from '@mitosis/ir';
@@ -107,18 +108,7 @@ async function splittingScores(input: ScoringInput, solverId: string, solverOpti
           }
           return r;
         }
-        const n = layer.width;
-        return {
-          block: layer.node,
-          neurons: n,
-          dim: 0,
-          lambdaMin: new Float64Array(n).fill(Number.POSITIVE_INFINITY),
-          lambdaMax: new Float64Array(n).fill(Number.NEGATIVE_INFINITY),
-          vMin: new Float64Array(0),
-          vMax: new Float64Array(0),
-          residualMin: new Float64Array(n),
-          residualMax: new Float64Array(n),
-        };
+        return unsplittableEigenResult(layer.node, layer.width);
       });
     } finally {
       (operator as { dispose?: () => void }).dispose?.();
