@@ -4,6 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { makeFixtureRoot, writeFixturePlugin } from '@mitosis/core/testing';
+import { knownDatasetIds } from '@mitosis/data';
+import { listSearchSpaces } from '@mitosis/growth';
+import { shippedProfileIds } from '@mitosis/hardware';
 import type { Io } from './io.js';
 import { runCli } from './program.js';
 
@@ -80,19 +83,122 @@ describe('mitosis plugins', () => {
   it('reports a duplicate contribution id with exit 3', async () => {
     const a = writeFixturePlugin(root, { name: 'cli-d1', manifest: manifest('cli-d1', ['same-id']) });
     const b = writeFixturePlugin(root, { name: 'cli-d2', manifest: manifest('cli-d2', ['same-id']) });
-    const r = await cli('--no-discover', '--plugin', a, b, '--', 'plugins');
+    const r = await cli('--no-discover', '--plugin', a, '--plugin', b, 'plugins');
     assert.equal(r.code, 3);
     assert.match(r.stderr, /E_PLUGIN_CONFLICT: The cost model id "same-id" is contributed twice/);
   });
 });
 
 describe('unknown ids', () => {
-  it('an unknown grower names the known ones, exits 3 and trains nothing', async () => {
+  it('an unknown grower names the known ones, exits 2 (like an unknown space) and trains nothing', async () => {
     const a = writeFixturePlugin(root, { name: 'cli-unknown', manifest: manifest('cli-unknown', ['m']) });
     const r = await cli('--no-discover', `--plugin=${a}`, 'grow', '--space', 'toy-1d', '--grower', 's2dd', '--out', join(root, 'never'), '--backend', 'cpu');
-    assert.equal(r.code, 3);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /E_PLUGIN_UNKNOWN: Unknown grower "s2dd" \(known: none installed\)/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+});
+
+describe('--plugin <dir>', () => {
+  const plugin = (name: string): string => writeFixturePlugin(root, { name, manifest: manifest(name, [`${name}-m`]) });
+  const loaded = (stdout: string): string[] => (JSON.parse(stdout) as { plugins: { id: string }[] }).plugins.map((p) => p.id);
+
+  it('takes one directory before the command name', async () => {
+    const a = plugin('cli-before');
+    const r = await cli('--json', '--no-discover', '--plugin', a, 'plugins');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(loaded(r.stdout), ['cli-before']);
+  });
+
+  it('takes one directory after the command name, repeated and in the --plugin=<dir> form', async () => {
+    const a = plugin('cli-after-a');
+    const b = plugin('cli-after-b');
+    const c = plugin('cli-after-c');
+    const r = await cli('plugins', '--json', '--no-discover', '--plugin', a, `--plugin=${b}`, '--plugin', c);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(loaded(r.stdout), ['cli-after-a', 'cli-after-b', 'cli-after-c']);
+  });
+
+  it('a missing directory is a usage error with the real message, as JSON too', async () => {
+    const r = await cli('--json', 'plugins', '--plugin');
+    assert.equal(r.code, 2);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(doc.error.code, 'E_USAGE');
+    assert.match(doc.error.message, /option '--plugin <dir>' argument missing/);
+    const human = await cli('plugins', '--plugin');
+    assert.equal(human.code, 2);
+    assert.match(human.stderr, /^mitosis: E_USAGE: option '--plugin <dir>' argument missing/);
+    assert.doesNotMatch(human.stderr, /Usage: mitosis/);
+  });
+
+  it('no command after --plugin is an error named as such, never "(outputHelp)"', async () => {
+    const r = await cli('--json', '--no-discover', '--plugin', plugin('cli-nocmd'));
+    assert.equal(r.code, 2);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(doc.error.code, 'E_USAGE');
+    assert.equal(doc.error.message, 'no command given');
+  });
+
+  it('an unknown option is reported with its name', async () => {
+    const r = await cli('--json', 'plugins', '--frobnicate');
+    assert.equal(r.code, 2);
+    assert.match((JSON.parse(r.stdout) as { error: { message: string } }).error.message, /unknown option '--frobnicate'/);
+  });
+});
+
+describe('mitosis list', () => {
+  it('lists every shipped search space with its description', async () => {
+    const r = await cli('--json', 'list', 'spaces');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { spaces: { id: string; description: string }[] };
+    const ids = doc.spaces.map((s) => s.id);
+    assert.deepEqual(ids, listSearchSpaces());
+    assert.ok(ids.includes('toy-1d'));
+    assert.ok(doc.spaces.every((s) => s.description.length > 0));
+    const human = await cli('list', 'spaces');
+    assert.equal(human.stdout.trimEnd().split('\n').length, ids.length);
+    assert.match(human.stdout, /^toy-1d\s+\S/m);
+  });
+
+  it('lists the shipped hardware profiles with device class, provenance and what is estimated', async () => {
+    const r = await cli('--json', 'list', 'profiles');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { profiles: { id: string; deviceClass: string; estimated: boolean; source: string }[] };
+    assert.deepEqual(doc.profiles.map((p) => p.id), shippedProfileIds());
+    const note10 = doc.profiles.find((p) => p.id === 'note10-cpu');
+    assert.equal(note10?.deviceClass, 'cpu');
+    assert.equal(typeof note10?.estimated, 'boolean');
+    assert.ok(doc.profiles.every((p) => p.source.length > 0));
+    const human = await cli('list', 'profiles');
+    assert.match(human.stdout, /^note10-cpu\s+cpu, /m);
+  });
+
+  it('lists the data sets', async () => {
+    const r = await cli('--json', 'list', 'datasets');
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { datasets: { id: string }[] };
+    assert.deepEqual(doc.datasets.map((d) => d.id), knownDatasetIds());
+    const human = await cli('list', 'datasets');
+    assert.match(human.stdout, /^toy-1d\s+/m);
+  });
+
+  it('lists methods by kind from the loaded plugins', async () => {
+    const r = await cli('--json', '--no-discover', 'list', 'methods');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { methods: [] });
+    const all = await cli('--json', 'list', 'methods');
+    assert.equal(all.code, 0, all.stderr);
+    const methods = (JSON.parse(all.stdout) as { methods: { kind: string; id: string; description: string }[] }).methods;
+    assert.ok(methods.some((m) => m.kind === 'grower' && m.id === 's2d'));
+    assert.ok(methods.some((m) => m.kind === 'pruner'));
+    const human = await cli('list', 'methods');
+    assert.match(human.stdout, /^grower s2d\s+\S/m);
+  });
+
+  it('an unknown listing is a usage error naming the choices', async () => {
+    const r = await cli('list', 'widgets');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /E_USAGE: .*widgets.*spaces, profiles, datasets, methods/);
   });
 });
 

@@ -8,23 +8,31 @@ import { registerBenchStudyCommand } from './commands/bench-study.js';
 import { registerGrowCommand } from './commands/grow.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerCompareCommands } from './commands/compare.js';
+import { registerListCommand } from './commands/list.js';
 import { registerBenchProfileCommand, registerCostCommand, registerProfileCommand } from './commands/hardware.js';
 import { registerBenchEigenCommand, registerSplitScoresCommand } from './commands/split-scores.js';
 import { CommandExit, errorJson, formatError, processIo, type Io } from './io.js';
 
 const VERSION = '0.1.0';
 
+/** Collects a repeatable single-value option: `--plugin a --plugin b` → `['a', 'b']`. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 /** Builds the commander program; every command writes through `io`. */
 export function buildProgram(io: Io): Command {
+  // Commander's own error lines are not printed: runCli reports a parse error like any other usage error.
+  const output = { writeOut: (s: string) => io.stdout(s), writeErr: (s: string) => io.stderr(s), outputError: () => undefined };
   const program = new Command('mitosis')
     .description('Grow efficient neural networks by neuron splitting, aware of the hardware they will run on.')
     .version(VERSION)
     .option('--json', 'print one JSON document on stdout')
     .option('--verbose', 'print stack traces and debug detail')
-    .option('--plugin <dir...>', 'load a plugin from this directory (repeatable)')
+    // One directory per flag: a variadic `<dir...>` would swallow the command name after it.
+    .option('--plugin <dir>', 'load a plugin from this directory (repeat the flag for more)', collect)
     .option('--no-discover', 'do not load installed plugins, only --plugin and MITOSIS_PLUGINS directories')
-    .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .configureOutput(output)
     .exitOverride();
   registerPluginsCommand(program, io);
   registerValidateCommand(program, io);
@@ -39,8 +47,9 @@ export function buildProgram(io: Io): Command {
   registerRunCommand(program, io);
   registerGrowCommand(program, io);
   registerCompareCommands(program, io);
+  registerListCommand(program, io);
   const configure = (command: Command): void => {
-    command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+    command.exitOverride().configureOutput(output);
     command.commands.forEach(configure);
   };
   program.commands.forEach(configure);
@@ -48,8 +57,17 @@ export function buildProgram(io: Io): Command {
 }
 
 /**
+ * The usage error for a commander parse error: commander's message without its `error: ` prefix; a missing
+ * command (commander prints the help and says only "(outputHelp)") is named as such.
+ */
+export function usageError(error: CommanderError): NasError {
+  const message = error.code === 'commander.help' ? 'no command given' : error.message.replace(/^error: /, '');
+  return new NasError('E_USAGE', message, { commanderCode: error.code });
+}
+
+/**
  * Runs the CLI on `argv` (without the node and script entries) and returns the exit code: 0 on success,
- * 2 for usage and config errors, 3 for plugin errors, 1 for a failed run.
+ * 2 for anything typed or configured wrong (an unknown id included), 3 for a broken plugin, 1 for a failed run.
  */
 export async function runCli(argv: readonly string[], io: Io = processIo): Promise<number> {
   const program = buildProgram(io);
@@ -61,9 +79,11 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   } catch (error) {
     if (error instanceof CommandExit) return error.code;
     if (error instanceof CommanderError) {
-      // Help and version exit through here with code 0; parse errors were already printed by commander.
+      // Help and version exit through here with code 0; a parse error is a usage error.
       if (error.exitCode === 0) return 0;
-      if (json) io.stdout(`${JSON.stringify(errorJson(new NasError('E_USAGE', error.message, { commanderCode: error.code })), null, 2)}\n`);
+      const usage = usageError(error);
+      if (json) io.stdout(`${JSON.stringify(errorJson(usage), null, 2)}\n`);
+      else io.stderr(`${formatError(usage, false).trimEnd()} (see mitosis --help)\n`);
       return 2;
     }
     if (json) io.stdout(`${JSON.stringify(errorJson(error), null, 2)}\n`);

@@ -34,11 +34,11 @@ describe('NasError', () => {
 });
 
 describe('exitCodeFor', () => {
-  it('maps config errors to 2, plugin errors to 3 and the rest to 1', () => {
+  it('maps usage and config errors (an unknown id too) to 2, broken plugins to 3 and the rest to 1', () => {
     assert.equal(exitCodeFor(new NasError('E_CONFIG_INVALID', '')), 2);
     assert.equal(exitCodeFor(new NasError('E_USAGE', '')), 2);
     assert.equal(exitCodeFor(new NasError('E_PLUGIN_MANIFEST', '')), 3);
-    assert.equal(exitCodeFor(new NasError('E_PLUGIN_UNKNOWN', '')), 3);
+    assert.equal(exitCodeFor(new NasError('E_PLUGIN_UNKNOWN', '')), 2);
     assert.equal(exitCodeFor(new NasError('E_DIVERGED', '')), 1);
     assert.equal(exitCodeFor(new TypeError('bug')), 1);
   });

@@ -90,7 +90,11 @@ export class ConfigValidationError extends NasError {
   }
 }
 
-/** Exit codes by error class: usage/config 2, plugin 3, everything else (a failed run) 1. */
+/**
+ * Exit codes by error class: 2 for anything the user typed or configured wrong, including an unknown method,
+ * space, profile or data set id (`E_PLUGIN_UNKNOWN` too: the id is the mistake, not the plugin); 3 for a plugin
+ * that is broken (manifest, load, mismatch, conflict); 1 for everything else (a failed run).
+ */
 export function exitCodeFor(error: unknown): number {
   if (!NasError.is(error)) return 1;
   switch (error.code) {
@@ -107,12 +111,12 @@ export function exitCodeFor(error: unknown): number {
     case 'E_MODEL_FORMAT':
     case 'E_DATA_MISSING':
     case 'E_BUDGET_INFEASIBLE':
+    case 'E_PLUGIN_UNKNOWN':
       return 2;
     case 'E_PLUGIN_MANIFEST':
     case 'E_PLUGIN_LOAD':
     case 'E_PLUGIN_MISMATCH':
     case 'E_PLUGIN_CONFLICT':
-    case 'E_PLUGIN_UNKNOWN':
       return 3;
     default:
       return 1;
