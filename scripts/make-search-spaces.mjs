@@ -304,6 +304,16 @@ const variants = [
     { scheduleSpan: 'run', training: { ...fashion.training, epochs: 8 }, fineTune: { ...fashion.fineTune, epochs: 8 } },
   ],
   [
+    'ea-arch',
+    "energy-aware's final architecture at 450k MACs (conv 8, conv 27, dense 128) as the seed, to train from scratch",
+    { scheduleSpan: 'run', seed: JSON.parse(JSON.stringify(fashion.seed, (k, v) => (k === 'filters' && v === 16 ? 27 : k === 'units' && v === 32 ? 128 : v))) },
+  ],
+  [
+    'rs-arch',
+    "random-split's final architecture at 450k MACs, seed 0 (conv 10, conv 21, dense 71) as the seed, to train from scratch",
+    { scheduleSpan: 'run', seed: JSON.parse(JSON.stringify(fashion.seed, (k, v) => (k === 'filters' && v === 8 ? 10 : k === 'filters' && v === 16 ? 21 : k === 'units' && v === 32 ? 71 : v))) },
+  ],
+  [
     'run-fc48',
     'the run-long schedule with the dense layer capped at 48 units (energy-aware otherwise fills it to 128)',
     { scheduleSpan: 'run', layers: { ...fashion.layers, fc: { ...fashion.layers.fc, cap: 48 } } },

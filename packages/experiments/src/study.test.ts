@@ -115,7 +115,7 @@ describe('study files', () => {
     assert.deepEqual(files, ['fashion-ablations.json', 'fashion-full.json', 'fashion-long.json', 'fashion-quick.json']);
     const ablations = expandStudy(loadStudy(join(dir, 'fashion-ablations.json')));
     assert.ok(ablations.trials.every((t) => existsSync(t.args[t.args.indexOf('--space') + 1]!)));
-    assert.equal(new Set(ablations.trials.map((t) => t.args[t.args.indexOf('--space') + 1])).size, 5);
+    assert.equal(new Set(ablations.trials.map((t) => t.args[t.args.indexOf('--space') + 1])).size, 7);
     const quick = expandStudy(loadStudy(join(dir, 'fashion-quick.json')));
     assert.equal(quick.space.id, 'convnet-fashion-quick');
     assert.equal(quick.trials.length, 2);
