@@ -233,7 +233,9 @@ export async function setupRun(options: RunOptions, services: RunServices): Prom
     start = resizeSpecOf(start, checked.plan.widths);
   }
   const needs = resolved.kind === 'resizer' ? [] : resolved.method.needs;
-  return { resolved, costModels, unit, primary, target, start, resize, planned: plannedEpochs(space, options.rounds), needs };
+  // A run started from trained weights (--from) skips the seed phase: its epochs are not owed at the end.
+  const planned = plannedEpochs(space, options.rounds) - (options.initial !== undefined && kind !== 'resizer' ? space.training.epochs : 0);
+  return { resolved, costModels, unit, primary, target, start, resize, planned, needs };
 }
 
 /** Phase timers of a run. */

@@ -12,7 +12,7 @@ import {
   unsplittableEigenResult,
 } from '@mitosis/core';
 import { NetworkModel, batchTensors, computeLoss, forward, tf } from '@mitosis/engine';
-import { buildChannelGraph } from '@mitosis/ir';
+import { buildChannelGraph, type ChannelGraph } from '@mitosis/ir';
 import { createSplittingOperator } from '@mitosis/splitting';
 
 /** What the loop scores a network on. */
@@ -36,7 +36,7 @@ export function checkScoreRequests(needs: readonly ScoreRequest[], solvers: Eige
   for (const need of needs) {
     if (need.kind === 'splitting') solvers.options(need.solver, need.solverOptions ?? {});
     else if (!['weightNorm', 'bnScale', 'taylor', 'gradientNorm'].includes(need.kind)) {
-      throw new NasError('E_PLUGIN_LOAD', `Method "${method}" asks for an unknown score "${(need as { kind: string }).kind}"`, { method, score: need });
+      throw new NasError('E_PLUGIN_UNKNOWN', `Method "${method}" asks for an unknown score "${(need as { kind: string }).kind}"`, { method, score: need });
     }
   }
 }
@@ -59,7 +59,10 @@ export async function computeScores(needs: readonly ScoreRequest[], input: Scori
   if (splitting !== undefined && splitting.kind === 'splitting') out.splitting = await splittingScores(input, splitting.solver, splitting.solverOptions ?? {});
   const norm = needs.find((n) => n.kind === 'weightNorm');
   if (norm !== undefined && norm.kind === 'weightNorm') out.weightNorm = input.layers.map((l) => weightNorm(input, l, norm.norm));
-  if (needs.some((n) => n.kind === 'bnScale')) out.bnScale = input.layers.map((l) => bnScale(input, l));
+  if (needs.some((n) => n.kind === 'bnScale')) {
+    const graph = buildChannelGraph(input.spec);
+    out.bnScale = input.layers.map((l) => bnScale(input, l, graph));
+  }
   const wantTaylor = needs.some((n) => n.kind === 'taylor');
   const wantGrad = needs.some((n) => n.kind === 'gradientNorm');
   if (wantTaylor || wantGrad) {
@@ -147,14 +150,10 @@ function weightNorm(input: ScoringInput, layer: MethodLayer, norm: 1 | 2): Float
   );
 }
 
-function batchNormOf(spec: NetworkSpec, producer: string): string | null {
-  return buildChannelGraph(spec).producers.get(producer)?.batchNorm ?? null;
-}
-
-function bnScale(input: ScoringInput, layer: MethodLayer): Float64Array | null {
+function bnScale(input: ScoringInput, layer: MethodLayer, graph: ChannelGraph): Float64Array | null {
   let out: Float64Array | null = null;
   for (const producer of layer.producers) {
-    const bn = batchNormOf(input.spec, producer);
+    const bn = graph.producers.get(producer)?.batchNorm ?? null;
     if (bn === null) continue;
     const gamma = tensorOf(input.weights, `${bn}/gamma`);
     out ??= new Float64Array(layer.width);
@@ -182,8 +181,8 @@ function gradientScores(input: ScoringInput): { taylor: Float64Array[]; gradient
         producer: p,
         kernel: `${p}/kernel`,
         bias: input.weights.has(`${p}/bias`) ? `${p}/bias` : null,
-        gamma: bn === null ? null : `${bn}/gamma`,
-        beta: bn === null ? null : `${bn}/beta`,
+        gamma: bn === null || !input.weights.has(`${bn}/gamma`) ? null : `${bn}/gamma`,
+        beta: bn === null || !input.weights.has(`${bn}/beta`) ? null : `${bn}/beta`,
       };
     }),
   );
@@ -194,14 +193,23 @@ function gradientScores(input: ScoringInput): { taylor: Float64Array[]; gradient
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const batches = Math.ceil(n / input.batchSize);
   try {
-    const vars = [...wanted].map((key) => [key, model.variables.get(key)!] as const);
+    if (n === 0) throw new NasError('E_DATA_INVALID', 'Cannot compute Taylor or gradient scores on an empty scoring set', { samples: 0 });
+    const vars = [...wanted].map((key) => {
+      const v = model.variables.get(key);
+      if (v === undefined || !v.trainable) throw new NasError('E_MODEL_FORMAT', `Gradient scores need the trainable weight "${key}", which the network does not have`, { weight: key });
+      return [key, v] as const;
+    });
     const values = new Map(vars.map(([key, v]) => [key, v.dataSync() as Float32Array]));
     for (let b = 0; b < batches; b++) {
       const { x, y } = batchTensors(input.data, order, b * input.batchSize, Math.min(n, (b + 1) * input.batchSize));
       try {
         const grads = tf.tidy(() => {
           const { grads: g } = tf.variableGrads(() => computeLoss(lossKind, forward(model, x, { training: false }), y), vars.map(([, v]) => v));
-          return vars.map(([key, v]) => [key, tf.keep(g[v.name]!)] as const);
+          return vars.map(([key, v]) => {
+            const grad = g[v.name];
+            if (grad === undefined || grad === null) throw new NasError('E_RUN_FAILED', `The loss has no gradient with respect to "${key}"`, { weight: key });
+            return [key, tf.keep(grad)] as const;
+          });
         });
         const host = new Map(grads.map(([key, t]) => [key, t.dataSync() as Float32Array]));
         tf.dispose(grads.map(([, t]) => t));
