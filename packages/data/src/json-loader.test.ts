@@ -50,7 +50,7 @@ describe('JSON data sets', () => {
 
   it('reports schema problems with JSON pointers', () => {
     assert.deepEqual(problems(() => datasetFromJson({ x: [[1, 'a']], z: 1 }, 'doc.json')).sort(), [
-      '/x/0/1 must be number',
+      '/x/0/1 must be number,array',
       '/y is required',
       '/z is not allowed here',
     ]);
@@ -70,8 +70,59 @@ describe('JSON data sets', () => {
     ]);
     assert.deepEqual(
       problems(() => datasetFromJson({ x: [[1]], y: [0], classes: 2, test: { x: [[1, 2]], y: [3] } }, 'doc.json')),
-      ['/test/y/0 must be an integer class index in [0, 2)', '/test/x/0 must have the shape of /x/0 (1 values)'],
+      ['/test/y/0 must be an integer class index in [0, 2)', '/test/x/0 must have the shape of /x/0 ([1], 1 values)'],
     );
+  });
+
+  it('reads nested samples shaped like the input ([n][h][w][c] and [n][features])', () => {
+    // Two 2×3×2 images: value (i, h, w, c) = 100i + 10h + 2w + c.
+    const image = (i: number) => [0, 1].map((h) => [0, 1, 2].map((w) => [0, 1].map((c) => 100 * i + 10 * h + 2 * w + c)));
+    const { train, test } = datasetFromJson({ x: [image(0), image(1)], y: [1, 0], test: { x: [image(2)], y: [1] } }, 'doc.json');
+    assert.deepEqual(train.inputShape, [2, 3, 2]);
+    assert.equal(train.count, 2);
+    assert.deepEqual(Array.from(train.x.subarray(12, 18)), [100, 101, 102, 103, 104, 105]);
+    assert.deepEqual(Array.from(test?.x.subarray(0, 4) ?? []), [200, 201, 202, 203]);
+    // inputShape may relabel the nested shape when it holds as many values.
+    assert.deepEqual(datasetFromJson({ x: [image(0)], y: [0], inputShape: [6, 2] }, 'doc.json').train.inputShape, [6, 2]);
+    const rows = datasetFromJson({ x: [[1, 2, 3], [4, 5, 6]], y: [0.5, 1.5] }, 'doc.json').train;
+    assert.deepEqual([rows.inputShape, rows.task], [[3], 'regression']);
+  });
+
+  it('reports the first nested sample that differs from /x/0 with its JSON pointer', () => {
+    const a = [[[1], [2]], [[3], [4]]];
+    assert.deepEqual(problems(() => datasetFromJson({ x: [a, [[[1], [2]], [[3]]]], y: [0, 1] }, 'doc.json')), [
+      '/x/1/1 must have 2 values like /x/0/1, has 1',
+    ]);
+    assert.deepEqual(problems(() => datasetFromJson({ x: [a, [[[1], 2], [[3], [4]]]], y: [0, 1] }, 'doc.json')), [
+      '/x/1/0/1 must be an array like /x/0/0/1',
+    ]);
+    assert.deepEqual(problems(() => datasetFromJson({ x: [a, [[[1], [2]], [[3], [[4]]]]], y: [0, 1] }, 'doc.json')), [
+      '/x/1/1/1/0 must be a number like /x/0/1/1/0',
+    ]);
+    assert.deepEqual(problems(() => datasetFromJson({ x: [[[[[[1]]]]]], y: [0] }, 'doc.json')), ['/x/0/0/0/0/0 must be number']);
+  });
+
+  it('reads one-hot label rows as classes and checks each row', () => {
+    const { train, test } = datasetFromJson(
+      { x: [[0], [1], [2]], y: [[0, 0, 1], [1, 0, 0], [0, 1, 0]], test: { x: [[3]], y: [[0, 1, 0]] }, classNames: ['a', 'b', 'c'] },
+      'doc.json',
+    );
+    assert.deepEqual([train.task, train.targetSize], ['classification', 3]);
+    assert.deepEqual(Array.from(train.y), [2, 0, 1]);
+    assert.deepEqual(Array.from(test?.y ?? []), [1]);
+    assert.deepEqual(
+      problems(() => datasetFromJson({ x: [1, 2, 3, 4], y: [[0, 1], [1, 1], [0, 0], [1, 0]], classes: 3 }, 'doc.json')),
+      ['/y/1 must be a one-hot row with exactly one 1, has 2', '/y/2 must be a one-hot row with exactly one 1, has 0', '/classes must be 2, the width of the one-hot rows of /y'],
+    );
+    // With an explicit classification task, rows must be one-hot; without one, other rows are regression targets.
+    assert.deepEqual(problems(() => datasetFromJson({ x: [1, 2], y: [[0.2, 0.8], [1, 0]], task: 'classification' }, 'doc.json')), [
+      '/y/0/0 must be a one-hot row (0s and one 1), has 0.2',
+    ]);
+    assert.equal(datasetFromJson({ x: [1, 2], y: [[0.2, 0.8], [1, 0]] }, 'doc.json').train.task, 'regression');
+    assert.equal(datasetFromJson({ x: [1, 2], y: [[0, 1], [1, 0]], task: 'regression' }, 'doc.json').train.targetSize, 2);
+    assert.deepEqual(problems(() => datasetFromJson({ x: [1], y: [[0, 1]], test: { x: [2], y: [[0, 0, 1]] } }, 'doc.json')), [
+      '/test/y/0 must have the shape of /y/0 (2 values)',
+    ]);
   });
 
   it('loads a file through loadDataset, using its own test split', async () => {

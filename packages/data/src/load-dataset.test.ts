@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NasError } from '@mitosis/core';
-import { listDatasets, loadDataset } from './load-dataset.js';
+import { listDatasets, loadDataset, loadDatasetWithInfo, loadSamples } from './load-dataset.js';
+import { tempDir } from './test-files.js';
 
 describe('loadDataset', () => {
   it('splits the same way for the same seed and differently for another', async () => {
@@ -75,5 +78,47 @@ describe('loadDataset', () => {
     assert.equal(toy?.task, 'regression');
     assert.equal(toy?.classes, undefined);
     assert.equal(toy?.count, 13);
+  });
+
+  it('uses every sample of a file as given, or the split asked for, and says which', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'given.json');
+      // 46 samples, sorted by class as files often are.
+      const x = Array.from({ length: 46 }, (_, i) => [i, i % 7]);
+      writeFileSync(file, JSON.stringify({ x, y: x.map((_, i) => (i < 23 ? 0 : 1)) }));
+      const all = await loadSamples(file);
+      assert.deepEqual([all.split, all.samples, all.available, all.total], ['all', 46, 46, 46]);
+      assert.deepEqual(Array.from(all.data.x.subarray(0, 4)), [0, 0, 1, 1], 'in file order');
+      assert.equal(all.description, `46 samples: all samples of ${file}`);
+
+      const { info } = await loadDatasetWithInfo(file);
+      assert.deepEqual(info.counts, { train: 32, val: 5, test: 9 });
+      assert.equal(info.method, 'shuffled');
+      assert.match(info.description, /^train 32, val 5, test 9 of 46 samples \(no own test split: a seeded shuffle \(seed 0\) gives 0\.2 to test and 0\.1 to val\)$/);
+      const train = await loadSamples(file, { split: 'train' });
+      assert.deepEqual([train.samples, train.total], [32, 46]);
+      assert.match(train.description, /^32 samples: train split of .*given\.json: train 32, val 5, test 9 of 46/);
+      assert.equal((await loadSamples(file, { split: 'test' })).samples, 9);
+
+      const some = await loadSamples(file, { samples: 10, seed: 3 });
+      assert.deepEqual([some.samples, some.available], [10, 46]);
+      const firsts = Array.from({ length: 10 }, (_, k) => some.data.x[2 * k] as number);
+      assert.deepEqual(firsts, [...firsts].sort((a, b) => a - b), 'the subset keeps file order');
+      assert.ok(new Set(some.data.y).size === 2, 'a random subset, not the first 10 (all class 0)');
+      assert.deepEqual((await loadSamples(file, { samples: 10, seed: 3 })).data.x, some.data.x);
+      assert.match(some.description, /^10 of 46 samples \(seeded subset, seed 3\)/);
+
+      const withTest = join(dir, 'with-test.json');
+      writeFileSync(withTest, JSON.stringify({ x: [[1], [2], [3]], y: [0, 1, 0], test: { x: [[4]], y: [1] } }));
+      const both = await loadSamples(withTest);
+      assert.deepEqual(Array.from(both.data.x), [1, 2, 3, 4]);
+      assert.match(both.description, /3 training \+ 1 of its own test split/);
+      assert.equal((await loadDatasetWithInfo(withTest, { valFraction: 0.34 })).info.method, 'own-test');
+      assert.equal((await loadSamples('toy-1d')).samples, 13);
+      await assert.rejects(loadSamples(file, { split: 'everything' as 'all' }), (e: unknown) => NasError.is(e, 'E_USAGE'));
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NasError, type Dataset, type DatasetSplits } from '@mitosis/core';
+import { NasError, writeFileAtomicSync, type Dataset, type DatasetSplits } from '@mitosis/core';
 
 /** Per-channel statistics of the inputs; the channel is the last axis of `inputShape`. */
 export interface ChannelStats {
@@ -103,5 +103,5 @@ export function readModelNormalisation(modelDir: string): ChannelStats | null {
 
 /** Writes `stats` as `<modelDir>/normalisation.json`. */
 export function writeModelNormalisation(modelDir: string, stats: ChannelStats): void {
-  writeFileSync(join(modelDir, NORMALISATION_FILE), `${JSON.stringify({ mean: stats.mean, std: stats.std })}\n`);
+  writeFileAtomicSync(join(modelDir, NORMALISATION_FILE), `${JSON.stringify({ mean: stats.mean, std: stats.std })}\n`, 'write the model normalisation');
 }

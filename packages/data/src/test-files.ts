@@ -92,3 +92,67 @@ export function assertDataError(
   return caught;
 }
 
+
+/** How {@link npyBytes} writes an array. */
+export interface NpyWriteOptions {
+  /** Header `fortran_order`; the values are then written column-major (default false). */
+  readonly fortran?: boolean;
+  /** Format major version 1 (uint16 header length) or 2 (uint32); default 1. */
+  readonly version?: 1 | 2;
+  /** Write big-endian (`>` in descr) instead of little-endian. */
+  readonly bigEndian?: boolean;
+}
+
+const NPY_WRITERS: Record<string, { size: number; set: (v: DataView, at: number, x: number, le: boolean) => void }> = {
+  b1: { size: 1, set: (v, at, x) => v.setUint8(at, x ? 1 : 0) },
+  u1: { size: 1, set: (v, at, x) => v.setUint8(at, x) },
+  i1: { size: 1, set: (v, at, x) => v.setInt8(at, x) },
+  i2: { size: 2, set: (v, at, x, le) => v.setInt16(at, x, le) },
+  i4: { size: 4, set: (v, at, x, le) => v.setInt32(at, x, le) },
+  i8: { size: 8, set: (v, at, x, le) => v.setBigInt64(at, BigInt(x), le) },
+  f4: { size: 4, set: (v, at, x, le) => v.setFloat32(at, x, le) },
+  f8: { size: 8, set: (v, at, x, le) => v.setFloat64(at, x, le) },
+};
+
+/**
+ * Bytes of a .npy file written by hand, the way numpy.lib.format does: magic, version, header length, the header
+ * dict padded with spaces to a multiple of 64 bytes and ended by a newline, then the elements. `values` are given in
+ * C order and written in the file's order. `code` is the descr without its byte-order character (`f4`, `u1`, …).
+ */
+export function npyBytes(code: string, shape: readonly number[], values: readonly number[], options: NpyWriteOptions = {}): Uint8Array {
+  const writer = NPY_WRITERS[code];
+  assert.ok(writer !== undefined, `no writer for ${code}`);
+  const order = writer.size === 1 ? '|' : options.bigEndian === true ? '>' : '<';
+  const fortran = options.fortran === true;
+  const shapeText = `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
+  const dict = `{'descr': '${order}${code}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
+  const version = options.version ?? 1;
+  const prefix = version === 1 ? 10 : 12;
+  const headerLength = Math.ceil((prefix + dict.length + 1) / 64) * 64 - prefix;
+  const header = dict.padEnd(headerLength - 1, ' ') + '\n';
+  const out = new Uint8Array(prefix + headerLength + values.length * writer.size);
+  const view = new DataView(out.buffer);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
+  if (version === 1) view.setUint16(8, headerLength, true);
+  else view.setUint32(8, headerLength, true);
+  out.set(Buffer.from(header, 'latin1'), prefix);
+  // C-order index k → file position: itself, or its column-major position for Fortran order.
+  const position = (k: number): number => {
+    if (!fortran) return k;
+    let rest = k;
+    const index = shape.map(() => 0);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      index[d] = rest % (shape[d] as number);
+      rest = Math.floor(rest / (shape[d] as number));
+    }
+    let pos = 0;
+    let stride = 1;
+    for (let d = 0; d < shape.length; d++) {
+      pos += (index[d] as number) * stride;
+      stride *= shape[d] as number;
+    }
+    return pos;
+  };
+  values.forEach((x, k) => writer.set(view, prefix + headerLength + position(k) * writer.size, x, options.bigEndian !== true));
+  return out;
+}

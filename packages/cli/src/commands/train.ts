@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { NasError } from '@mitosis/core';
-import { loadDataset, normaliseSplits, readModelNormalisation } from '@mitosis/data';
-import { runTraining, type BackendPreference } from '@mitosis/engine';
+import { loadDatasetWithInfo, normaliseSplits, readModelNormalisation } from '@mitosis/data';
+import { loadModelSource, runTraining, type BackendPreference } from '@mitosis/engine';
 import { integerFlag, positiveFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
 
@@ -31,7 +31,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .command('train')
     .description('train a model (TF.js LayersModel directory or mitosis network spec) on a data set')
     .requiredOption('--model <dir|spec.json>', 'LayersModel directory / model.json, or a mitosis network spec')
-    .requiredOption('--data <id|path>', 'embedded data set id (mnist, blobs, …) or a path (IDX / CIFAR directory, .json)')
+    .requiredOption('--data <id|path>', 'embedded data set id (mnist, blobs, …) or a path (.json, .npz, .npy directory, IDX / CIFAR directory); trains on its train split, reports val and test (the file\'s own test split, else a seeded 20 % / 10 % cut)')
     .option('--epochs <n>', 'epochs', '1')
     .option('--out <dir>', 'write the trained model to <dir>/model/')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
@@ -42,13 +42,20 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .action(async (flags: TrainFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const seed = integerFlag('--seed', flags.seed);
-      const raw = await loadDataset(flags.data, { seed, ...(flags.limit === undefined ? {} : { limit: integerFlag('--limit', flags.limit, 1) }) });
+      const model = await loadModelSource(flags.model, seed);
+      const input = model.spec.nodes.find((n) => n.op === 'input');
+      const { splits: raw, info } = await loadDatasetWithInfo(flags.data, {
+        seed,
+        ...(flags.limit === undefined ? {} : { limit: integerFlag('--limit', flags.limit, 1) }),
+        ...(input?.op === 'input' ? { inputShape: input.shape } : {}),
+      });
+      if (options.json !== true) io.stderr(`data: ${info.description}\n`);
       // A model grown on normalised inputs carries its statistics; apply them so it sees what it was trained on.
       const stats = existsSync(flags.model) && statSync(flags.model).isDirectory() ? readModelNormalisation(flags.model) : null;
       const data = stats === null ? raw : normaliseSplits(raw, stats).splits;
       const result = await runTraining(
         {
-          model: flags.model,
+          model,
           data,
           epochs: integerFlag('--epochs', flags.epochs, 1),
           backend: backendOption(flags.backend),
@@ -67,7 +74,8 @@ export function registerTrainCommand(program: Command, io: Io): void {
           },
         },
       );
-      emit(io, options, result, () => {
+      const dataReport = { ref: flags.data, ...info.counts, total: info.total, method: info.method, description: info.description };
+      emit(io, options, { ...result, data: dataReport }, () => {
         const test = result.testAccuracy === undefined ? '' : `test accuracy ${(100 * result.testAccuracy).toFixed(2)}%, `;
         return `trained ${result.epochs} epoch(s) on ${result.backend}: ${test}train loss ${result.trainLoss.toFixed(4)}${result.modelDir ? `\nmodel: ${result.modelDir}` : ''}\n`;
       });

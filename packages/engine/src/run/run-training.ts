@@ -14,8 +14,9 @@ import { train, type EpochMetrics } from '../train/train.js';
 
 /** Options of {@link runTraining} (what `mitosis train` passes). */
 export interface RunTrainingOptions {
-  /** A LayersModel directory, its `model.json`, or a mitosis network spec JSON file. */
-  readonly model: string;
+  /** A LayersModel directory, its `model.json`, or a mitosis network spec JSON file; or a model already loaded
+   * with {@link loadModelSource}. */
+  readonly model: string | { readonly spec: NetworkSpec; readonly weights: WeightMap };
   /** Data already loaded by the caller (`@mitosis/data`). */
   readonly data: { readonly train: Dataset; readonly val?: Dataset; readonly test?: Dataset };
   readonly epochs: number;
@@ -94,7 +95,7 @@ export async function runTraining(
 ): Promise<RunTrainingResult> {
   const choice = await useBackend(options.backend ?? 'auto');
   const seed = options.seed ?? 0;
-  const { spec, weights } = await loadModelSource(options.model, seed);
+  const { spec, weights } = typeof options.model === 'string' ? await loadModelSource(options.model, seed) : options.model;
   const rng = new SeededRandom(seed);
   const model = new NetworkModel(spec, weights, { rng });
   const batchSize = options.batchSize ?? 32;
