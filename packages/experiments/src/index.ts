@@ -10,3 +10,4 @@ export * from './plots.js';
 export * from './report.js';
 export * from './study-runner.js';
 export * from './throughput.js';
+export * from './generate.js';

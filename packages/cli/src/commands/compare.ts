@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { GrowerRegistry, NasError, PrunerRegistry, ResizerRegistry } from '@mitosis/core';
+import { GrowerRegistry, NasError, PrunerRegistry, ResizerRegistry, ShrinkerRegistry } from '@mitosis/core';
 import { createProgress } from '@mitosis/engine';
 import { loadProfile } from '@mitosis/hardware';
 import {
@@ -92,14 +92,14 @@ function studyFrom(flags: CompareFlags): { study: Study; source: string } {
 }
 
 /**
- * Checks every method id against the installed growers, pruners and resizers, validates its options, and
+ * Checks every method id against the installed growers, pruners, resizers and shrinkers, validates its options, and
  * loads every device's hardware profile before any trial starts, so a typo fails the study at once (exit 2)
  * instead of failing every trial.
  */
 export async function checkStudy(study: Study, source: string, options: GlobalOptions): Promise<void> {
   for (const device of study.devices) if (device !== null) loadProfile(device);
   const { container } = await pluginContainer(options);
-  const registries = [container.get(GrowerRegistry), container.get(PrunerRegistry), container.get(ResizerRegistry)];
+  const registries = [container.get(GrowerRegistry), container.get(PrunerRegistry), container.get(ResizerRegistry), container.get(ShrinkerRegistry)];
   const known = [...new Set(registries.flatMap((r) => r.ids()))].sort();
   study.methods.forEach((m, i) => {
     const registry = registries.find((r) => r.has(m.id));
@@ -115,7 +115,7 @@ export async function checkStudy(study: Study, source: string, options: GlobalOp
 }
 
 /** Progress on stderr: a bar on a terminal, one line per trial otherwise, nothing with --json. */
-function progressReporter(io: Io, options: GlobalOptions, total: () => number): (e: ExecutorEvent) => void {
+export function progressReporter(io: Io, options: GlobalOptions, total: () => number): (e: ExecutorEvent) => void {
   let bar: ReturnType<typeof createProgress> | undefined;
   const quiet = options.json === true;
   return (e) => {
