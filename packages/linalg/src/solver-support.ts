@@ -65,3 +65,39 @@ export function randomUnitRows(neurons: number, dim: number, rng: SeededRandom, 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   signal?.throwIfAborted();
 }
+
+/** Relative residuals and convergence flags of one block's extreme pairs (see `EigenResult`). */
+export interface Convergence {
+  readonly relativeResidualMin: Float64Array;
+  readonly relativeResidualMax: Float64Array;
+  readonly convergedMin: Uint8Array;
+  readonly convergedMax: Uint8Array;
+  readonly tolerance: number;
+}
+
+/**
+ * ‖S v − λ v‖ / ‖S‖ with ‖S‖ = max(|λ_min|, |λ_max|) per neuron, and the flags `relative ≤ tolerance`. A neuron
+ * with S = 0 (both λ and both residuals 0) is converged. Non-finite values are not converged.
+ */
+export function convergence(
+  residualMin: Float64Array,
+  residualMax: Float64Array,
+  lambdaMin: Float64Array,
+  lambdaMax: Float64Array,
+  tolerance: number,
+): Convergence {
+  const n = lambdaMin.length;
+  const relativeResidualMin = new Float64Array(n);
+  const relativeResidualMax = new Float64Array(n);
+  const convergedMin = new Uint8Array(n);
+  const convergedMax = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const scale = Math.max(Math.abs(lambdaMin[j] as number), Math.abs(lambdaMax[j] as number));
+    const rel = (r: number): number => (r === 0 ? 0 : scale > 0 ? r / scale : Number.POSITIVE_INFINITY);
+    relativeResidualMin[j] = rel(residualMin[j] as number);
+    relativeResidualMax[j] = rel(residualMax[j] as number);
+    convergedMin[j] = (relativeResidualMin[j] as number) <= tolerance ? 1 : 0;
+    convergedMax[j] = (relativeResidualMax[j] as number) <= tolerance ? 1 : 0;
+  }
+  return { relativeResidualMin, relativeResidualMax, convergedMin, convergedMax, tolerance };
+}

@@ -144,3 +144,65 @@ export function activationCurvatureTf(kind: ActivationKind, z: tf.Tensor, option
     }
   });
 }
+
+/**
+ * The slope σ'(z) of `kind` in float64: the exact derivative (relu/relu6: the step, 0 at the kinks). The
+ * splitting operator uses it to carry a direction through an activation that sits between a producer and its
+ * linear consumers (the curvature of the later nonlinearities of a depthwise chain).
+ */
+export function activationSlope(kind: ActivationKind, z: number): number {
+  switch (kind) {
+    case 'relu':
+      return z > 0 ? 1 : 0;
+    case 'relu6':
+      return z > 0 && z < 6 ? 1 : 0;
+    case 'tanh': {
+      const t = Math.tanh(z);
+      return 1 - t * t;
+    }
+    case 'sigmoid': {
+      const s = sigmoid(z);
+      return s * (1 - s);
+    }
+    case 'softplus':
+      return sigmoid(z);
+    case 'swish': {
+      const s = sigmoid(z);
+      return s + z * s * (1 - s);
+    }
+    case 'gaussian':
+      return -z * Math.exp(-0.5 * z * z);
+    case 'identity':
+      return 1;
+  }
+}
+
+/** σ'(z) elementwise as a TF.js tensor of z's shape (same formulas as {@link activationSlope}). */
+export function activationSlopeTf(kind: ActivationKind, z: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    switch (kind) {
+      case 'relu':
+        return tf.cast(tf.greater(z, 0), 'float32');
+      case 'relu6':
+        return tf.cast(tf.logicalAnd(tf.greater(z, 0), tf.less(z, 6)), 'float32');
+      case 'tanh': {
+        const t = tf.tanh(z);
+        return tf.sub(1, tf.square(t));
+      }
+      case 'sigmoid': {
+        const s = tf.sigmoid(z);
+        return tf.mul(s, tf.sub(1, s));
+      }
+      case 'softplus':
+        return tf.sigmoid(z);
+      case 'swish': {
+        const s = tf.sigmoid(z);
+        return tf.add(s, tf.mul(tf.mul(z, s), tf.sub(1, s)));
+      }
+      case 'gaussian':
+        return tf.mul(tf.neg(z), tf.exp(tf.mul(tf.square(z), -0.5)));
+      case 'identity':
+        return tf.onesLike(z);
+    }
+  });
+}

@@ -1,4 +1,4 @@
-import { NasError, type Dataset, type EigenSolver, type EigenSolveOptions, type NetworkSpec, type WeightMap } from '@mitosis/core';
+import { NasError, notConvergedCount, type Dataset, type EigenSolver, type EigenSolveOptions, type NetworkSpec, type WeightMap } from '@mitosis/core';
 import { importLayersModel, NetworkModel } from '@mitosis/engine';
 import { createSplittingOperator, type NetworkSplittingOperator } from './splitting-operator.js';
 
@@ -21,6 +21,11 @@ export interface NeuronScore {
   readonly lambdaMax: number;
   readonly vMin: number[];
   readonly vMax: number[];
+  /** ‖Sv − λv‖/‖S‖ of each pair (‖S‖ = max(|λ_min|, |λ_max|)); null when the solver does not report it. */
+  readonly relativeResidualMin: number | null;
+  readonly relativeResidualMax: number | null;
+  /** Both pairs met the solver's convergence test (true when the solver does not judge). */
+  readonly converged: boolean;
 }
 
 /** The JSON of `mitosis split-scores --json`. */
@@ -29,7 +34,9 @@ export interface SplitScores {
   /** How S is normalised: the loss and the averaging (samples averaged, conv positions summed). */
   readonly lossConvention: string;
   readonly samples: number;
-  readonly layers: { readonly name: string; readonly dim: number; readonly neurons: NeuronScore[] }[];
+  /** Neurons with a pair the solver flagged as not converged (never acted on by the run loop; see docs/splitting.md). */
+  readonly notConverged: number;
+  readonly layers: { readonly name: string; readonly dim: number; readonly notConverged: number; readonly neurons: NeuronScore[] }[];
 }
 
 /**
@@ -66,14 +73,19 @@ export async function computeSplitScores(input: SplitScoresInput): Promise<Split
           ? 'L = mean over samples and outputs of ½(f−y)²; S averaged over samples, conv positions summed'
           : 'L = mean over samples of softmax cross-entropy; S averaged over samples, conv positions summed',
       samples: op.sampleCount,
+      notConverged: results.reduce((a, r) => a + notConvergedCount(r).either, 0),
       layers: results.map((r) => ({
         name: r.block,
         dim: r.dim,
+        notConverged: notConvergedCount(r).either,
         neurons: Array.from({ length: r.neurons }, (_, j) => ({
           lambdaMin: r.lambdaMin[j]!,
           lambdaMax: r.lambdaMax[j]!,
           vMin: Array.from(r.vMin.subarray(j * r.dim, (j + 1) * r.dim)),
           vMax: Array.from(r.vMax.subarray(j * r.dim, (j + 1) * r.dim)),
+          relativeResidualMin: r.relativeResidualMin?.[j] ?? null,
+          relativeResidualMax: r.relativeResidualMax?.[j] ?? null,
+          converged: r.convergedMin?.[j] !== 0 && r.convergedMax?.[j] !== 0,
         })),
       })),
     };

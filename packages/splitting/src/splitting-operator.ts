@@ -11,7 +11,8 @@ import {
 } from '@mitosis/core';
 import { buildChannelGraph, followingActivation, inferShapes, readersOf, topoSort } from '@mitosis/ir';
 import { computeLoss, forward, type NetworkModel } from '@mitosis/engine';
-import { activationCurvatureTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
+import { activationCurvatureTf, activationSlopeTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
+import { chainAdjoint, planChain, viewOf, viewParams, type ChainPlan, type ChainStepData, type ColumnMap } from './chain.js';
 import { conv2dFilterGradient, extractPatches, sumToChannels } from './patches.js';
 import { tf } from './tf.js';
 
@@ -47,6 +48,12 @@ export interface SplittingOperatorOptions extends CurvatureOptions {
    * products are exactly zero (no curvature is invented). Default false: such neurons are not splittable.
    */
   readonly includeLinear?: boolean;
+  /**
+   * Only the curvature of the activation right after the producer (the matrix before issue 12), ignoring the
+   * later nonlinearities of a depthwise chain that the surgery copies with each offspring. For comparisons
+   * only: it is not the split Hessian wherever such a chain sits before the first linear consumer. Default false.
+   */
+  readonly firstActivationOnly?: boolean;
 }
 
 type Producer = DenseNode | Conv2dNode;
@@ -74,10 +81,21 @@ interface BlockPlan {
   readonly outShape: number[];
   /** Shape of the producer's input without the batch axis. */
   readonly inputShape: number[];
+  /** The nonlinearities after the first activation, up to the linear consumers (null: none with curvature). */
+  readonly chain: ChainPlan | null;
+  /** S ≡ 0: an identity first activation and no curved chain. */
+  readonly zero: boolean;
 }
 
 function readArray(model: NetworkModel, node: string, param: string): Float32Array {
   return model.weight(node, param).dataSync() as Float32Array;
+}
+
+/** γ/√(var+ε) per feature of an eval-mode batch norm. */
+function bnScale(model: NetworkModel, node: string, epsilon: number): Float32Array {
+  const gamma = readArray(model, node, 'gamma');
+  const variance = readArray(model, node, 'movingVariance');
+  return gamma.map((g, i) => g / Math.sqrt(variance[i]! + epsilon));
 }
 
 /** c = Π γ/√(var+ε) over `batchNorms`, per channel, written into `scale`. */
@@ -95,7 +113,7 @@ function foldScale(model: NetworkModel, batchNorms: readonly BatchNormNode[], sc
  * branching, in a growable channel group), plus those with an identity activation when `includeLinear`,
  * with their folded BN scales, in topological order.
  */
-function planBlocks(model: NetworkModel, includeLinear: boolean): BlockPlan[] {
+function planBlocks(model: NetworkModel, includeLinear: boolean, withChains: boolean): BlockPlan[] {
   const spec = model.spec;
   const graph = buildChannelGraph(spec);
   const readers = readersOf(spec);
@@ -120,6 +138,7 @@ function planBlocks(model: NetworkModel, includeLinear: boolean): BlockPlan[] {
     const scale = new Float32Array(neurons);
     foldScale(model, batchNorms, scale);
     const zNode = chain.path.length > 1 ? chain.path[chain.path.length - 2]! : node.name;
+    const tail = withChains ? planChain(spec, graph, shapes, readers, node.name, chain.node) : null;
     plans.push({
       block: { name: node.name, neurons, dim: fanIn + (node.useBias ? 1 : 0) },
       node,
@@ -134,6 +153,8 @@ function planBlocks(model: NetworkModel, includeLinear: boolean): BlockPlan[] {
       kernelShape,
       outShape: shapes.get(chain.node)!,
       inputShape: shapes.get(node.inputs[0]!)!,
+      chain: tail,
+      zero: hasZeroCurvature(chain.activation) && tail === null,
     });
   }
   return plans;
@@ -155,13 +176,37 @@ interface BlockBatchData {
   readonly input: tf.Tensor4D | null;
   /** The rows x̃ (im2col for conv2d, bias column of ones included), `[rows, dim]`. */
   readonly patches: tf.Tensor2D | null;
+  /** Blocks with a chain: c·σ₁'(z) per row and neuron, `[rows, neurons]` (the first activation's slope). */
+  readonly slope: tf.Tensor2D | null;
+  /** Blocks with a chain: each step's tensors (see {@link chainEnergy}). */
+  readonly chain: readonly ChainStepData[] | null;
+}
+
+function chainTensors(steps: readonly ChainStepData[] | null): tf.Tensor[] {
+  if (steps === null) return [];
+  return steps.flatMap((s) => {
+    switch (s.kind) {
+      case 'scale':
+        return [s.scale];
+      case 'filter':
+        return [s.filter];
+      case 'activation':
+        return [...(s.slope === null ? [] : [s.slope]), ...(s.coef === null ? [] : [s.coef])];
+      default:
+        return [];
+    }
+  });
 }
 
 /** One minibatch's data per block (`null` for blocks whose σ'' ≡ 0). */
 type BatchData = readonly (BlockBatchData | null)[];
 
 function batchTensorsOf(data: BatchData): tf.Tensor[] {
-  return data.flatMap((d) => (d === null ? [] : [d.coef, ...(d.input === null ? [] : [d.input]), ...(d.patches === null ? [] : [d.patches])]));
+  return data.flatMap((d) =>
+    d === null
+      ? []
+      : [d.coef, ...(d.input === null ? [] : [d.input]), ...(d.patches === null ? [] : [d.patches]), ...(d.slope === null ? [] : [d.slope]), ...chainTensors(d.chain)],
+  );
 }
 
 function bytesOf(data: BatchData): number {
@@ -213,11 +258,28 @@ interface StackedVectors {
   readonly rows: Int32Array;
 }
 
-/** The coefficient columns of the stacked vectors, `[rows, m]`. */
-function selectColumns(coef: tf.Tensor2D, stacked: StackedVectors): tf.Tensor2D {
-  if (stacked.selector !== null) return tf.matMul(coef, stacked.selector);
-  return stacked.repeat === 1 ? coef : tf.concat(Array.from({ length: stacked.repeat }, () => coef), 1);
+/** How per-neuron tensors meet the stacked vectors' columns (see {@link ColumnMap}). */
+function columnMap(stacked: StackedVectors, neurons: number): ColumnMap {
+  const { selector, repeat } = stacked;
+  if (selector !== null) {
+    const pick = (c: tf.Tensor): tf.Tensor => {
+      const lead = c.shape.slice(0, -1);
+      return tf.reshape(tf.matMul(tf.reshape(c, [-1, neurons]), selector), [...lead, selector.shape[1]]);
+    };
+    return { mul: (t, c) => tf.mul(t, pick(c)), columns: (c) => pick(c) as tf.Tensor2D };
+  }
+  if (repeat === 1) return { mul: (t, c) => tf.mul(t, c), columns: (c) => c };
+  return {
+    // [..., k·neurons] as [..., k, neurons] against [..., 1, neurons]: no copies of the coefficients.
+    mul: (t, c) => {
+      const lead = t.shape.slice(0, -1);
+      const product = tf.mul(tf.reshape(t, [...lead, repeat, neurons]), tf.reshape(c, [...c.shape.slice(0, -1), 1, neurons]));
+      return tf.reshape(product, t.shape);
+    },
+    columns: (c) => tf.concat(Array.from({ length: repeat }, () => c), 1),
+  };
 }
+
 
 /**
  * Implementation of {@link SplittingOperator} over an engine {@link NetworkModel} in eval mode (BN frozen at its
@@ -242,6 +304,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
   /** Samples scored (≤ the data set's count). */
   readonly sampleCount: number;
   private readonly plans: readonly BlockPlan[];
+  /** Shapes of every node without the batch axis. */
+  private readonly shapes: ReadonlyMap<string, number[]>;
   private readonly batches: readonly Batch[];
   private readonly curvature: CurvatureOptions;
   private readonly chunkElements: number;
@@ -291,7 +355,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
       throw new NasError('E_OPTIONS_INVALID', `reluBeta must be > 0, got ${options.reluBeta}`, { reluBeta: options.reluBeta });
     }
     this.chunkElements = options.chunkElements ?? 1 << 22;
-    this.plans = planBlocks(model, options.includeLinear ?? false);
+    this.plans = planBlocks(model, options.includeLinear ?? false, options.firstActivationOnly !== true);
+    this.shapes = inferShapes(model.spec);
     this.weightIds = this.variableIds();
     this.blocks = this.plans.map((p) => p.block);
     const batches: Batch[] = [];
@@ -376,7 +441,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const d = hit[needPatches];
       if (needPatches < 0 || d === null || d === undefined || d.patches !== null) return { data: hit, owned: false };
       const patches = tf.tidy(() => this.patchRows(this.plans[needPatches]!, d.input!));
-      const data = hit.map((e, i) => (i === needPatches ? { coef: tf.clone(d.coef), input: null, patches } : null));
+      const data = hit.map((e, i) => (i === needPatches ? { coef: tf.clone(d.coef), input: null, patches, slope: null, chain: null } : null));
       return { data, owned: true };
     }
     const b = this.batches[index]!;
@@ -385,9 +450,13 @@ export class NetworkSplittingOperator implements SplittingOperator {
     let base = 0;
     let extra = 0;
     for (const p of this.plans) {
-      if (hasZeroCurvature(p.activation)) continue;
+      if (p.zero) continue;
       const rows = n * p.outShape.slice(0, -1).reduce((a, c) => a * c, 1);
       base += 4 * rows * p.block.neurons;
+      if (p.chain !== null) {
+        base += 4 * rows * p.block.neurons;
+        for (const s of p.chain.steps) if (s.kind === 'activation' && s.curved) base += 8 * n * s.view.positions * s.view.width;
+      }
       if (p.node.op === 'conv2d') {
         base += 4 * n * p.inputShape.reduce((a, c) => a * c, 1);
         extra += 4 * rows * p.block.dim;
@@ -410,49 +479,114 @@ export class NetworkSplittingOperator implements SplittingOperator {
     return (p.hasBias ? tf.concat([rows, tf.ones([rows.shape[0]!, 1])], 1) : rows) as tf.Tensor2D;
   }
 
-  /** One eval-mode forward with zero probes on every block's activation output, one backward to the probes. */
+  /**
+   * One eval-mode forward with zero probes on the output of every activation with curvature that a block needs
+   * (its first activation and the curved activations of its chain), one backward to the probes.
+   */
   private computeBatch(b: Batch, patchesFor: (block: number) => boolean): BatchData {
     const { x, y } = this.batchTensors(b);
-    const captured = new Map<number, { x: tf.Tensor; z: tf.Tensor }>();
     const n = b.end - b.start;
+    const active = this.plans.map((p, i) => (p.zero ? -1 : i)).filter((i) => i >= 0);
+    // Probed activation nodes: every active block's first activation and its chain's curved activations.
+    const probed: string[] = [];
+    const slotOf = new Map<string, number>();
+    const want = (name: string): void => {
+      if (slotOf.has(name)) return;
+      slotOf.set(name, probed.length);
+      probed.push(name);
+    };
+    for (const i of active) {
+      const p = this.plans[i]!;
+      want(p.activationNode);
+      for (const s of p.chain?.steps ?? []) if (s.kind === 'activation' && s.curved) want(s.node);
+    }
+    const inputOf = new Map(active.map((i) => [this.plans[i]!.node.name, this.plans[i]!.input]));
+    const shapes = this.shapes;
+    const captured = new Map<string, tf.Tensor>();
     try {
-      const active = this.plans.map((p, i) => (hasZeroCurvature(p.activation) ? -1 : i)).filter((i) => i >= 0);
       const wantRows = active.map((i) => this.plans[i]!.node.op !== 'conv2d' || patchesFor(i));
-      // [coef, rows or input] per active block.
-      const out: tf.Tensor[] = tf.tidy(() => {
-        const probes = active.map((i) => tf.zeros([n, ...this.plans[i]!.outShape]));
-        const slotOf = new Map(active.map((i, k) => [this.plans[i]!.activationNode, k]));
+      const out: BlockBatchData[] = [];
+      tf.tidy(() => {
+        const probes = probed.map((name) => tf.zeros([n, ...shapes.get(name)!]));
         const loss = (...es: tf.Tensor[]): tf.Scalar => {
           const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
             const k = slotOf.get(node.name);
             if (k === undefined) return;
-            const i = active[k]!;
-            const p = this.plans[i]!;
-            captured.set(i, { x: tf.keep(values.get(p.input)!), z: tf.keep(values.get(p.zNode)!) });
+            const pre = (node as { inputs: readonly string[] }).inputs[0]!;
+            if (!captured.has(pre)) captured.set(pre, tf.keep(values.get(pre)!));
             return tf.add(value, es[k]!);
           };
-          return this.loss(forward(this.model, x, { training: false, hook }), y);
+          // The producers' inputs (x of S·v), read when each producer runs.
+          const keepInputs = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
+            const input = inputOf.get(node.name);
+            if (input !== undefined && !captured.has(input)) captured.set(input, tf.keep(values.get(input)!));
+            return hook(node, value, values);
+          };
+          return this.loss(forward(this.model, x, { training: false, hook: keepInputs }), y);
         };
-        const gs = active.length > 0 ? tf.grads(loss)(probes) : [];
-        return active.flatMap((i, k) => {
+        const gs = probed.length > 0 ? tf.grads(loss)(probes) : [];
+        const gradOf = (name: string): tf.Tensor => gs[slotOf.get(name)!]!;
+        const made = active.map((i, k): BlockBatchData => {
           const p = this.plans[i]!;
-          const c = captured.get(i)!;
-          const curvature = activationCurvatureTf(p.activation, c.z, this.curvature);
-          const coef = tf.reshape(tf.mul(tf.mul(gs[k]!, curvature), this.scaleSquared(p)), [-1, p.block.neurons]);
-          return [coef, wantRows[k] ? this.patchRows(p, c.x) : tf.clone(c.x)];
+          const z = captured.get(p.zNode)!;
+          const c = this.scaleSquared(p);
+          const curvature = activationCurvatureTf(p.activation, z, this.curvature);
+          const coef = tf.reshape(tf.mul(tf.mul(gradOf(p.activationNode), curvature), c), [-1, p.block.neurons]) as tf.Tensor2D;
+          const xIn = captured.get(p.input)!;
+          const rows = wantRows[k] ? this.patchRows(p, xIn) : null;
+          const input = wantRows[k] ? null : (tf.clone(xIn) as tf.Tensor4D);
+          if (p.chain === null) return { coef, patches: rows, input, slope: null, chain: null };
+          const slope = tf.reshape(tf.mul(activationSlopeTf(p.activation, z), tf.tensor1d(p.scale)), [-1, p.block.neurons]) as tf.Tensor2D;
+          const steps = p.chain.steps;
+          const scaleOf = (s: Extract<(typeof steps)[number], { kind: 'batchNorm' }>): tf.Tensor =>
+            tf.tensor3d(viewParams(bnScale(this.model, s.node, s.epsilon), s.view), [1, s.view.partSpatial, s.view.width]);
+          const chain: ChainStepData[] = steps.map((s) => {
+            switch (s.kind) {
+              case 'batchNorm':
+                return s.folded ? { kind: 'none' } : { kind: 'scale', scale: scaleOf(s) };
+              case 'activation': {
+                if (!s.curved) return { kind: 'activation', slope: null, coef: null };
+                const a = viewOf(captured.get(s.preNode)!, s.view);
+                const g = viewOf(gradOf(s.node), s.view);
+                // A folded batch norm right before: its c goes into the slope (×c) and the coefficient (×c²).
+                const before = s.inputs.length === 1 && s.inputs[0]! >= 0 ? steps[s.inputs[0]!]! : null;
+                const c = before !== null && before.kind === 'batchNorm' && before.folded ? scaleOf(before) : null;
+                const slope = s.carries ? activationSlopeTf(s.activation, a) : null;
+                const coef = tf.mul(g, activationCurvatureTf(s.activation, a, this.curvature));
+                return {
+                  kind: 'activation',
+                  slope: slope === null || c === null ? slope : tf.mul(slope, c),
+                  coef: c === null ? coef : tf.mul(coef, tf.square(c)),
+                };
+              }
+              case 'depthwise': {
+                const kernel = this.model.weight(s.node, 'depthwiseKernel');
+                const [kh, kw, channels, multiplier] = kernel.shape as [number, number, number, number];
+                if (multiplier !== 1) {
+                  throw new NasError('E_SPEC_INVALID', `Depthwise "${s.node}" has a channel multiplier of ${multiplier}; the splitting chain needs 1`, { node: s.node });
+                }
+                const values = kernel.dataSync() as Float32Array;
+                const taps = kh * kw;
+                const filter = new Float32Array(taps * s.inView.width);
+                for (let t = 0; t < taps; t++) filter.set(viewParams(values.subarray(t * channels, (t + 1) * channels), s.inView), t * s.inView.width);
+                return { kind: 'filter', filter: tf.tensor2d(filter, [taps, s.inView.width]) };
+              }
+              default:
+                return { kind: 'none' };
+            }
+          });
+          return { coef, patches: rows, input, slope, chain };
         });
+        for (const d of made) {
+          for (const t of batchTensorsOf([d])) tf.keep(t);
+          out.push(d);
+        }
       });
       const result: (BlockBatchData | null)[] = this.plans.map(() => null);
-      active.forEach((i, k) => {
-        const coef = out[2 * k] as tf.Tensor2D;
-        const second = out[2 * k + 1]!;
-        result[i] = wantRows[k]
-          ? { coef, patches: second as tf.Tensor2D, input: null }
-          : { coef, patches: null, input: second as tf.Tensor4D };
-      });
+      active.forEach((i, k) => (result[i] = out[k]!));
       return result;
     } finally {
-      for (const c of captured.values()) tf.dispose([c.x, c.z]);
+      tf.dispose([...captured.values()]);
       x.dispose();
       y.dispose();
     }
@@ -466,10 +600,9 @@ export class NetworkSplittingOperator implements SplittingOperator {
     return tf.tidy(() => {
       const { vt } = stacked;
       const nk = vt.shape[1];
-      const coef = selectColumns(d.coef, stacked);
       if (d.patches !== null) {
         const x = d.patches;
-        const w = tf.mul(tf.matMul(x, vt), coef);
+        const w = this.adjoint(p, d, stacked, tf.matMul(x, vt));
         // An explicit transpose then matMul is faster on wasm than transposeA (engine-notes.md).
         return tf.matMul(tf.transpose(w), x);
       }
@@ -480,11 +613,29 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const kernel = tf.reshape(tf.slice(vt, [0, 0], [p.fanIn, nk]), filterShape) as tf.Tensor4D;
       let out: tf.Tensor = tf.conv2d(x, kernel, [...node.strides], node.padding);
       if (p.hasBias) out = tf.add(out, tf.reshape(tf.slice(vt, [p.fanIn, 0], [1, nk]), [nk]));
-      const w = tf.mul(out, tf.reshape(coef, out.shape));
+      const w = this.adjoint(p, d, stacked, out);
       const gw = conv2dFilterGradient(x, w as tf.Tensor4D, filterShape, node);
       const rows = tf.transpose(tf.reshape(gw, [p.fanIn, nk]));
       return (p.hasBias ? tf.concat([rows, tf.reshape(sumToChannels(w), [nk, 1])], 1) : rows) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * The cotangent at the producer's output for its tangent `y` (`[rows, m]` or `[n, h, w, m]`, one column per
+   * stacked vector): coef ⊙ y for the first activation, plus, with a chain, the chain's share
+   * c·σ₁' ⊙ Σ_k J_kᵀ(coef_k ⊙ J_k u) at u = c·σ₁' ⊙ y ({@link chainAdjoint}).
+   */
+  private adjoint(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors, y: tf.Tensor): tf.Tensor {
+    const m = y.shape[y.rank - 1]!;
+    const cols = columnMap(stacked, p.block.neurons);
+    const y2 = tf.reshape(y, [-1, m]);
+    const first = cols.mul(y2, d.coef);
+    if (p.chain === null || d.chain === null || d.slope === null) return tf.reshape(first, y.shape);
+    const chain = p.chain;
+    const steps = d.chain;
+    const u = tf.reshape(cols.mul(y2, d.slope), [-1, chain.rootPositions, m]);
+    const ubar = chainAdjoint(chain, steps, u, cols);
+    return tf.reshape(tf.add(first, cols.mul(tf.reshape(ubar, [-1, m]), d.slope)), y.shape);
   }
 
   private scaleSquared(p: BlockPlan): tf.Tensor1D {
@@ -599,7 +750,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const p = this.plan(block);
     const { neurons, dim } = p.block;
     const result = new Float64Array(neurons * dim * dim);
-    if (hasZeroCurvature(p.activation)) return result;
+    if (p.zero) return result;
+    if (p.chain !== null) return this.matricesFromProducts(block);
     this.checkWeights();
     const sum = new Float64Array(neurons * dim * dim);
     for (let index = 0; index < this.batches.length; index++) {
@@ -628,6 +780,45 @@ export class NetworkSplittingOperator implements SplittingOperator {
         throw new NasError('E_NUMERICAL', `Splitting matrices of layer "${p.block.name}" are not finite`, {
           layer: p.block.name,
         });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * The explicit matrices of a block with a chain, column by column: S_j e_i for every neuron j at once, for
+   * several i per pass (`multiplyMany` over basis vectors), then ½(S + Sᵀ) in float64. Cost: dim/k passes
+   * over the cached minibatches, k·neurons vectors each.
+   */
+  private async matricesFromProducts(block: number): Promise<Float64Array> {
+    const { neurons, dim } = this.plan(block).block;
+    const result = new Float64Array(neurons * dim * dim);
+    const perPass = Math.max(1, Math.min(dim, Math.floor(512 / neurons)));
+    for (let i0 = 0; i0 < dim; i0 += perPass) {
+      const count = Math.min(perPass, dim - i0);
+      const sets = Array.from({ length: count }, (_, k) =>
+        this.plans.map((q, b) => {
+          const v = new Float64Array(q.block.neurons * q.block.dim);
+          if (b === block) for (let j = 0; j < neurons; j++) v[j * dim + i0 + k] = 1;
+          return v;
+        }),
+      );
+      const products = await this.multiplyMany(sets);
+      products.forEach((set, k) => {
+        const column = set[block]!;
+        for (let j = 0; j < neurons; j++) {
+          for (let r = 0; r < dim; r++) result[j * dim * dim + r * dim + i0 + k] = column[j * dim + r]!;
+        }
+      });
+    }
+    for (let j = 0; j < neurons; j++) {
+      const o = j * dim * dim;
+      for (let r = 0; r < dim; r++) {
+        for (let c = r + 1; c < dim; c++) {
+          const s = 0.5 * (result[o + r * dim + c]! + result[o + c * dim + r]!);
+          result[o + r * dim + c] = s;
+          result[o + c * dim + r] = s;
+        }
       }
     }
     return result;

@@ -10,6 +10,7 @@ import {
 } from '@mitosis/core';
 import {
   checkFiniteRows,
+  convergence,
   matVec,
   relativeAsymmetry,
   residualNorms,
@@ -110,12 +111,21 @@ export class DenseEigenSolver implements EigenSolver {
         lambdaMax,
         vMin,
         vMax,
-        residualMin: residualNorms(sMin, vMin, lambdaMin, neurons, dim),
-        residualMax: residualNorms(sMax, vMax, lambdaMax, neurons, dim),
+        ...withConvergence(residualNorms(sMin, vMin, lambdaMin, neurons, dim), residualNorms(sMax, vMax, lambdaMax, neurons, dim), lambdaMin, lambdaMax),
       });
     }
     return results;
   }
+}
+
+/**
+ * Relative residual up to which a dense pair counts as converged: the decomposition is exact up to rounding
+ * (≈1e-15 relative), so only a failed decomposition (or a badly asymmetric matrix) gets flagged.
+ */
+export const DENSE_TOLERANCE = 1e-8;
+
+function withConvergence(residualMin: Float64Array, residualMax: Float64Array, lambdaMin: Float64Array, lambdaMax: Float64Array) {
+  return { residualMin, residualMax, ...convergence(residualMin, residualMax, lambdaMin, lambdaMax, DENSE_TOLERANCE) };
 }
 
 /** The `dense` eigen solver: exact, O(neurons·dim³) per block; the reference the iterative solvers are tested against. */

@@ -11,6 +11,7 @@ import {
 } from '@mitosis/core';
 import {
   checkFiniteRows,
+  convergence,
   dot,
   norm,
   normalise,
@@ -269,13 +270,17 @@ export class LanczosEigenSolver implements EigenSolver {
       const { svMin, svMax, ...e } = extracted[b] as (typeof extracted)[number];
       checkFiniteRows(svMin, neurons, dim, name, 'S·v (full data)');
       checkFiniteRows(svMax, neurons, dim, name, 'S·v (full data)');
+      const residualMin = residualNorms(svMin, e.vMin, e.lambdaMin, neurons, dim);
+      const residualMax = residualNorms(svMax, e.vMax, e.lambdaMax, neurons, dim);
       return {
         block: name,
         neurons,
         dim,
         ...e,
-        residualMin: residualNorms(svMin, e.vMin, e.lambdaMin, neurons, dim),
-        residualMax: residualNorms(svMax, e.vMax, e.lambdaMax, neurons, dim),
+        residualMin,
+        residualMax,
+        // Flags from the measured residuals (the stopping test used estimates against the largest ‖S q‖).
+        ...convergence(residualMin, residualMax, e.lambdaMin, e.lambdaMax, o.tolerance),
       };
     });
   }

@@ -8,7 +8,7 @@ import {
   type EigenSolverContribution,
   type SplittingOperator,
 } from '@mitosis/core';
-import { checkFiniteRows, dot, normalise, randomUnitRows, residualNorms, throwIfAborted } from '@mitosis/linalg';
+import { checkFiniteRows, convergence, dot, normalise, randomUnitRows, rayleighQuotients, residualNorms, throwIfAborted } from '@mitosis/linalg';
 import { RmsProp, rayleighGradient } from './rayleigh-update.js';
 
 /**
@@ -54,10 +54,20 @@ export interface RayleighEigenOptions {
    */
   readonly averageEpochs: number;
   /**
-   * Early stopping: after each epoch from the second on, a neuron (separately for λ_min and λ_max) retires when
-   * its epoch-mean R and epoch-mean v moved by at most this much since the previous epoch (relative change of R
-   * and 1 − |cos| of v); 0 disables it. Default 1e-3: 1 − |cos| = 1e-3 is an angle of 2.6°, and a neuron whose
-   * epoch mean moves that little while the rate halves every epoch has at most about that much left to move.
+   * Convergence: a pair is converged when ‖S v − λ v‖ ≤ residualTolerance·‖S‖ on the full scoring set
+   * (‖S‖ = max(|λ_min|, |λ_max|)). After each epoch a neuron (per direction) whose epoch-mean residual (the
+   * epoch's products S_b v_b averaged, against the epoch-mean v) meets it retires; the returned flags
+   * (`convergedMin`/`convergedMax`) come from one exact full-data product of the returned vectors. Default
+   * 1e-3: the angle to the true eigenvector is at most residual/gap, so |cos| ≥ 0.98 holds down to gaps of
+   * 0.5% of ‖S‖. Neurons still above it after `epochs` are returned flagged (the run loop retries them with
+   * lanczos, then skips what is still flagged).
+   */
+  readonly residualTolerance: number;
+  /**
+   * Extra early stopping on movement: after each epoch from the second on, a neuron also retires when its
+   * epoch-mean R and epoch-mean v moved by at most this much since the previous epoch (relative change of R
+   * and 1 − |cos| of v); 0 (default) disables it. A neuron retired this way is still flagged by the residual
+   * test: stagnation is not convergence.
    */
   readonly stopTolerance: number;
   /** Seed of the U(−0.1, 0.1) initialisation of v. */
@@ -76,10 +86,11 @@ export const rayleighOptionsSchema: JSONSchemaType<RayleighEigenOptions> = {
     alpha: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9 },
     epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-8 },
     averageEpochs: { type: 'integer', minimum: 1, default: 1 },
-    stopTolerance: { type: 'number', minimum: 0, default: 1e-3 },
+    residualTolerance: { type: 'number', exclusiveMinimum: 0, default: 1e-3 },
+    stopTolerance: { type: 'number', minimum: 0, default: 0 },
     seed: { type: 'integer', minimum: 0, default: 1 },
   },
-  required: ['batchMode', 'epochs', 'learningRate', 'learningRateDecay', 'decayEvery', 'momentum', 'alpha', 'epsilon', 'averageEpochs', 'stopTolerance', 'seed'],
+  required: ['batchMode', 'epochs', 'learningRate', 'learningRateDecay', 'decayEvery', 'momentum', 'alpha', 'epsilon', 'averageEpochs', 'residualTolerance', 'stopTolerance', 'seed'],
   additionalProperties: false,
 };
 
@@ -113,9 +124,12 @@ interface Track {
   readonly v: Float64Array;
   readonly grad: Float64Array;
   readonly optimiser: RmsProp;
-  /** Σ R(v) and Σ v over the steps of the current epoch. */
+  /** Σ R(v), Σ v and Σ S·v over the steps of the current epoch. */
   readonly epochLambda: Float64Array;
   readonly epochV: Float64Array;
+  readonly epochSv: Float64Array;
+  /** Epoch-mean R of the last completed epoch (the other direction's scale for the residual test). */
+  readonly lastLambda: Float64Array;
   /** Per-epoch means of the last `averageEpochs` epochs (ring buffers, slot = epoch mod window). */
   readonly lambdas: Float64Array[];
   readonly vs: Float64Array[];
@@ -139,10 +153,11 @@ function activeRows(track: Track): Float64Array {
  * maximised (ascent) on the same products: one `multiplyMany` call carries both vector sets when the operator
  * has it (one pass), otherwise two `multiply` calls. Outputs: λ = mean of R(v) before each step and v = the
  * renormalised mean of the iterates, over the last `averageEpochs` epochs (the paper: the last epoch).
- * Early stopping: after each epoch from the second on, a neuron (per direction) whose epoch-mean R and epoch-mean
- * v both moved by at most `stopTolerance` since the previous epoch (relative change of R, 1 − |cos| of v) is
- * retired with its current averages; retired neurons pass zero vectors, which the network operator skips.
- * Residuals use one more full-data product of both sets.
+ * Stopping: after each epoch, a neuron (per direction) whose epoch-mean residual is within `residualTolerance`
+ * of ‖S‖ retires with its current averages (optionally also on movement, `stopTolerance`); retired neurons pass
+ * zero vectors, which the network operator skips. One more full-data product of both sets gives the returned
+ * λ = vᵀSv, the residuals and the `converged` flags (relative residual ≤ `residualTolerance`); pairs that did
+ * not get there within `epochs` are returned flagged, never silently.
  * Cost: at most epochs·(batchCount in `minibatch` mode, else 1) + 1 passes of two vector sets.
  */
 export class RayleighEigenSolver implements EigenSolver {
@@ -164,6 +179,8 @@ export class RayleighEigenSolver implements EigenSolver {
       optimiser: new RmsProp(neurons * dim, settings),
       epochLambda: new Float64Array(neurons),
       epochV: new Float64Array(neurons * dim),
+      epochSv: new Float64Array(neurons * dim),
+      lastLambda: new Float64Array(neurons),
       lambdas: Array.from({ length: window }, () => new Float64Array(neurons)),
       vs: Array.from({ length: window }, () => new Float64Array(neurons * dim)),
       epochsDone: new Int32Array(neurons),
@@ -186,6 +203,7 @@ export class RayleighEigenSolver implements EigenSolver {
         track.epochLambda[j] = (track.epochLambda[j] as number) + r;
         for (let i = off; i < off + dim; i++) {
           track.epochV[i] = (track.epochV[i] as number) + (track.v[i] as number);
+          track.epochSv[i] = (track.epochSv[i] as number) + (sv[i] as number);
           if (sign < 0) track.grad[i] = -(track.grad[i] as number);
         }
         track.optimiser.step(track.v, track.grad, lr, off, off + dim);
@@ -194,7 +212,7 @@ export class RayleighEigenSolver implements EigenSolver {
     };
 
     /** Closes an epoch: stores the epoch means and retires the neurons that stopped moving. */
-    const endEpoch = (track: Track, epoch: number): void => {
+    const endEpoch = (track: Track, other: Track, epoch: number): void => {
       const { neurons, dim } = track;
       const slot = (epoch - 1) % window;
       const lambda = track.lambdas[slot] as Float64Array;
@@ -209,6 +227,23 @@ export class RayleighEigenSolver implements EigenSolver {
         row.set(track.epochV.subarray(off, off + dim));
         // The mean of unit iterates only vanishes if v flipped sign; use the last iterate then.
         if (normalise(row, dim) === 0) row.set(track.v.subarray(off, off + dim));
+        // Residual of the epoch mean against the epoch's mean product (exact in `full` mode).
+        let vv = 0;
+        let vsv = 0;
+        for (let i = 0; i < dim; i++) {
+          const x = track.epochV[off + i]! / steps.length;
+          vv += x * x;
+          vsv += x * (track.epochSv[off + i]! / steps.length);
+        }
+        const quotient = vv > 0 ? vsv / vv : 0;
+        let residual = 0;
+        for (let i = 0; i < dim; i++) {
+          const r = track.epochSv[off + i]! / steps.length - (quotient * track.epochV[off + i]!) / steps.length;
+          residual += r * r;
+        }
+        residual = vv > 0 ? Math.sqrt(residual / vv) : Number.POSITIVE_INFINITY;
+        const scale = Math.max(Math.abs(l), Math.abs(epoch >= 2 || other.active[j] === 0 ? other.lastLambda[j]! : l));
+        if (residual === 0 || (scale > 0 && residual <= o.residualTolerance * scale)) track.active[j] = 0;
         if (o.stopTolerance > 0 && epoch >= 2) {
           // Read before writing: with a one-epoch window the previous epoch sits in the same slot.
           const cos = Math.abs(dot(row, previous, dim, 0, off));
@@ -218,10 +253,12 @@ export class RayleighEigenSolver implements EigenSolver {
         }
         lambda[j] = l;
         v.set(row, off);
+        track.lastLambda[j] = l;
         track.epochsDone[j] = epoch;
       }
       track.epochLambda.fill(0);
       track.epochV.fill(0);
+      track.epochSv.fill(0);
     };
 
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
@@ -237,7 +274,10 @@ export class RayleighEigenSolver implements EigenSolver {
         });
         options.onProgress?.((epoch - 1) * steps.length + s + 1, total, `rayleigh: epoch ${epoch}/${o.epochs}`);
       }
-      for (const track of tracks) endEpoch(track, epoch);
+      blocks.forEach((_, k) => {
+        endEpoch(mins[k] as Track, maxs[k] as Track, epoch);
+        endEpoch(maxs[k] as Track, mins[k] as Track, epoch);
+      });
       if (tracks.every((t) => t.active.every((a) => a === 0))) break;
     }
 
@@ -271,16 +311,22 @@ export class RayleighEigenSolver implements EigenSolver {
       const svMax = sMax[k] as Float64Array;
       checkFiniteRows(svMin, neurons, dim, name, 'S·v (full data)');
       checkFiniteRows(svMax, neurons, dim, name, 'S·v (full data)');
+      // λ = vᵀSv on the full scoring set (v is unit): the best λ for the returned v, and the one its residual uses.
+      const lambdaMin = rayleighQuotients(svMin, lo.v, neurons, dim);
+      const lambdaMax = rayleighQuotients(svMax, hi.v, neurons, dim);
+      const residualMin = residualNorms(svMin, lo.v, lambdaMin, neurons, dim);
+      const residualMax = residualNorms(svMax, hi.v, lambdaMax, neurons, dim);
       return {
         block: name,
         neurons,
         dim,
-        lambdaMin: lo.lambda,
-        lambdaMax: hi.lambda,
+        lambdaMin,
+        lambdaMax,
         vMin: lo.v,
         vMax: hi.v,
-        residualMin: residualNorms(svMin, lo.v, lo.lambda, neurons, dim),
-        residualMax: residualNorms(svMax, hi.v, hi.lambda, neurons, dim),
+        residualMin,
+        residualMax,
+        ...convergence(residualMin, residualMax, lambdaMin, lambdaMax, o.residualTolerance),
       };
     });
   }

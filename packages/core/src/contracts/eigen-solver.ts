@@ -45,6 +45,37 @@ export interface EigenResult {
   /** ‖S v − λ v‖ for the returned pairs, measured on the full-data operator. */
   readonly residualMin: Float64Array;
   readonly residualMax: Float64Array;
+  /**
+   * ‖S v − λ v‖ / ‖S‖ per neuron, with ‖S‖ = max(|λ_min|, |λ_max|) (the spectral radius of a symmetric S, as
+   * far as the solver found it). Optional: solvers written before these fields report only the residuals.
+   */
+  readonly relativeResidualMin?: Float64Array;
+  readonly relativeResidualMax?: Float64Array;
+  /**
+   * 1 where the pair met the solver's convergence test, 0 where it did not (the solver ran out of iterations).
+   * Absent: the solver does not judge (callers treat the pairs as converged). The run loop never hands a
+   * grower a pair marked 0: it scores that neuron as unsplittable for the round (λ_min = +∞ or λ_max = −∞)
+   * and counts it in the round's event (`scoring.notConverged`).
+   */
+  readonly convergedMin?: Uint8Array;
+  readonly convergedMax?: Uint8Array;
+  /** The relative residual the solver's convergence test used. */
+  readonly tolerance?: number;
+}
+
+/** Neurons of `result` whose λ_min or λ_max pair is marked not converged (0 when the solver does not judge). */
+export function notConvergedCount(result: EigenResult): { min: number; max: number; either: number } {
+  let min = 0;
+  let max = 0;
+  let either = 0;
+  for (let j = 0; j < result.neurons; j++) {
+    const a = result.convergedMin !== undefined && result.convergedMin[j] === 0;
+    const b = result.convergedMax !== undefined && result.convergedMax[j] === 0;
+    if (a) min++;
+    if (b) max++;
+    if (a || b) either++;
+  }
+  return { min, max, either };
 }
 
 /** Per-call options of {@link EigenSolver.solve}. */

@@ -1,5 +1,6 @@
 import {
   NasError,
+  notConvergedCount,
   type Dataset,
   type EigenResult,
   type EigenSolverRegistry,
@@ -26,6 +27,26 @@ export interface ScoringInput {
   readonly batchSize: number;
   readonly solvers: EigenSolverRegistry;
   readonly onProgress?: (done: number, total: number, label: string) => void;
+  /** Told once per round how the eigen solver's pairs converged (see {@link EigenConvergenceStats}). */
+  readonly onConvergence?: (stats: EigenConvergenceStats) => void;
+}
+
+/**
+ * How the round's eigenpairs converged. Pairs the solver flags as not converged (`convergedMin`/`convergedMax`
+ * = 0) are retried once with the `lanczos` solver on those neurons only (unless the solver was lanczos or
+ * dense); pairs still flagged are never acted on: their λ_min becomes +∞ (λ_max −∞), as for an unsplittable
+ * layer, so no grower selects them this round.
+ */
+export interface EigenConvergenceStats {
+  readonly solver: string;
+  /** Neurons scored. */
+  readonly neurons: number;
+  /** Neurons with a flagged λ_min or λ_max pair from the solver. */
+  readonly notConverged: number;
+  /** Of those, how many the lanczos retry converged. */
+  readonly recovered: number;
+  /** Neurons left with a flagged pair (excluded from this round's selection). */
+  readonly skipped: number;
 }
 
 /**
@@ -101,7 +122,10 @@ async function splittingScores(input: ScoringInput, solverId: string, solverOpti
         return b;
       });
       const solver = input.solvers.create(solverId, solverOptions);
-      const results = await solver.solve(restrictOperator(operator, keep), input.onProgress === undefined ? {} : { onProgress: input.onProgress });
+      const restricted = restrictOperator(operator, keep);
+      const solved = await solver.solve(restricted, input.onProgress === undefined ? {} : { onProgress: input.onProgress });
+      const { results, stats } = await settleConvergence(restricted, solved, input, solverId);
+      input.onConvergence?.(stats);
       const byNode = new Map(results.map((r) => [r.block, r]));
       return input.layers.map((layer) => {
         const r = byNode.get(layer.node);
@@ -119,6 +143,92 @@ async function splittingScores(input: ScoringInput, solverId: string, solverOpti
   } finally {
     model.dispose();
   }
+}
+
+/** An operator whose products are zero for the neurons `mask` leaves out (the network operator skips them). */
+function maskOperator(inner: SplittingOperator, mask: readonly Uint8Array[]): SplittingOperator {
+  return {
+    blocks: inner.blocks,
+    batchCount: inner.batchCount,
+    async multiply(vectors, batch) {
+      const masked = vectors.map((v, b) => {
+        const { neurons, dim } = inner.blocks[b]!;
+        const out = v.slice();
+        for (let j = 0; j < neurons; j++) if (mask[b]![j] === 0) out.fill(0, j * dim, (j + 1) * dim);
+        return out;
+      });
+      return inner.multiply(masked, batch);
+    },
+    matrices: (block) => inner.matrices(block),
+  };
+}
+
+/** Retries flagged pairs with lanczos on those neurons only, then hides what is still flagged (see {@link EigenConvergenceStats}). */
+async function settleConvergence(
+  operator: SplittingOperator,
+  solved: EigenResult[],
+  input: ScoringInput,
+  solverId: string,
+): Promise<{ results: EigenResult[]; stats: EigenConvergenceStats }> {
+  const neurons = solved.reduce((a, r) => a + r.neurons, 0);
+  const notConverged = solved.reduce((a, r) => a + notConvergedCount(r).either, 0);
+  let results = solved;
+  let recovered = 0;
+  if (notConverged > 0 && solverId !== 'lanczos' && solverId !== 'dense' && input.solvers.has('lanczos')) {
+    const mask = solved.map((r) => Uint8Array.from({ length: r.neurons }, (_, j) => (r.convergedMin?.[j] === 0 || r.convergedMax?.[j] === 0 ? 1 : 0)));
+    const retry = await input.solvers.create('lanczos', { restarts: 2 }).solve(maskOperator(operator, mask));
+    results = solved.map((r, b) => {
+      const again = retry[b]!;
+      const m = mask[b]!;
+      if (!m.some((x) => x === 1)) return r;
+      const copy = {
+        ...r,
+        lambdaMin: r.lambdaMin.slice(),
+        lambdaMax: r.lambdaMax.slice(),
+        vMin: r.vMin.slice(),
+        vMax: r.vMax.slice(),
+        residualMin: r.residualMin.slice(),
+        residualMax: r.residualMax.slice(),
+        convergedMin: (r.convergedMin ?? new Uint8Array(r.neurons).fill(1)).slice(),
+        convergedMax: (r.convergedMax ?? new Uint8Array(r.neurons).fill(1)).slice(),
+        relativeResidualMin: (r.relativeResidualMin ?? new Float64Array(r.neurons)).slice(),
+        relativeResidualMax: (r.relativeResidualMax ?? new Float64Array(r.neurons)).slice(),
+      };
+      for (let j = 0; j < r.neurons; j++) {
+        if (m[j] === 0) continue;
+        const ok = again.convergedMin?.[j] !== 0 && again.convergedMax?.[j] !== 0;
+        if (!ok) continue;
+        recovered++;
+        copy.lambdaMin[j] = again.lambdaMin[j]!;
+        copy.lambdaMax[j] = again.lambdaMax[j]!;
+        copy.vMin.set(again.vMin.subarray(j * r.dim, (j + 1) * r.dim), j * r.dim);
+        copy.vMax.set(again.vMax.subarray(j * r.dim, (j + 1) * r.dim), j * r.dim);
+        copy.residualMin[j] = again.residualMin[j]!;
+        copy.residualMax[j] = again.residualMax[j]!;
+        copy.convergedMin[j] = 1;
+        copy.convergedMax[j] = 1;
+        copy.relativeResidualMin[j] = again.relativeResidualMin?.[j] ?? 0;
+        copy.relativeResidualMax[j] = again.relativeResidualMax?.[j] ?? 0;
+      }
+      return copy;
+    });
+  }
+  // Never act on a flagged pair: score it like an unsplittable neuron for this round.
+  let skipped = 0;
+  results = results.map((r) => {
+    if (notConvergedCount(r).either === 0) return r;
+    const lambdaMin = r.lambdaMin.slice();
+    const lambdaMax = r.lambdaMax.slice();
+    for (let j = 0; j < r.neurons; j++) {
+      const a = r.convergedMin?.[j] === 0;
+      const b = r.convergedMax?.[j] === 0;
+      if (a) lambdaMin[j] = Number.POSITIVE_INFINITY;
+      if (b) lambdaMax[j] = Number.NEGATIVE_INFINITY;
+      if (a || b) skipped++;
+    }
+    return { ...r, lambdaMin, lambdaMax };
+  });
+  return { results, stats: { solver: solverId, neurons, notConverged, recovered, skipped } };
 }
 
 function tensorOf(weights: WeightMap, key: string): { shape: readonly number[]; data: Float32Array } {
