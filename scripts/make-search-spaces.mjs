@@ -273,6 +273,73 @@ for (const [id, limit, training, fineTune, note] of [
   });
 }
 
+// Cell spaces for AutoShrink (docs/autoshrink.md): a stem, a stack of cells sharing one DAG topology over N
+// operation nodes (fully connected at the start), global pooling and a linear classifier. The seed (growers,
+// resizers) has half the filters of the full network (AutoShrink and pruners start there), so every kind of
+// method can run on the same space under one budget. The quick variant is sized so that a shrink run with the
+// quick options (k = 3, 1 proxy epoch; `defaults.growerOptions.autoshrink`) takes about a minute on 2 cores.
+for (const [id, limit, nodes, stem, stages, training, fineTune, quick, note] of [
+  [
+    'cell-fashion-quick',
+    { train: 2000, val: 500, test: 1000 },
+    ['conv3x3', 'sepconv3x3', 'conv1x1', 'conv3x3'],
+    { filters: 8, kernelSize: 3, stride: 2 },
+    [{ cells: 1, filters: 8, stride: 1 }, { cells: 1, filters: 16, stride: 2 }],
+    2,
+    1,
+    { k: 3, proxyEpochs: 1 },
+    'a 2000/500/1000 subset for smoke tests and the quick study (1 proxy epoch on 512 images is chance level, hence not the 512-image toy of convnet-fashion-quick); 4 nodes, 14 edges',
+  ],
+  [
+    'cell-fashion',
+    { train: 10000, val: 2000, test: 10000 },
+    ['conv3x3', 'sepconv3x3', 'conv1x1', 'sepconv5x5', 'conv3x3', 'maxpool3x3'],
+    { filters: 16, kernelSize: 3, stride: 2 },
+    [{ cells: 1, filters: 16, stride: 1 }, { cells: 1, filters: 32, stride: 2 }],
+    4,
+    2,
+    { k: 3, proxyEpochs: 1, proxySamples: 2000 },
+    '10 000 of the 60 000 training images (2 000 for validation), all 10 000 test images; 6 nodes, 27 edges',
+  ],
+]) {
+  spaces.push({
+    id,
+    description: `A stack of cells (one DAG topology, adds where edges meet, relu) on Fashion-MNIST: ${note}. The seed has half the filters of the full network.`,
+    cell: { input: [28, 28, 1], nodes, merge: 'add', activation: 'relu', stem, stages, classes: 10, seedScale: 0.5 },
+    data: { dataset: 'fashion-mnist', options: { limit }, normalise: true },
+    loss: 'ce',
+    training: phase({ epochs: training, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine' }),
+    fineTune: phase({ epochs: fineTune, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine' }),
+    scheduleSpan: 'run',
+    scoring: { samples: 512, batchSize: 64 },
+    defaults: { method: 'autoshrink', grower: 'energy-aware', rounds: 3, seed: 0, growerOptions: { autoshrink: quick } },
+  });
+}
+
+// AutoShrink's CIFAR-10 proxy: N = 8 nodes, three stages (algorithms.md §6.1). Pass CIFAR-10 binary batches with
+// --data; the default data are synthetic images.
+spaces.push({
+  id: 'cell-cifar',
+  description: "AutoShrink's CIFAR-10 proxy shape: 8 operation nodes (44 edges), three stages of one cell (16, 32, 64 filters), adds where edges meet, relu. Pass CIFAR-10 binary batches with --data; the default data are synthetic images.",
+  cell: {
+    input: [32, 32, 3],
+    nodes: ['conv3x3', 'sepconv3x3', 'conv1x1', 'sepconv5x5', 'conv3x3', 'maxpool3x3', 'sepconv3x3', 'conv1x1'],
+    merge: 'add',
+    activation: 'relu',
+    stem: { filters: 16, kernelSize: 3, stride: 1 },
+    stages: [{ cells: 1, filters: 16, stride: 1 }, { cells: 1, filters: 32, stride: 2 }, { cells: 1, filters: 64, stride: 2 }],
+    classes: 10,
+    seedScale: 0.5,
+  },
+  data: { dataset: 'synthetic-images', options: { height: 32, width: 32, channels: 3, classes: 10, count: 2000 }, normalise: true },
+  loss: 'ce',
+  training: phase({ epochs: 4, batchSize: 64, learningRate: 0.1, optimizer: 'sgd', schedule: 'cosine' }),
+  fineTune: phase({ epochs: 2, batchSize: 64, learningRate: 0.05, optimizer: 'sgd', schedule: 'cosine' }),
+  scheduleSpan: 'run',
+  scoring: { samples: 512, batchSize: 64 },
+  defaults: { method: 'autoshrink', grower: 'energy-aware', rounds: 3, seed: 0, growerOptions: { autoshrink: { k: 3, proxyEpochs: 1, proxySamples: 1000 } } },
+});
+
 for (const s of spaces) {
   const doc = { $schema: './schema/search-space.schema.json', format: 'mitosis-search-space', version: 1, ...s };
   writeFileSync(new URL(`${s.id}.json`, out), `${JSON.stringify(doc, null, 1)}\n`);
@@ -312,6 +379,11 @@ const variants = [
     'rs-arch',
     "random-split's final architecture at 450k MACs, seed 0 (conv 10, conv 21, dense 71) as the seed, to train from scratch",
     { scheduleSpan: 'run', seed: JSON.parse(JSON.stringify(fashion.seed, (k, v) => (k === 'filters' && v === 8 ? 10 : k === 'filters' && v === 16 ? 21 : k === 'units' && v === 32 ? 71 : v))) },
+  ],
+  [
+    'retrain',
+    'splitting as architecture search inside the same 10 epochs: 1 seed epoch, 3 rounds × 1 fine-tune epoch, then the found architecture re-initialised and trained from scratch for the 6 epochs left (finalPhase retrain); a resizer trains 10 epochs from scratch as before',
+    { scheduleSpan: 'run', finalEpochs: 6, finalPhase: 'retrain', training: { ...fashion.training, epochs: 1 }, fineTune: { ...fashion.fineTune, epochs: 1 } },
   ],
   [
     'run-fc48',

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { NasError } from '@mitosis/core';
 
 /** An integer flag ≥ `min`; anything else is `E_USAGE` naming the flag and the text. */
@@ -26,4 +27,16 @@ export function jsonFlag(name: string, text: string | undefined): unknown {
   } catch (cause) {
     throw new NasError('E_USAGE', `${name} is not valid JSON: ${(cause as Error).message}`, { option: name, value: text });
   }
+}
+
+/**
+ * The value of option `name` of a subcommand that shares the option with its parent (`bench eigen --backend` and
+ * `bench --backend`): commander gives a parent's option to the parent wherever it appears on the line, so the
+ * subcommand's own stays at its default. The value typed (for either) wins over the subcommand's default.
+ */
+export function sharedOption(command: Command, name: string): unknown {
+  if (command.getOptionValueSource(name) === 'cli') return command.getOptionValue(name);
+  const parent = command.parent;
+  if (parent !== null && parent.getOptionValueSource(name) === 'cli') return parent.getOptionValue(name);
+  return command.getOptionValue(name);
 }

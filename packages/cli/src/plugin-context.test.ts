@@ -35,7 +35,7 @@ function project(): { from: string; good: string; escaping: string } {
 
 describe('plugin loading in the CLI', () => {
   const { from, good, escaping } = project();
-  // Discovery also walks up to the repository's node_modules; keep to this test's fixtures.
+  // Keep to this test's fixtures (discovery reads the project's own node_modules only).
   const sources = (...args: Parameters<typeof pluginSources>): PluginSources => {
     const s = pluginSources(...args);
     return { discovered: s.discovered.filter((d) => d.startsWith(root)), named: s.named };

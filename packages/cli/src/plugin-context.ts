@@ -1,7 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { discoverPluginDirectories, loadPlugins, type LoadedPlugin, type SkippedPlugin } from '@mitosis/core';
+import { NasError, discoverPluginDirectories, loadPlugins, type LoadedPlugin, type SkippedPlugin } from '@mitosis/core';
 import type { Container } from '@mitosis/core/di';
 import { processIo, type GlobalOptions, type Io } from './io.js';
 
@@ -60,6 +60,13 @@ let cache: { key: string; value: Promise<{ container: Container; plugins: Loaded
  */
 export function pluginContainer(options: GlobalOptions, io: Io = processIo): Promise<{ container: Container; plugins: LoadedPlugin[] }> {
   const sources = pluginSources(options);
+  // A named directory that does not exist is a path typed wrong (exit 2), not a broken plugin (exit 3).
+  const missing = sources.named.filter((d) => !existsSync(d));
+  if (missing.length > 0) {
+    return Promise.reject(
+      new NasError('E_USAGE', `No plugin directory ${missing.join(', ')} (from --plugin or MITOSIS_PLUGINS)`, { directories: missing }),
+    );
+  }
   const key = JSON.stringify(sources);
   if (cache?.key !== key) cache = { key, value: loadPluginSources(sources, io) };
   const value = cache.value;

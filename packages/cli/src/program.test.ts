@@ -8,7 +8,8 @@ import { knownDatasetIds } from '@mitosis/data';
 import { listSearchSpaces } from '@mitosis/growth';
 import { shippedProfileIds } from '@mitosis/hardware';
 import type { Io } from './io.js';
-import { runCli } from './program.js';
+import type { Command } from 'commander';
+import { buildProgram, runCli } from './program.js';
 
 const { root, cleanup } = makeFixtureRoot(dirname(fileURLToPath(import.meta.url)));
 after(cleanup);
@@ -41,6 +42,45 @@ describe('mitosis (global behaviour)', () => {
     const r = await cli('frobnicate');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command/);
+  });
+
+  it('an unknown command with --help is an error, not the top-level help (also via `help <name>` and for subcommands)', async () => {
+    for (const argv of [['frobnicate', '--help'], ['--plugin', '/x', 'frobnicate', '-h'], ['help', 'frobnicate'], ['bench', 'frobnicate', '--help'], ['bench', '--backend', 'cpu', 'frobnicate']]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stdout, '', `${argv.join(' ')} printed help`);
+      assert.match(r.stderr, /^mitosis: E_USAGE: unknown command '(bench )?frobnicate' \((sub)?commands/, argv.join(' '));
+    }
+    const json = await cli('--json', 'frobnicate', '--help');
+    assert.equal(json.code, 2);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'E_USAGE');
+    // Known names still get their help, with exit 0.
+    for (const argv of [['help', 'grow'], ['bench', 'eigen', '--help'], ['plugins', '--plugin', '/x', '--help']]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 0, argv.join(' '));
+      assert.match(r.stdout, /^Usage: mitosis /);
+    }
+  });
+
+  it("every subcommand's help lists the global options, and only the program's", async () => {
+    const leaves: string[][] = [];
+    const walk = (c: Command, path: string[]): void => {
+      for (const sub of c.commands) {
+        if (sub.name() === 'help') continue;
+        leaves.push([...path, sub.name()]);
+        walk(sub, [...path, sub.name()]);
+      }
+    };
+    walk(buildProgram({ stdout: () => undefined, stderr: () => undefined, interactive: false }), []);
+    assert.ok(leaves.length >= 14, leaves.map((l) => l.join(' ')).join(', '));
+    for (const path of leaves) {
+      const r = await cli(...path, '--help');
+      assert.equal(r.code, 0, path.join(' '));
+      const global = r.stdout.split('Global Options:')[1];
+      assert.ok(global !== undefined, `${path.join(' ')} --help has no Global Options`);
+      for (const flag of ['--json', '--verbose', '--plugin <dir>', '--no-discover']) assert.ok(global.includes(flag), `${path.join(' ')}: ${flag}`);
+      assert.doesNotMatch(global, /--steps|--backend/, `${path.join(' ')} lists a parent command's option as global`);
+    }
   });
 
   it('exits 2 on a missing argument and prints one JSON error document with --json', async () => {
@@ -139,6 +179,14 @@ describe('--plugin <dir>', () => {
     assert.equal(doc.error.message, 'no command given');
   });
 
+  it('a directory that does not exist is a usage error (exit 2), not a broken plugin', async () => {
+    const r = await cli('--json', '--no-discover', '--plugin', join(root, 'no-such-dir'), 'plugins');
+    assert.equal(r.code, 2);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(doc.error.code, 'E_USAGE');
+    assert.match(doc.error.message, /No plugin directory .*no-such-dir/);
+  });
+
   it('an unknown option is reported with its name', async () => {
     const r = await cli('--json', 'plugins', '--frobnicate');
     assert.equal(r.code, 2);
@@ -203,13 +251,29 @@ describe('mitosis list', () => {
 });
 
 describe('mitosis validate', () => {
-  it('reports three schema errors in a manifest, each with its pointer, exit 3', async () => {
-    const dir = writeFixturePlugin(root, { name: 'cli-v', manifest: { apiVersion: 9, id: 'x y', contributes: {}, extra: 1 } });
+  it('reports the three schema errors of a manifest, each once with its pointer and what is wrong, exit 3', async () => {
+    // Three mistakes (a wrong apiVersion, an id with a space, an unknown key) and a valid `contributes`.
+    const dir = writeFixturePlugin(root, { name: 'cli-v', manifest: { apiVersion: 9, id: 'x y', contributes: { costModels: ['m'] }, extra: 1 } });
     const r = await cli('--json', 'validate', join(dir, 'package.json'));
     assert.equal(r.code, 3);
-    const doc = JSON.parse(r.stdout) as { error: { code: string; details: { problems: { pointer: string }[] } } };
-    const pointers = doc.error.details.problems.map((p) => p.pointer).sort();
-    assert.deepEqual(pointers, ['/mitosis/apiVersion', '/mitosis/contributes', '/mitosis/extra', '/mitosis/id']);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; details: { problems: { pointer: string; message: string }[] } } };
+    assert.equal(doc.error.code, 'E_PLUGIN_MANIFEST');
+    const problems = [...doc.error.details.problems].sort((a, b) => a.pointer.localeCompare(b.pointer));
+    assert.equal(problems.length, 3, JSON.stringify(problems));
+    assert.deepEqual(problems.map((p) => p.pointer), ['/mitosis/apiVersion', '/mitosis/extra', '/mitosis/id']);
+    assert.match(problems[0]!.message, /constant/);
+    assert.match(problems[1]!.message, /not allowed/);
+    assert.match(problems[2]!.message, /pattern/);
+    // The human form prints one line per problem.
+    const human = await cli('validate', join(dir, 'package.json'));
+    assert.equal(human.stderr.split('\n').filter((l) => l.startsWith('  /mitosis/')).length, 3);
+  });
+
+  it('an empty `contributes` is a fourth problem, reported with its own pointer', async () => {
+    const dir = writeFixturePlugin(root, { name: 'cli-v4', manifest: { apiVersion: 9, id: 'x y', contributes: {}, extra: 1 } });
+    const r = await cli('--json', 'validate', join(dir, 'package.json'));
+    const doc = JSON.parse(r.stdout) as { error: { details: { problems: { pointer: string }[] } } };
+    assert.deepEqual(doc.error.details.problems.map((p) => p.pointer).sort(), ['/mitosis/apiVersion', '/mitosis/contributes', '/mitosis/extra', '/mitosis/id']);
   });
 
   it('accepts a valid document', async () => {

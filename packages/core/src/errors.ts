@@ -30,7 +30,8 @@ export type NasErrorCode =
   | 'E_CHECKPOINT'
   | 'E_NUMERICAL'
   | 'E_DIVERGED'
-  | 'E_RUN_FAILED';
+  | 'E_RUN_FAILED'
+  | 'E_FS_WRITE';
 
 /** JSON-safe details attached to an error. */
 export type NasErrorDetails = Readonly<Record<string, unknown>>;
@@ -90,35 +91,49 @@ export class ConfigValidationError extends NasError {
   }
 }
 
+/** The exit status of each error class: 1 a failed run, 2 a usage or configuration error, 3 a broken plugin. */
+export type ExitCode = 1 | 2 | 3;
+
 /**
- * Exit codes by error class: 2 for anything the user typed or configured wrong, including an unknown method,
- * space, profile or data set id (`E_PLUGIN_UNKNOWN` too: the id is the mistake, not the plugin); 3 for a plugin
- * that is broken (manifest, load, mismatch, conflict); 1 for everything else (a failed run).
+ * The exit code of every error code (a `Record` over the union, so a new code cannot be left unclassified):
+ * 2 for anything the user typed or configured wrong — a flag, a file, a data set, a budget, a backend that is not
+ * available here, and an unknown method, space, profile or data set id (`E_PLUGIN_UNKNOWN` too: the id is the
+ * mistake, not the plugin); 3 for a plugin that is broken (manifest, load, mismatch, conflict, or a method that
+ * returns an invalid plan); 1 for a run that failed (diverged, numerical trouble, a damaged checkpoint, a disk that
+ * refused a write, a final model outside its budget). docs/errors.md lists the same table (a test compares them).
  */
+export const EXIT_CODES: Readonly<Record<NasErrorCode, ExitCode>> = {
+  E_USAGE: 2,
+  E_CONFIG_INVALID: 2,
+  E_CONFIG_READ: 2,
+  E_SPEC_INVALID: 2,
+  E_SHAPE_MISMATCH: 2,
+  E_OPTIONS_INVALID: 2,
+  E_PROFILE_INVALID: 2,
+  E_LUT_MISS: 2,
+  E_UNIT_MISMATCH: 2,
+  E_DATA_INVALID: 2,
+  E_DATA_READ: 2,
+  E_DATA_MISSING: 2,
+  E_MODEL_FORMAT: 2,
+  E_BUDGET_INFEASIBLE: 2,
+  E_BACKEND_UNAVAILABLE: 2,
+  E_PLUGIN_UNKNOWN: 2,
+  E_PLUGIN_MANIFEST: 3,
+  E_PLUGIN_LOAD: 3,
+  E_PLUGIN_MISMATCH: 3,
+  E_PLUGIN_CONFLICT: 3,
+  E_PLAN_INVALID: 3,
+  E_BUDGET_NOT_MET: 1,
+  E_CHECKPOINT: 1,
+  E_NUMERICAL: 1,
+  E_DIVERGED: 1,
+  E_RUN_FAILED: 1,
+  E_FS_WRITE: 1,
+};
+
+/** The exit code of an error ({@link EXIT_CODES}); 1 for anything that is not a NasError (a bug). */
 export function exitCodeFor(error: unknown): number {
   if (!NasError.is(error)) return 1;
-  switch (error.code) {
-    case 'E_USAGE':
-    case 'E_CONFIG_INVALID':
-    case 'E_CONFIG_READ':
-    case 'E_SPEC_INVALID':
-    case 'E_SHAPE_MISMATCH':
-    case 'E_OPTIONS_INVALID':
-    case 'E_PROFILE_INVALID':
-    case 'E_UNIT_MISMATCH':
-    case 'E_DATA_INVALID':
-    case 'E_DATA_READ':
-    case 'E_MODEL_FORMAT':
-    case 'E_DATA_MISSING':
-    case 'E_BUDGET_INFEASIBLE':
-    case 'E_PLUGIN_UNKNOWN':
-      return 2;
-    case 'E_PLUGIN_MANIFEST':
-    case 'E_PLUGIN_LOAD':
-    case 'E_PLUGIN_MISMATCH':
-    case 'E_PLUGIN_CONFLICT':
-      return 3;
-    default:
-      return 1;
-  }
+  return EXIT_CODES[error.code] ?? 1;
 }

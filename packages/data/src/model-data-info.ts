@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NasError, type Dataset, type DatasetSplits } from '@mitosis/core';
+import { NasError, writeFileAtomicSync, type Dataset, type DatasetSplits } from '@mitosis/core';
 
 /** File a model directory keeps what its inputs and outputs mean in (written by every run's final model). */
 export const MODEL_DATA_FILE = 'dataset.json';
@@ -55,7 +55,7 @@ export function modelDataInfo(dataset: string, raw: DatasetSplits): ModelDataInf
 
 /** Writes `info` as `<modelDir>/dataset.json`. */
 export function writeModelDataInfo(modelDir: string, info: ModelDataInfo): void {
-  writeFileSync(join(modelDir, MODEL_DATA_FILE), `${JSON.stringify(info, null, 1)}\n`);
+  writeFileAtomicSync(join(modelDir, MODEL_DATA_FILE), `${JSON.stringify(info, null, 1)}\n`, 'write the model data description');
 }
 
 /** `<modelDir>/dataset.json`, or null when the model has none (models written before it existed). */

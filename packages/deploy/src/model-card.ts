@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NasError, type NetworkSpec } from '@mitosis/core';
+import { NasError, writeFileAtomicSync, type NetworkSpec } from '@mitosis/core';
 import { readModelDataInfo, readModelNormalisation, type ChannelStats, type ModelDataInfo } from '@mitosis/data';
 import { loadModelSource } from '@mitosis/engine';
 import { loadProfile, priceNetwork, type HardwareProfile, type PricedLayer } from '@mitosis/hardware';
@@ -425,7 +425,7 @@ export function modelCardMarkdown(card: ModelCard): string {
 export function writeModelCard(modelDir: string, card: ModelCard): { json: string; md: string } {
   const json = join(modelDir, MODEL_CARD_FILES.json);
   const md = join(modelDir, MODEL_CARD_FILES.md);
-  writeFileSync(json, `${JSON.stringify(card, null, 1)}\n`);
-  writeFileSync(md, modelCardMarkdown(card));
+  writeFileAtomicSync(json, `${JSON.stringify(card, null, 1)}\n`, 'write the model card');
+  writeFileAtomicSync(md, modelCardMarkdown(card), 'write the model card');
   return { json, md };
 }

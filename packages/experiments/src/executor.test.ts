@@ -59,9 +59,9 @@ describe('local executor', () => {
     assert.ok(last?.type === 'finish' && last.progress.done === 12 && last.progress.pending === 0 && last.progress.etaMs === 0);
     for (const t of first.plan.trials) {
       assert.deepEqual(starts(out, t.dir), ['start 0'], t.id);
-      // The trial was given the flags of `mitosis run` and its own directory.
+      // The trial was given the flags of `mitosis run` and its own directory (no --resume: nothing to resume yet).
       const log = readFileSync(join(out, t.dir, TRIAL_FILES.log), 'utf8');
-      assert.match(log, new RegExp(`run ${t.args.join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --json --resume --out ${join(out, t.dir)}`));
+      assert.match(log, new RegExp(`run ${t.args.join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --json --out ${join(out, t.dir)}`));
       assert.deepEqual(JSON.parse(readFileSync(join(out, t.dir, TRIAL_FILES.trial), 'utf8')).id, t.id);
     }
     const results = readResults(out);

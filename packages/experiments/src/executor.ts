@@ -16,14 +16,19 @@ export interface TrialCommand {
 export type TrialCommandFactory = (trial: PlannedTrial, trialDir: string) => TrialCommand;
 
 /**
- * The default trial command: `node <cliMain> run <trial flags> --json --resume --out <trialDir>`, with
- * `globalArgs` (`--no-discover`, `--plugin <dir>`) at the end, where a variadic option cannot swallow `run`.
+ * The default trial command: `node <cliMain> run <trial flags> --json [--resume] --out <trialDir>`, with
+ * `globalArgs` (`--no-discover`, `--plugin <dir>`) at the end. `--resume` is passed once the trial directory
+ * holds a run (its `run.json` or `events.jsonl`), so that a killed trial continues where it stopped; on a
+ * fresh directory `mitosis run --resume` would refuse, having nothing to resume.
  */
 export function mitosisRunCommand(cliMain: string, globalArgs: readonly string[] = []): TrialCommandFactory {
-  return (trial, trialDir) => ({
-    command: process.execPath,
-    args: [cliMain, 'run', ...trial.args, '--json', '--resume', '--out', trialDir, ...globalArgs],
-  });
+  return (trial, trialDir) => {
+    const started = ['run.json', 'events.jsonl'].some((f) => existsSync(join(trialDir, f)));
+    return {
+      command: process.execPath,
+      args: [cliMain, 'run', ...trial.args, '--json', ...(started ? ['--resume'] : []), '--out', trialDir, ...globalArgs],
+    };
+  };
 }
 
 /**
@@ -70,6 +75,8 @@ export type ExecutorEvent =
 export interface ExecutorOptions {
   /** The study directory; trial directories are `<studyDir>/<trial.dir>`. */
   readonly studyDir: string;
+  /** The study's id (the Redis executor names its queue after it). */
+  readonly study?: string;
   /** Trials run at once (default: the number of cores). */
   readonly jobs?: number;
   readonly command: TrialCommandFactory;
@@ -81,6 +88,15 @@ export interface ExecutorOptions {
   /** Lines of the log kept in a failure's outcome (default 15). */
   readonly tailLines?: number;
 }
+
+/**
+ * Runs a study's trials and reports them as {@link runTrials} does: the local executor is `runTrials` itself; the
+ * Redis one (`redisExecutor`) hands them to `mitosis worker` processes. `options.studyDir` holds the results.
+ */
+export type TrialExecutor = (
+  trials: readonly PlannedTrial[],
+  options: ExecutorOptions,
+) => Promise<{ outcomes: TrialOutcome[]; interrupted: boolean }>;
 
 /** The default `--jobs`: one trial per core (the wasm backend is single-threaded). */
 export function defaultJobs(): number {
@@ -96,6 +112,59 @@ export function lastLines(file: string, n: number): string[] {
   } catch {
     return [];
   }
+}
+
+/** A trial process started by {@link launchTrial}. */
+export interface LaunchedTrial {
+  readonly child: ChildProcess;
+  /** When it started (ms since the epoch). */
+  readonly since: number;
+  /** Settles when the process has exited (or could not start: exit code and signal null). */
+  readonly exited: Promise<{ readonly exitCode: number | null; readonly signal: string | null; readonly wallMs: number }>;
+}
+
+/**
+ * Starts one trial in `dir` (absolute) the way every executor does: creates the directory, writes `trial.json`,
+ * removes a stale `exit.json`, and runs `command` with stdout and stderr appended to `trial.log` after a header
+ * line (`# <time> <command line>`). `MITOSIS_PARENT_PID` is this process, so the trial stops when it is gone.
+ */
+export function launchTrial(trial: PlannedTrial, dir: string, command: TrialCommandFactory, extraEnv: Readonly<Record<string, string>> = {}): LaunchedTrial {
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, TRIAL_FILES.trial), `${JSON.stringify({ format: 'mitosis-trial', version: 1, ...trial }, null, 2)}\n`);
+  rmSync(join(dir, TRIAL_FILES.exit), { force: true });
+  const cmd = command(trial, dir);
+  const fd = openSync(join(dir, TRIAL_FILES.log), 'a');
+  writeSync(fd, `# ${new Date().toISOString()} ${[cmd.command, ...cmd.args].join(' ')}\n`);
+  const since = Date.now();
+  const child = spawn(cmd.command, [...cmd.args], {
+    stdio: ['ignore', fd, fd],
+    // The trial watches this pid and stops when the executor is gone (a SIGKILL of compare must not leave an
+    // orphan writing into the trial directory that a re-run will take over).
+    env: { ...process.env, MITOSIS_PARENT_PID: String(process.pid), ...extraEnv, ...(cmd.env ?? {}) },
+  });
+  const exited = new Promise<{ exitCode: number | null; signal: string | null; wallMs: number }>((resolveExit) => {
+    let settled = false;
+    const finish = (exitCode: number | null, signal: string | null): void => {
+      if (settled) return;
+      settled = true;
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      resolveExit({ exitCode, signal, wallMs: Date.now() - since });
+    };
+    child.on('error', (error) => {
+      try {
+        writeSync(fd, `# could not start the trial: ${error.message}\n`);
+      } catch {
+        // the log is closed
+      }
+      finish(null, null);
+    });
+    child.on('close', (code, signal) => finish(code, signal));
+  });
+  return { child, since, exited };
 }
 
 /**
@@ -153,74 +222,40 @@ export async function runTrials(
     };
   };
 
-  const runOne = (trial: PlannedTrial): Promise<void> =>
-    new Promise((resolveRun) => {
-      const dir = dirOf(trial);
-      mkdirSync(dir, { recursive: true });
-      writeFileAtomic(join(dir, TRIAL_FILES.trial), `${JSON.stringify({ format: 'mitosis-trial', version: 1, ...trial }, null, 2)}\n`);
-      rmSync(join(dir, TRIAL_FILES.exit), { force: true });
-      const cmd = options.command(trial, dir);
-      const fd = openSync(logOf(trial), 'a');
-      writeSync(fd, `# ${new Date().toISOString()} ${[cmd.command, ...cmd.args].join(' ')}\n`);
-      const since = Date.now();
-      let child: ChildProcess;
-      let settled = false;
-      const finish = (exitCode: number | null, signal: string | null): void => {
-        if (settled) return;
-        settled = true;
-        running.delete(child);
-        try {
-          closeSync(fd);
-        } catch {
-          // already closed
-        }
-        const wallMs = Date.now() - since;
-        const ok = trialDone(dir);
-        // Ctrl-C reaches the trials (same process group) before the study's own handler: a trial stopped by
-        // SIGINT / SIGTERM / SIGHUP was interrupted, not broken, and resumes on the next run.
-        const stopped = signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP' || exitCode === 130 || exitCode === 143;
-        const status: TrialStatus = ok ? 'done' : aborted || stopped ? 'interrupted' : 'failed';
-        if (ok) {
-          done++;
-          durations.push(wallMs);
-        } else {
-          if (status === 'failed') {
-            failed++;
-            durations.push(wallMs);
-          }
-          writeFileAtomic(join(dir, TRIAL_FILES.exit), `${JSON.stringify({ status, exitCode, signal, wallMs }, null, 2)}\n`);
-        }
-        const outcome: TrialOutcome = {
-          trial,
-          status,
-          exitCode,
-          signal,
-          wallMs,
-          log: logOf(trial),
-          logTail: ok ? [] : lastLines(logOf(trial), tailLines),
-        };
-        outcomes.push(outcome);
-        options.onEvent?.({ type: 'finish', outcome, progress: progress() });
-        resolveRun();
-      };
-      child = spawn(cmd.command, [...cmd.args], {
-        stdio: ['ignore', fd, fd],
-        // The trial watches this pid and stops when the executor is gone (a SIGKILL of compare must not leave an
-        // orphan writing into the trial directory that a re-run will take over).
-        env: { ...process.env, MITOSIS_PARENT_PID: String(process.pid), ...(cmd.env ?? {}) },
-      });
-      running.set(child, { trial, since });
-      child.on('error', (error) => {
-        try {
-          writeSync(fd, `# could not start the trial: ${error.message}\n`);
-        } catch {
-          // the log is closed
-        }
-        finish(null, null);
-      });
-      child.on('close', (code, signal) => finish(code, signal));
-      options.onEvent?.({ type: 'start', trial, progress: progress() });
-    });
+  const runOne = async (trial: PlannedTrial): Promise<void> => {
+    const dir = dirOf(trial);
+    const proc = launchTrial(trial, dir, options.command);
+    running.set(proc.child, { trial, since: proc.since });
+    options.onEvent?.({ type: 'start', trial, progress: progress() });
+    const { exitCode, signal, wallMs } = await proc.exited;
+    running.delete(proc.child);
+    const ok = trialDone(dir);
+    // Ctrl-C reaches the trials (same process group) before the study's own handler: a trial stopped by
+    // SIGINT / SIGTERM / SIGHUP was interrupted, not broken, and resumes on the next run.
+    const stopped = signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP' || exitCode === 130 || exitCode === 143;
+    const status: TrialStatus = ok ? 'done' : aborted || stopped ? 'interrupted' : 'failed';
+    if (ok) {
+      done++;
+      durations.push(wallMs);
+    } else {
+      if (status === 'failed') {
+        failed++;
+        durations.push(wallMs);
+      }
+      writeFileAtomic(join(dir, TRIAL_FILES.exit), `${JSON.stringify({ status, exitCode, signal, wallMs }, null, 2)}\n`);
+    }
+    const outcome: TrialOutcome = {
+      trial,
+      status,
+      exitCode,
+      signal,
+      wallMs,
+      log: logOf(trial),
+      logTail: ok ? [] : lastLines(logOf(trial), tailLines),
+    };
+    outcomes.push(outcome);
+    options.onEvent?.({ type: 'finish', outcome, progress: progress() });
+  };
 
   const onAbort = (): void => {
     aborted = true;

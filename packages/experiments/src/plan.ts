@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { NasError, readJsonFile, validateAgainst } from '@mitosis/core';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { NasError, readJsonFile, validateAgainst, writeFileAtomicSync } from '@mitosis/core';
 import { budgetArgument, type StudyBudget } from './budget.js';
 import { shortHash } from './canonical.js';
 import { resolveSpace, type ResolvedSpace } from './space-ref.js';
@@ -69,7 +69,7 @@ export const TRIAL_FILES = {
  * same trial in two studies shares its results when both use one study directory.
  */
 export function trialConfig(
-  space: ResolvedSpace,
+  space: Pick<ResolvedSpace, 'content'>,
   t: Pick<PlannedTrial, 'method' | 'options' | 'budget' | 'device' | 'seed' | 'rounds' | 'data'>,
 ): unknown {
   return {
@@ -82,6 +82,31 @@ export function trialConfig(
     rounds: t.rounds,
     data: t.data,
   };
+}
+
+/**
+ * The flags of `mitosis run` for a trial's configuration on the space file `spaceFile` (without `--out`,
+ * `--resume` and `--json`): the only arguments a trial is ever given, so that a worker can rebuild them from the
+ * configuration instead of trusting a list it was sent.
+ */
+export function trialArgs(
+  t: Pick<PlannedTrial, 'method' | 'options' | 'budget' | 'device' | 'seed' | 'rounds' | 'data'>,
+  spaceFile: string,
+): string[] {
+  return [
+    '--method',
+    t.method,
+    ...(Object.keys(t.options).length > 0 ? ['--method-options', JSON.stringify(t.options)] : []),
+    '--space',
+    spaceFile,
+    '--budget',
+    budgetArgument(t.budget),
+    ...(t.device === null ? [] : ['--profile', t.device]),
+    ...(t.rounds === null ? [] : ['--rounds', String(t.rounds)]),
+    '--seed',
+    String(t.seed),
+    ...(t.data === null ? [] : ['--data', t.data]),
+  ];
 }
 
 /**
@@ -114,20 +139,7 @@ export function expandStudy(study: Study, env: NodeJS.ProcessEnv = process.env):
           };
           const armSpace = spaceOf(m.space);
           const id = shortHash(trialConfig(armSpace, base));
-          const args = [
-            '--method',
-            m.id,
-            ...(Object.keys(m.options).length > 0 ? ['--method-options', JSON.stringify(m.options)] : []),
-            '--space',
-            armSpace.file,
-            '--budget',
-            budgetArgument(budget),
-            ...(device === null ? [] : ['--profile', device]),
-            ...(study.rounds === undefined ? [] : ['--rounds', String(study.rounds)]),
-            '--seed',
-            String(seed),
-            ...(study.data === undefined ? [] : ['--data', study.data]),
-          ];
+          const args = trialArgs(base, armSpace.file);
           trials.push({ id, dir: join(STUDY_FILES.trials, id), label: m.label, ...base, args });
         }
       }
@@ -159,11 +171,12 @@ export function expandStudy(study: Study, env: NodeJS.ProcessEnv = process.env):
   };
 }
 
-/** Writes a file through a temporary sibling and a rename, so a reader never sees half of it. */
+/**
+ * Writes a file atomically and durably (core's `writeFileAtomicSync`: temporary sibling, fsync, rename, folder
+ * fsync), so a reader never sees half of it; failures are `E_FS_WRITE` naming the file.
+ */
 export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, text, `write ${basename(file)}`);
 }
 
 /** Writes `study.json` (the normalised study) and `plan.json` into the study directory, creating it. */

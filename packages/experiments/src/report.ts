@@ -1,6 +1,6 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { COST_UNITS, type CostUnit } from '@mitosis/core';
+import { COST_UNITS, fileSystemError, type CostUnit } from '@mitosis/core';
 import { formatBudget, formatCount, type StudyBudget } from './budget.js';
 import { formatDuration } from './executor.js';
 import { readPlan, STUDY_FILES, writeFileAtomic, type StudyPlan } from './plan.js';
@@ -331,7 +331,9 @@ export function buildReport(studyDir: string, plan: StudyPlan, results: StudyRes
         formatBudget(r.budget),
         deviceName(r.device),
         String(r.seed),
-        r.status === 'failed' ? `failed (exit ${r.exitCode ?? 'signal'})` : 'not finished',
+        r.status === 'failed'
+          ? `failed (exit ${r.exitCode ?? 'signal'})${r.error === null ? '' : `: ${r.error.length > 160 ? `${r.error.slice(0, 157)}...` : r.error}`}`
+          : 'not finished',
         `${r.dir}/trial.log`,
       ]),
     });
@@ -433,13 +435,17 @@ export async function writeReport(studyDir: string): Promise<ReportFiles> {
   const results = writeResults(studyDir, plan);
   const report = buildReport(studyDir, plan, results);
   const plotDir = join(studyDir, STUDY_FILES.plots);
-  rmSync(plotDir, { recursive: true, force: true });
-  mkdirSync(plotDir, { recursive: true });
+  try {
+    rmSync(plotDir, { recursive: true, force: true });
+    mkdirSync(plotDir, { recursive: true });
+  } catch (error) {
+    throw fileSystemError(error, plotDir, 'write the report plots');
+  }
   const svgs = new Map<string, string>();
   for (const p of report.plots) {
     const svg = await renderSvg(p.spec);
     svgs.set(p.file, svg);
-    writeFileSync(join(studyDir, p.file), `${svg}\n`);
+    writeFileAtomic(join(studyDir, p.file), `${svg}\n`);
   }
   const markdown = join(studyDir, STUDY_FILES.reportMd);
   const html = join(studyDir, STUDY_FILES.reportHtml);

@@ -41,6 +41,8 @@ export interface ResultRow {
   readonly widths: Readonly<Record<string, number>>;
   /** For failed trials: the exit code of the last attempt. */
   readonly exitCode: number | null;
+  /** For failed trials: the error recorded with the failure (`exit.json`'s `error`; the Redis executor writes one). */
+  readonly error: string | null;
 }
 
 /** `results.json`. */
@@ -122,6 +124,7 @@ export function collectResults(studyDir: string, plan: StudyPlan): StudyResults 
       wallMs: num(summary['wallMs']),
       widths,
       exitCode: status === 'failed' ? num(exit['exitCode']) : null,
+      error: status === 'failed' && typeof exit['error'] === 'string' ? exit['error'] : null,
     };
   });
   const count = (s: ResultStatus): number => trials.filter((r) => r.status === s).length;
@@ -139,7 +142,8 @@ export function collectResults(studyDir: string, plan: StudyPlan): StudyResults 
 /**
  * A trial's accuracy per round from its `events.jsonl`: the `seed` event (round 0), every `round` event and
  * a `final` event, in that order. Unreadable lines are skipped (a killed run may leave half a line); a round
- * logged twice (a resumed run repeats the round it was killed in) keeps its last record.
+ * logged twice (a resumed run repeats the round it was killed in) keeps its last record, and a `resume` event of
+ * round R drops the records logged after round R before it (a `start` event, everything before it).
  */
 export function readRoundCurve(trialDir: string): RoundPoint[] {
   const file = join(trialDir, TRIAL_FILES.events);
@@ -155,6 +159,11 @@ export function readRoundCurve(trialDir: string): RoundPoint[] {
     }
     const type = e['type'];
     const round = num(e['round']);
+    // The log is append-only: a `start` begins it afresh; a `resume` of round R drops what was logged after R.
+    if (type === 'start') byKey.clear();
+    if (type === 'resume' && round !== null) {
+      for (const [key, point] of byKey) if (point.type === 'final' || point.round > round) byKey.delete(key);
+    }
     if ((type !== 'seed' && type !== 'round' && type !== 'final') || round === null) continue;
     byKey.set(`${type}:${round}`, { type, round, epochs: num(e['epochs']), valAccuracy: num(e['valAccuracy']), testAccuracy: num(e['testAccuracy']) });
   }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NasError } from '@mitosis/core';
-import { runTrials, type ExecutorEvent, type TrialCommandFactory, type TrialOutcome } from './executor.js';
+import { runTrials, type ExecutorEvent, type TrialCommandFactory, type TrialExecutor, type TrialOutcome } from './executor.js';
 import { expandStudy, STUDY_FILES, writePlan, type StudyPlan } from './plan.js';
 import { writeReport, type ReportFiles } from './report.js';
 import { writeResults, type StudyResults } from './results.js';
@@ -21,6 +21,8 @@ export interface RunStudyOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Passed to the executor (tests shorten it). */
   readonly killGraceMs?: number;
+  /** Runs the trials (default {@link runTrials}, the local executor; `redisExecutor` for many machines). */
+  readonly executor?: TrialExecutor;
 }
 
 /** What a study invocation did. */
@@ -86,8 +88,10 @@ export async function runStudy(study: Study, options: RunStudyOptions): Promise<
   try {
     writePlan(studyDir, study, plan);
     options.onPlan?.(plan);
-    const { outcomes, interrupted } = await runTrials(plan.trials, {
+    const execute = options.executor ?? runTrials;
+    const { outcomes, interrupted } = await execute(plan.trials, {
       studyDir,
+      study: plan.study,
       command: options.command,
       ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -1,5 +1,6 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import {
+  cloneJson,
   COST_UNITS,
   ConfigValidationError,
   NasError,
@@ -118,7 +119,7 @@ const isPathLike = (ref: string): boolean => ref.endsWith('.json') || ref.includ
  */
 export function parseStudy(doc: unknown, source: string): Study {
   // Validate a copy: ajv fills defaults in place and the caller's document stays as given.
-  const raw = validateAgainst<Record<string, unknown>>(studySchema, structuredClone(doc), { source, what: 'study' });
+  const raw = validateAgainst<Record<string, unknown>>(studySchema, cloneJson(doc, source), { source, what: 'study' });
   const methodsIn = raw['methods'] as { id: string; options: Record<string, unknown>; label?: string; space?: string }[];
   const problems: ConfigProblem[] = [];
   const labels = new Map<string, number>();

@@ -1,4 +1,5 @@
 export * from './space/search-space.js';
+export * from './space/cell-space.js';
 export * from './run/budget.js';
 export * from './run/event-log.js';
 export * from './run/checkpoint.js';
@@ -10,3 +11,4 @@ export * from './run/plan-policy.js';
 export * from './run/scores.js';
 export * from './run/stages.js';
 export * from './run/run-method.js';
+export * from './run/shrink.js';

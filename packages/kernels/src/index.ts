@@ -1,4 +1,5 @@
 export * from './wasm-backend.js';
+export * from './tfjs-warnings.js';
 export * from './install-wasm-kernels.js';
 export * from './conv-backprop.js';
 export * from './depthwise-filter-grad.js';

@@ -7,6 +7,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 import { installWasmKernels } from './install-wasm-kernels.js';
+// Imported for its effect: TF.js's "install tfjs-node" banner and other console warnings stay off.
+import './tfjs-warnings.js';
 
 let pathsSet = false;
 

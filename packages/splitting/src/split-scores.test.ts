@@ -50,8 +50,8 @@ test('computeSplitScores: check D through a solver, JSON-ready output', async ()
 /**
  * `solver`'s results with every λ scaled by (1 + δ) and each v_min turned by θ towards v_max (orthogonal to it),
  * so that the errors benchmarkEigen must report are known exactly: relative λ error δ, |cos| = cos θ for v_min,
- * 1 for v_max. (Agreement between independent real solvers is checked over `mitosis bench eigen` in
- * test/src/integration/bench-eigen.test.ts; check F of the Rayleigh update lives in plugins/eigen-rayleigh.)
+ * 1 for v_max. (Agreement between independent real solvers, dense and Lanczos, is checked over `mitosis bench eigen`
+ * in test/src/integration/cli-json.test.ts; check F of the Rayleigh update is tested in plugins/eigen-rayleigh.)
  */
 function offBy(solver: EigenSolver, id: string, delta: number, theta: number): EigenSolver {
   return {

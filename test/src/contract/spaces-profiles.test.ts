@@ -12,8 +12,20 @@ const spaces = readdirSync(join(repoRoot, 'search-spaces')).filter((f) => f.ends
 const profiles = readdirSync(join(repoRoot, 'hardware-profiles')).filter((f) => f.endsWith('.json'));
 
 describe('shipped search spaces and hardware profiles (contract)', () => {
-  it('ships the eight search spaces and five profiles the docs name', () => {
-    assert.deepEqual(spaces.map((f) => basename(f, '.json')).sort(), ['convnet-fashion', 'convnet-fashion-quick', 'convnet-mnist', 'mlp-mnist', 'mobilenetv1-cifar', 'mobilenetv2-cifar', 'refnet-32', 'toy-1d']);
+  it('ships the eleven search spaces and five profiles the docs name', () => {
+    assert.deepEqual(spaces.map((f) => basename(f, '.json')).sort(), [
+      'cell-cifar',
+      'cell-fashion',
+      'cell-fashion-quick',
+      'convnet-fashion',
+      'convnet-fashion-quick',
+      'convnet-mnist',
+      'mlp-mnist',
+      'mobilenetv1-cifar',
+      'mobilenetv2-cifar',
+      'refnet-32',
+      'toy-1d',
+    ]);
     for (const id of ['pixel1-cpu', 'note10-cpu', 'myriad-vpu', 'hexagon-dsp', 'local']) assert.ok(profiles.includes(`${id}.json`), id);
   });
 

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { readRunEvents } from '@mitosis/growth';
 import { repoRoot, tempDir } from './growth-helpers.js';
 
 // `mitosis compare` end to end: the real CLI runs the shipped quick study on real Fashion-MNIST, trials are real
@@ -93,15 +94,12 @@ const readResults = (dir: string): Results => JSON.parse(readFileSync(join(dir, 
 /** A result row without its timing. */
 const untimed = ({ wallMs: _w, ...rest }: ResultRow): Omit<ResultRow, 'wallMs'> => rest;
 
-/** A trial's events without their timings (`timeMs`, `imagesPerSecond`). */
+/** A trial's events (as the run's readers see an append-only log) without their timings (`timeMs`, `imagesPerSecond`). */
 function untimedEvents(trialDir: string): unknown[] {
-  return readFileSync(join(trialDir, 'events.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const { timeMs: _t, imagesPerSecond: _i, ...rest } = JSON.parse(l) as Record<string, unknown>;
-      return rest;
-    });
+  return readRunEvents(join(trialDir, 'events.jsonl')).map((e) => {
+    const { timeMs: _t, imagesPerSecond: _i, ...rest } = e;
+    return rest;
+  });
 }
 
 /** Whether a trial directory holds a finished round's checkpoint (`checkpoints/round-NNN`, renamed into place). */

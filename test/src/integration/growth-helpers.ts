@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry, loadPlugins, type WeightMap } from '@mitosis/core';
+import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry, ShrinkerRegistry, loadPlugins, type WeightMap } from '@mitosis/core';
 import type { RunServices } from '@mitosis/growth';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import type { RunEvent } from '@mitosis/growth';
+import { readRunEvents, type RunEvent } from '@mitosis/growth';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -18,6 +18,7 @@ export function workspaceServices(): Promise<RunServices> {
     growers: container.get(GrowerRegistry),
     pruners: container.get(PrunerRegistry),
     resizers: container.get(ResizerRegistry),
+    shrinkers: container.get(ShrinkerRegistry),
     costModels: container.get(CostModelRegistry),
     eigenSolvers: container.get(EigenSolverRegistry),
   }));
@@ -37,26 +38,21 @@ export function weightMap(entries: Record<string, { shape: number[]; data: numbe
 
 export const repoRoot = repo;
 
-/** Events of a run directory (lines cut by a kill are skipped). */
+/**
+ * Events of a run directory as the run's readers see them (`readRunEvents`: lines cut by a kill are skipped, and
+ * what a resumed run logged again replaces what it had logged after the checkpoint it resumed from).
+ */
 export function readEvents(runDir: string): RunEvent[] {
-  const file = join(runDir, 'events.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as RunEvent];
-      } catch {
-        return []; // a line being written while we poll
-      }
-    });
+  return readRunEvents(join(runDir, 'events.jsonl'));
 }
 
-/** Runs the CLI; with `killWhen`, polls it and sends SIGKILL once it holds. Resolves the exit code or signal. */
-export function runCliProcess(args: string[], killWhen?: () => boolean): Promise<number | string> {
+/**
+ * Runs the CLI (with `env` added to the environment); with `killWhen`, polls it and sends SIGKILL once it holds.
+ * Resolves the exit code or signal.
+ */
+export function runCliProcess(args: string[], killWhen?: () => boolean, env?: Readonly<Record<string, string>>): Promise<number | string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = killWhen === undefined ? undefined : setInterval(() => killWhen() && child.kill('SIGKILL'), 20);

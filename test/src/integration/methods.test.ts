@@ -55,6 +55,23 @@ describe('methods (integration)', () => {
     }
   });
 
+  it('finalPhase retrain re-initialises the found architecture and trains it from scratch for the epochs left', async () => {
+    const services = await workspaceServices();
+    const space: SearchSpace = { ...tiny, finalEpochs: 1 };
+    const budget = parseBudget('35kmacs');
+    const run = async (finalPhase: 'continue' | 'retrain', out: string) =>
+      runMethod({ space: { ...space, finalPhase }, method: 'energy-aware', rounds: 2, budget, out: join(dir, out), seed: 4, quiet: true }, services);
+    const kept = await run('continue', 'final-continue');
+    const fresh = await run('retrain', 'final-retrain');
+    // The search is the same (same seed, same rounds), so the architecture is too; only the last phase differs.
+    assert.deepEqual(fresh.widths, kept.widths);
+    assert.equal(fresh.epochs.total, kept.epochs.total);
+    const finalOf = (d: string): RunEvent | undefined => readEvents(join(dir, d)).find((e) => e.type === 'final');
+    assert.equal((finalOf('final-retrain') as { retrained?: boolean } | undefined)?.retrained, true);
+    assert.equal((finalOf('final-continue') as { retrained?: boolean } | undefined)?.retrained, undefined);
+    assert.notEqual(fresh.final.trainLoss, kept.final.trainLoss);
+  });
+
   it('convnet-mnist at 400k MACs: every baseline and splitting method ends within [90 %, 100 %] of the target with equal epochs', async (t) => {
     const services = await workspaceServices();
     const epochs = new Set<number>();

@@ -30,24 +30,29 @@ describe('toy-1d (§9 C): splitting escapes a strict parametric local minimum', 
     assert.ok(summary.final.trainLoss < 1e-6, `loss ${summary.final.trainLoss}`);
   });
 
-  it('over 20 seeds, s2d always escapes; random directions and fresh neurons are compared (see diagnostics)', async (t) => {
+  // Three seeds each keep the two claims (the s2d escape does not depend on the seed; a fresh random neuron at
+  // the same place does not escape) at 6 runs instead of 60: random-split, which escapes as s2d does and fed only
+  // a diagnostic, is no longer run.
+  it('over 3 seeds, s2d always escapes and ends below a fresh random neuron', async (t) => {
     const services = await workspaceServices();
     const fast = { ...space, fineTune: { ...space.fineTune, epochs: 1500 } };
-    const outcome: Record<string, number[]> = { s2d: [], 'random-split': [], 'random-neuron': [] };
+    const seeds = [0, 1, 2];
+    const outcome: Record<string, number[]> = { s2d: [], 'random-neuron': [] };
     for (const grower of Object.keys(outcome)) {
-      for (let seed = 0; seed < 20; seed++) {
+      for (const seed of seeds) {
         const s = await grow(
           { space: fast, grower, growerOptions: { selection: 'top-k', k: 1 }, rounds: 1, out: `${dir}/${grower}-${seed}`, seed, quiet: true, initial: { spec: space.seed, weights: localMinimum } },
           services,
         );
+        assert.equal(s.widths['hidden'], 2, `${grower} seed ${seed}`);
         outcome[grower]!.push(s.final.trainLoss);
       }
     }
     const solved = (g: string): number => outcome[g]!.filter((l) => l < 1e-6).length;
-    const median = (g: string): number => [...outcome[g]!].sort((a, b) => a - b)[10]!;
-    for (const g of Object.keys(outcome)) t.diagnostic(`${g}: ${solved(g)}/20 seeds below 1e-6, median final loss ${median(g).toExponential(2)}`);
-    assert.equal(solved('s2d'), 20);
-    assert.ok(solved('s2d') >= solved('random-neuron'));
-    assert.ok(median('s2d') <= median('random-neuron'));
+    const median = (g: string): number => [...outcome[g]!].sort((a, b) => a - b)[1]!;
+    for (const g of Object.keys(outcome)) t.diagnostic(`${g}: ${solved(g)}/${seeds.length} seeds below 1e-6, median final loss ${median(g).toExponential(2)}`);
+    assert.equal(solved('s2d'), seeds.length);
+    assert.ok(solved('s2d') > solved('random-neuron'), 'a fresh random neuron escaped as often as s2d: the minimum is not a test of splitting');
+    assert.ok(median('s2d') < median('random-neuron'));
   });
 });

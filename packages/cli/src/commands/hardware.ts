@@ -98,7 +98,7 @@ export function registerProfileCommand(program: Command, io: Io): void {
     .option('--space <id|file>', 'measure the ops of this search space (seed and widened variants) instead of a sampled set')
     .option('--variants <n>', 'architectures drawn from the space', '12')
     .option('--warmup <n>', 'untimed runs per op', '3')
-    .option('--repeats <n>', 'timed runs per op', '15')
+    .option('--repeats <n>', 'timed runs per op (onnxruntime: 40 unless given)', '15')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu (TF.js runtime)', 'wasm')
     .option('--runtime <name>', 'tfjs (the --backend) or onnxruntime (CPU execution provider, the runtime of an exported model.onnx)', 'tfjs')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (recorded in the profile)', '1')
@@ -111,7 +111,8 @@ export function registerProfileCommand(program: Command, io: Io): void {
           deviceId: flags.deviceId,
           out: flags.out,
           warmup: integerFlag('--warmup', flags.warmup),
-          repeats: integerFlag('--repeats', flags.repeats, 1),
+          // ORT runs of these small networks take tenths of a millisecond: more repeats steady the medians on a shared CPU.
+          repeats: command.getOptionValueSource('repeats') === 'default' ? 40 : integerFlag('--repeats', flags.repeats, 1),
           threads: integerFlag('--threads', flags.threads, 1),
           ...(space === undefined ? {} : { space }),
         });
@@ -139,13 +140,14 @@ export function registerBenchProfileCommand(bench: Command, io: Io): void {
     .description('whole-network latency of random architectures measured here vs predicted by a profile (Kendall τ, MdAPE)')
     .option('--profile <id|file>', 'profile to check (made on this machine)', 'local')
     .option('--count <n>', 'random architectures', '30')
-    .option('--repeats <n>', 'timed runs per network', '15')
+    .option('--repeats <n>', 'timed runs per network (onnxruntime: 40 unless given)', '15')
     .option('--runtime <name>', 'where to measure: tfjs (wasm) or onnxruntime (CPU execution provider)', 'tfjs')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', '1')
     .action(async (flags: { profile: string; count: string; repeats: string; runtime: string; threads: string }, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const count = integerFlag('--count', flags.count, 2);
-      const repeats = integerFlag('--repeats', flags.repeats, 1);
+      const ort = runtimeOption(flags.runtime) === 'onnxruntime';
+      const repeats = ort && command.getOptionValueSource('repeats') === 'default' ? 40 : integerFlag('--repeats', flags.repeats, 1);
       const r =
         runtimeOption(flags.runtime) === 'onnxruntime'
           ? await validateOrtProfile({ profile: flags.profile, count, repeats, threads: integerFlag('--threads', flags.threads, 1) })

@@ -26,7 +26,7 @@ interface PluginInfo {
 export function registerPluginsCommand(program: Command, io: Io): void {
   program
     .command('plugins')
-    .description('list installed plugins, the methods by kind (growers, pruners, resizers), cost models and eigen solvers')
+    .description('list installed plugins, the methods by kind (growers, pruners, resizers, shrinkers), cost models and eigen solvers')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { container, plugins } = await pluginContainer(options, io);

@@ -1,10 +1,15 @@
 import type { Command } from 'commander';
-import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry } from '@mitosis/core';
-import { loadSearchSpace, parseBudget, runMethod, type RunServices, type RunSummary } from '@mitosis/growth';
+import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry, ShrinkerRegistry } from '@mitosis/core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { NasError } from '@mitosis/core';
+import { loadSearchSpace, parseBudget, runMethod, type RunServices } from '@mitosis/growth';
 import { loadModelSource, useBackend } from '@mitosis/engine';
 import { integerFlag, jsonFlag } from '../flags.js';
 import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer } from '../plugin-context.js';
+import { writeRunOnnx } from './export.js';
+import { formatRunEvent, renderSummary } from '../run-output.js';
 
 /** Flags shared by `mitosis run` and `mitosis grow`. */
 export interface RunFlags {
@@ -14,31 +19,12 @@ export interface RunFlags {
   rounds?: string;
   out?: string;
   resume?: boolean;
+  resumeRound?: string;
   force?: boolean;
   seed?: string;
   data?: string;
   from?: string;
   backend: string;
-}
-
-function render(s: RunSummary): string {
-  const acc = s.final.testAccuracy === null ? `test loss ${s.final.testLoss.toFixed(4)}` : `test accuracy ${(100 * s.final.testAccuracy).toFixed(2)}%`;
-  const cost = Object.entries(s.cost)
-    .map(([k, v]) => `${k} ${v === null || v === undefined ? 'n/a' : Number(v.toPrecision(4))}`)
-    .join(', ');
-  const budget =
-    s.budget === null
-      ? ''
-      : `; budget ${s.budget.value} ${s.budget.unit}: ${s.budgetUsed === null ? 'n/a' : `${(100 * s.budgetUsed).toFixed(1)}% used`}${s.budgetMet === false ? ' — NOT MET' : ''}`;
-  return [
-    `${s.kind === 'grower' ? 'grew' : s.kind === 'pruner' ? 'pruned' : 'resized'} ${s.space} with ${s.method}: ${s.rounds} round(s), stopped by ${s.stopReason}, ${s.epochs.total} epochs`,
-    `  ${acc}; ${cost}${budget}`,
-    `  widths: ${Object.entries(s.widths).map(([k, v]) => `${k}=${v}`).join(' ')}`,
-    `  model:   ${s.model}`,
-    `  log:     ${s.log}`,
-    `  summary: ${s.summary}`,
-    '',
-  ].join('\n');
 }
 
 /** Adds the flags every run takes. */
@@ -50,6 +36,7 @@ export function withRunFlags(command: Command): Command {
     .option('--rounds <n>', "rounds of score → plan → apply → fine-tune (default: the space's)")
     .option('--out <dir>', 'run directory (default runs/<space>-<method>)')
     .option('--resume', 'continue the run in --out from its last finished round (starts one when there is none)')
+    .option('--resume-round <n>', 'with --resume: continue from round n\'s checkpoint (when the last one is damaged; later rounds run again)')
     .option('--force', 'start over in an --out that already holds a run')
     .option('--seed <n>', "random seed (default: the space's)")
     .option('--data <id|path>', "use this data set instead of the space's (e.g. a CIFAR-10 binary directory)")
@@ -68,6 +55,9 @@ export async function executeRun(
   only?: 'grower',
 ): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
+  if (flags.force === true && flags.resume === true) {
+    throw new NasError('E_USAGE', '--force (start over) and --resume (continue) exclude each other', { options: ['--force', '--resume'] });
+  }
   const { space: loaded } = loadSearchSpace(flags.space);
   const space = flags.data === undefined ? loaded : { ...loaded, data: { ...loaded.data, dataset: flags.data, options: {} } };
   const budget = flags.budget === undefined ? undefined : parseBudget(flags.budget);
@@ -80,6 +70,7 @@ export async function executeRun(
     growers: container.get(GrowerRegistry),
     pruners: container.get(PrunerRegistry),
     resizers: container.get(ResizerRegistry),
+    shrinkers: container.get(ShrinkerRegistry),
     costModels: container.get(CostModelRegistry),
     eigenSolvers: container.get(EigenSolverRegistry),
   };
@@ -89,6 +80,12 @@ export async function executeRun(
   if (options.json !== true) io.stderr(`backend: ${backend.backend} (${backend.detail})\n`);
   const seed = (flags.seed === undefined ? undefined : integerFlag('--seed', flags.seed)) ?? space.defaults.seed;
   const initial = flags.from === undefined ? undefined : await loadModelSource(flags.from, seed);
+  const out = flags.out ?? `runs/${space.id}-${id}`;
+  const rounds = (flags.rounds === undefined ? undefined : integerFlag('--rounds', flags.rounds)) ?? space.defaults.rounds;
+  // Never silently: say what --force is about to remove.
+  if (flags.force === true && existsSync(join(out, 'run.json'))) io.stderr(`--force: replacing the run in ${out}\n`);
+  const shrinker = services.shrinkers?.has(id) === true;
+  const line = { unit: budget?.unit ?? (profile === undefined ? 'macs' : 'ms'), budget: budget ?? null, rounds } as const;
   const summary = await runMethod(
     {
       space,
@@ -96,30 +93,43 @@ export async function executeRun(
       methodOptions,
       ...(profile === undefined ? {} : { profile }),
       ...(budget === undefined ? {} : { budget }),
-      rounds: (flags.rounds === undefined ? undefined : integerFlag('--rounds', flags.rounds)) ?? space.defaults.rounds,
-      out: flags.out ?? `runs/${space.id}-${id}`,
+      rounds,
+      out,
       resume: flags.resume === true,
+      ...(flags.resumeRound === undefined ? {} : { resumeRound: integerFlag('--resume-round', flags.resumeRound) }),
       force: flags.force === true,
       seed,
       ...(initial === undefined ? {} : { initial }),
       quiet: options.json === true || !io.interactive,
     },
     services,
-    { onMessage: (m) => io.stderr(`${m}\n`) },
+    {
+      onMessage: (m) => io.stderr(`${m}\n`),
+      // One line per phase on stderr (stdout stays the result, one JSON document with --json). A shrinker's
+      // search logs cells, not channel changes, and prints its own line per iteration.
+      onEvent: (e) => {
+        if (shrinker) return;
+        const text = formatRunEvent(e, line);
+        if (text !== null) io.stderr(`${text}\n`);
+      },
+    },
   );
-  emit(io, options, summary, () => render(summary));
+  // Every run's final model also ships as ONNX beside the LayersModel; a model that cannot be exported only warns.
+  const onnxFile = await writeRunOnnx(summary.model, io);
+  if (onnxFile !== null) io.stderr(`onnx: ${onnxFile}\n`);
+  emit(io, options, summary, () => renderSummary(summary));
   if (summary.budgetMet === false) {
     io.stderr(`mitosis: E_BUDGET_NOT_MET: the final model costs ${(100 * (summary.budgetUsed ?? 0)).toFixed(1)}% of the ${summary.budget?.unit} budget (summary: ${summary.summary})\n`);
     throw new CommandExit(1);
   }
 }
 
-/** `mitosis run`: any method (grower, pruner or resizer) on a search space under a budget. */
+/** `mitosis run`: any method (grower, pruner, resizer or shrinker) on a search space under a budget. */
 export function registerRunCommand(program: Command, io: Io): void {
   withRunFlags(
     program
       .command('run')
-      .description('run one method (grower, pruner or resizer) on a search space under a cost budget, with equal epochs for every method')
+      .description('run one method (grower, pruner, resizer or shrinker) on a search space under a cost budget, with equal epochs for every method')
       .option('--method <id>', "method id (default: the space's; see `mitosis plugins`)")
       .option('--method-options <json>', "method options as JSON, validated against the method's schema"),
   ).action(async (flags: RunFlags & { method?: string; methodOptions?: string }, command: Command) => {

@@ -29,5 +29,6 @@ export function parseBudget(text: string): Budget {
   }
   const value = Number(num) * (SCALE[prefix] ?? 1);
   if (!(value > 0)) throw new NasError('E_USAGE', `The budget "${text}" must be positive`, { budget: text });
+  if (!Number.isFinite(value)) throw new NasError('E_USAGE', `The budget "${text}" is too large (it is not a finite number)`, { budget: text });
   return { value, unit };
 }

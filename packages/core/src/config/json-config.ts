@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigValidationError, NasError, type ConfigProblem, type NasErrorCode } from '../errors.js';
 
@@ -45,6 +45,7 @@ export interface ValidateOptions {
  * Throws a {@link ConfigValidationError} that lists every problem with its JSON pointer.
  */
 export function validateAgainst<T>(schema: object, data: unknown, options: ValidateOptions): T {
+  checkJsonLimits(data, options.source, options.code);
   let validate = compiled.get(schema);
   if (validate === undefined) {
     validate = sharedAjv.compile(schema);
@@ -56,19 +57,90 @@ export function validateAgainst<T>(schema: object, data: unknown, options: Valid
   return data as T;
 }
 
-/** Reads and parses a JSON file; a missing file or a syntax error is an `E_CONFIG_READ` naming the file. */
-export function readJsonFile(file: string): unknown {
-  let text: string;
+/** Limits every JSON input is held to before it is cloned, validated or walked. */
+export const JSON_LIMITS = {
+  /** Bytes of a JSON file (read in full only below this). */
+  maxBytes: 64 * 1024 * 1024,
+  /** Nesting depth of arrays and objects (the documents mitosis reads nest about a dozen levels). */
+  maxDepth: 128,
+} as const;
+
+/**
+ * Checks the nesting depth of a parsed JSON value without recursion (a 5,000-deep document would overflow the
+ * stack of `structuredClone` or of a recursive walk). Too deep is `E_CONFIG_INVALID` naming `source` and the
+ * JSON pointer where the limit is crossed.
+ */
+export function checkJsonLimits(value: unknown, source: string, code: NasErrorCode = 'E_CONFIG_INVALID', maxDepth: number = JSON_LIMITS.maxDepth): void {
+  const stack: { v: unknown; depth: number; pointer: string }[] = [{ v: value, depth: 0, pointer: '' }];
+  while (stack.length > 0) {
+    const { v, depth, pointer } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= maxDepth) {
+      throw new ConfigValidationError(source, [{ pointer: pointer || '/', message: `nests deeper than ${maxDepth} levels` }], 'JSON document', code);
+    }
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: depth + 1, pointer: `${pointer}/${i}` });
+    } else {
+      for (const key of Object.keys(v)) stack.push({ v: (v as Record<string, unknown>)[key], depth: depth + 1, pointer: `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}` });
+    }
+  }
+}
+
+/** {@link checkJsonLimits}, then a deep copy (`structuredClone`), for parsers that fill defaults into a copy. */
+export function cloneJson<T = unknown>(value: T, source: string, code: NasErrorCode = 'E_CONFIG_INVALID'): T {
+  checkJsonLimits(value, source, code);
+  return structuredClone(value);
+}
+
+/**
+ * Reads at most `maxBytes` bytes of a regular file as UTF-8; larger files, and anything that is not a regular
+ * file (a device such as /dev/zero, a FIFO, a folder), are `E_CONFIG_READ` naming the file — nothing is read
+ * from them. Files that report a size of 0 but have content (/proc) are still read only up to the limit.
+ */
+export function readBoundedText(file: string, maxBytes: number = JSON_LIMITS.maxBytes, code: NasErrorCode = 'E_CONFIG_READ'): string {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (cause) {
-    throw new NasError('E_CONFIG_READ', `Cannot read ${file}: ${(cause as Error).message}`, { file }, { cause });
+    throw new NasError(code, `Cannot read ${file}: ${(cause as Error).message}`, { file }, { cause });
   }
   try {
-    return JSON.parse(text);
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new NasError(code, `Cannot read ${file}: not a regular file`, { file });
+    if (info.size > maxBytes) throw new NasError(code, `Cannot read ${file}: ${info.size} bytes, more than the ${maxBytes} a JSON input may have`, { file, bytes: info.size, maxBytes });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1 << 20, maxBytes + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.byteLength, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > maxBytes) throw new NasError(code, `Cannot read ${file}: more than the ${maxBytes} bytes a JSON input may have`, { file, maxBytes });
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (cause) {
+    if (NasError.is(cause)) throw cause;
+    throw new NasError(code, `Cannot read ${file}: ${(cause as Error).message}`, { file }, { cause });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads and parses a JSON file; a missing, non-regular or oversized file or a syntax error is an
+ * `E_CONFIG_READ` naming the file, and a document nesting deeper than {@link JSON_LIMITS} is `E_CONFIG_INVALID`.
+ */
+export function readJsonFile(file: string): unknown {
+  const text = readBoundedText(file);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
   } catch (cause) {
     throw new NasError('E_CONFIG_READ', `${file} is not valid JSON: ${(cause as Error).message}`, { file }, { cause });
   }
+  checkJsonLimits(doc, file);
+  return doc;
 }
 
 /** {@link readJsonFile} then {@link validateAgainst}. */

@@ -1,5 +1,5 @@
 import { NasError } from '../errors.js';
-import { validateAgainst } from '../config/json-config.js';
+import { cloneJson, validateAgainst } from '../config/json-config.js';
 
 /**
  * What every extension point has in common: a stable kebab-case id, a one-line description, and a JSON
@@ -76,7 +76,7 @@ export class ContributionRegistry<C extends Contribution> {
    */
   options<O>(id: string, raw: unknown = {}, source = `${this.noun} "${id}"`): O {
     const contribution = this.get(id);
-    const copy: unknown = raw === undefined ? {} : structuredClone(raw);
+    const copy: unknown = raw === undefined ? {} : cloneJson(raw, source, 'E_OPTIONS_INVALID');
     return validateAgainst<O>(contribution.optionsSchema, copy, {
       source,
       what: "options for",

@@ -10,6 +10,7 @@ import { ContributionRegistry, type Contribution } from './contribution.js';
 import { EXTENSION_POINTS, type ExtensionPoint } from './extension-points.js';
 import { PrunerRegistry } from './pruner.js';
 import { ResizerRegistry } from './resizer.js';
+import { ShrinkerRegistry } from './shrinker.js';
 
 const { root, cleanup } = makeFixtureRoot(dirname(fileURLToPath(import.meta.url)));
 after(cleanup);
@@ -30,16 +31,17 @@ const scorerSource = (ids: string[]): string =>
     .join('\n')}\n});\n`;
 
 describe('the extension-point table', () => {
-  it('lists growers, pruners, resizers, cost models and eigen solvers with distinct keys and tokens', () => {
-    assert.deepEqual(EXTENSION_POINTS.map((p) => p.kind), ['growers', 'pruners', 'resizers', 'costModels', 'eigenSolvers']);
+  it('lists growers, pruners, resizers, shrinkers, cost models and eigen solvers with distinct keys and tokens', () => {
+    assert.deepEqual(EXTENSION_POINTS.map((p) => p.kind), ['growers', 'pruners', 'resizers', 'shrinkers', 'costModels', 'eigenSolvers']);
     assert.equal(new Set(EXTENSION_POINTS.map((p) => p.token)).size, EXTENSION_POINTS.length);
-    assert.deepEqual(EXTENSION_POINTS.filter((p) => p.method !== undefined).map((p) => p.method), ['grower', 'pruner', 'resizer']);
+    assert.deepEqual(EXTENSION_POINTS.filter((p) => p.method !== undefined).map((p) => p.method), ['grower', 'pruner', 'resizer', 'shrinker']);
   });
 
   it('binds a registry per point in the core container', async () => {
     const { container } = await loadPlugins([]);
     assert.deepEqual(container.get(PrunerRegistry).ids(), []);
     assert.deepEqual(container.get(ResizerRegistry).ids(), []);
+    assert.deepEqual(container.get(ShrinkerRegistry).ids(), []);
   });
 
   it('takes a new point from one entry: manifest key, contribution check and registry', async () => {

@@ -5,6 +5,7 @@ import { EigenSolverContribution, EigenSolverRegistry } from './eigen-solver.js'
 import { GrowerContribution, GrowerRegistry } from './grower.js';
 import { PrunerContribution, PrunerRegistry } from './pruner.js';
 import { ResizerContribution, ResizerRegistry } from './resizer.js';
+import { ShrinkerContribution, ShrinkerRegistry } from './shrinker.js';
 
 /**
  * One extension point: the key plugins use in their manifest's `contributes`, the DI token their contributions
@@ -20,7 +21,7 @@ export interface ExtensionPoint {
   /** The registry class (injectable; it multi-injects `token`). */
   readonly registry: Newable<ContributionRegistry<Contribution>>;
   /** For methods: the direction they take a network (`mitosis plugins` lists methods by kind). */
-  readonly method?: 'grower' | 'pruner' | 'resizer';
+  readonly method?: 'grower' | 'pruner' | 'resizer' | 'shrinker';
 }
 
 /** The extension points of mitosis. */
@@ -28,6 +29,7 @@ export const EXTENSION_POINTS: readonly ExtensionPoint[] = [
   { kind: 'growers', noun: 'grower', token: GrowerContribution, registry: GrowerRegistry, method: 'grower' },
   { kind: 'pruners', noun: 'pruner', token: PrunerContribution, registry: PrunerRegistry, method: 'pruner' },
   { kind: 'resizers', noun: 'resizer', token: ResizerContribution, registry: ResizerRegistry, method: 'resizer' },
+  { kind: 'shrinkers', noun: 'shrinker', token: ShrinkerContribution, registry: ShrinkerRegistry, method: 'shrinker' },
   { kind: 'costModels', noun: 'cost model', token: CostModelContribution, registry: CostModelRegistry },
   { kind: 'eigenSolvers', noun: 'eigen solver', token: EigenSolverContribution, registry: EigenSolverRegistry },
 ];

@@ -9,8 +9,11 @@ import type { EigenResult } from './eigen-solver.js';
  * scales, Taylor importance, gradient norms) and passes them in; a method never runs its own eigen solve.
  */
 
-/** The three directions a method can take a network. */
-export type MethodKind = 'grower' | 'pruner' | 'resizer';
+/**
+ * The directions a method can take a network: grow or prune channels, resize every width once, or shrink a
+ * cell's topology edge by edge (see `shrinker.ts`).
+ */
+export type MethodKind = 'grower' | 'pruner' | 'resizer' | 'shrinker';
 
 /**
  * A score a method asks for.

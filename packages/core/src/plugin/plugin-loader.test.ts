@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { NasError } from '../errors.js';
 import { CostModelRegistry } from '../contracts/cost-model.js';
 import { costModelModuleSource, makeFixtureRoot, writeFixturePlugin } from '../testing/fixture-plugin.js';
-import { discoverPluginDirectories, importPlugin, loadPlugins, readPluginDescriptor, type SkippedPlugin } from './plugin-loader.js';
+import { discoverPluginDirectories, importPlugin, loadPlugins, projectNodeModules, readPluginDescriptor, type SkippedPlugin } from './plugin-loader.js';
 
 const { root, cleanup } = makeFixtureRoot(dirname(fileURLToPath(import.meta.url)));
 after(cleanup);
@@ -84,6 +84,27 @@ describe('discoverPluginDirectories', () => {
     const found = discoverPluginDirectories(join(project, 'src'));
     assert.ok(found.includes(target));
     assert.ok(!found.some((d) => d.includes('unrelated')));
+  });
+
+  it("looks only in the project's own node_modules, not in an ancestor's", () => {
+    // outer/node_modules holds a plugin; outer/inner is a project with its own node_modules.
+    const outer = join(root, 'outer');
+    const stray = writeFixturePlugin(root, { name: 'p-stray', manifest: good('p-stray', ['s']) });
+    mkdirSync(join(outer, 'node_modules'), { recursive: true });
+    symlinkSync(stray, join(outer, 'node_modules', 'mitosis-plugin-stray'));
+    const own = writeFixturePlugin(root, { name: 'p-own', manifest: good('p-own', ['o']) });
+    mkdirSync(join(outer, 'inner', 'node_modules', '@mitosis'), { recursive: true });
+    symlinkSync(own, join(outer, 'inner', 'node_modules', '@mitosis', 'plugin-own'));
+    mkdirSync(join(outer, 'inner', 'src'), { recursive: true });
+    assert.equal(projectNodeModules(join(outer, 'inner', 'src')), join(outer, 'inner', 'node_modules'));
+    assert.deepEqual(discoverPluginDirectories(join(outer, 'inner', 'src')), [realpathSync(own)]);
+    // An installed CLI (inside a node_modules folder) uses the node_modules that holds it.
+    const installed = join(outer, 'inner', 'node_modules', '@mitosis', 'cli', 'dist');
+    mkdirSync(installed, { recursive: true });
+    assert.equal(projectNodeModules(installed), join(outer, 'inner', 'node_modules'));
+    assert.deepEqual(discoverPluginDirectories(installed), [realpathSync(own)]);
+    // The outer project alone still finds its own.
+    assert.deepEqual(discoverPluginDirectories(outer), [realpathSync(stray)]);
   });
 });
 

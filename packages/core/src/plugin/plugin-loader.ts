@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Container, ContainerModule } from '../di/shared-inversify.js';
 import { NasError } from '../errors.js';
-import { problemsFromAjv, createAjv } from '../config/json-config.js';
+import { checkJsonLimits, problemsFromAjv, createAjv, readBoundedText } from '../config/json-config.js';
 import type { ContributionKind } from '../contracts/contribution.js';
 import { EXTENSION_POINTS, type ExtensionPoint } from '../contracts/extension-points.js';
 import { resolveContainedFile, type ContainedFile } from '../util/contained-file.js';
@@ -47,14 +47,20 @@ interface PackageJson {
 
 function readPackageJson(directory: string): PackageJson {
   const file = join(directory, 'package.json');
+  let doc: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
+    doc = JSON.parse(readBoundedText(file, 4 * 1024 * 1024, 'E_PLUGIN_MANIFEST'));
   } catch (cause) {
     throw new NasError('E_PLUGIN_MANIFEST', `Cannot read plugin package ${file}: ${(cause as Error).message}`, {
       plugin: directory,
       file,
     });
   }
+  checkJsonLimits(doc, file, 'E_PLUGIN_MANIFEST');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new NasError('E_PLUGIN_MANIFEST', `Plugin package ${file} is not a JSON object`, { plugin: directory, file });
+  }
+  return doc as PackageJson;
 }
 
 /**
@@ -220,35 +226,48 @@ function listDirectory(dir: string): string[] {
 }
 
 /**
- * Finds installed plugins: every package under a `node_modules/@mitosis/plugin-*` or
- * `node_modules/mitosis-plugin-*` directory on the resolution path of `from`. Only directories are listed
- * (no plugin code or manifest is read), and a folder that cannot be listed is passed over.
+ * The `node_modules` folder of the project `from` belongs to: when `from` lies inside a `node_modules` folder
+ * (an installed CLI), the innermost one holding it; otherwise the nearest `node_modules` folder of `from` or of
+ * one of its ancestors (a workspace checkout). Null when there is none.
  */
-export function discoverPluginDirectories(from: string): string[] {
-  const found = new Map<string, string>();
-  let dir = resolve(from);
+export function projectNodeModules(from: string): string | null {
+  const abs = resolve(from);
+  const parts = abs.split(sep);
+  const inside = parts.lastIndexOf('node_modules');
+  if (inside > 0) return parts.slice(0, inside + 1).join(sep) || sep;
+  let dir = abs;
   for (;;) {
     const nm = join(dir, 'node_modules');
-    if (existsSync(nm)) {
-      const candidates: string[] = [];
-      const scoped = join(nm, '@mitosis');
-      for (const name of listDirectory(scoped)) if (name.startsWith('plugin-')) candidates.push(join(scoped, name));
-      for (const name of listDirectory(nm)) if (name.startsWith('mitosis-plugin-')) candidates.push(join(nm, name));
-      for (const c of candidates) {
-        const key = c.slice(nm.length);
-        if (found.has(key) || !existsSync(join(c, 'package.json'))) continue;
-        try {
-          found.set(key, realpathSync(c));
-        } catch {
-          // vanished between the listing and now: nothing to load
-        }
-      }
-    }
+    if (existsSync(nm)) return nm;
     const parent = dirname(dir);
-    if (parent === dir) break;
+    if (parent === dir) return null;
     dir = parent;
   }
-  return [...found.values()].sort();
+}
+
+/**
+ * Finds installed plugins: every package under `node_modules/@mitosis/plugin-*` or `node_modules/mitosis-plugin-*`
+ * of the project `from` belongs to (see {@link projectNodeModules}) — one folder, not every ancestor's, so a
+ * stray package higher up the tree is never imported. Only directories are listed (no plugin code or manifest is
+ * read), and a folder that cannot be listed is passed over.
+ */
+export function discoverPluginDirectories(from: string): string[] {
+  const nm = projectNodeModules(from);
+  if (nm === null) return [];
+  const found: string[] = [];
+  const candidates: string[] = [];
+  const scoped = join(nm, '@mitosis');
+  for (const name of listDirectory(scoped)) if (name.startsWith('plugin-')) candidates.push(join(scoped, name));
+  for (const name of listDirectory(nm)) if (name.startsWith('mitosis-plugin-')) candidates.push(join(nm, name));
+  for (const c of candidates) {
+    if (!existsSync(join(c, 'package.json'))) continue;
+    try {
+      found.push(realpathSync(c));
+    } catch {
+      // vanished between the listing and now: nothing to load
+    }
+  }
+  return [...new Set(found)].sort();
 }
 
 /** A discovered plugin that {@link loadPlugins} passed over, and why. */

@@ -88,6 +88,9 @@ describe('checkpoints', () => {
     const file = join(dir, 'checkpoint.json');
     const sidecar = JSON.parse(await readFile(file, 'utf8'));
     await writeFile(file, JSON.stringify({ ...sidecar, epoch: -1 }));
+    // the checksums name the edited file
+    await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file && /checksums\.json/.test(e.message));
+    await rm(join(dir, 'checksums.json'));
     await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file && e.details['pointer'] === '/epoch');
     await rm(file);
     await assert.rejects(loadCheckpoint(dir), (e: unknown) => NasError.is(e, 'E_CHECKPOINT') && e.details['file'] === file);
@@ -101,6 +104,8 @@ describe('checkpoints', () => {
     const save = async (name: string): Promise<string> => {
       const dir = join(root, name);
       await saveCheckpoint(dir, { spec, weights, optimizerState, epoch: 1, round: 0, rng: { state: 1, spare: null } });
+      // These are the checks under the checksums (which refuse every edit below on their own).
+      await rm(join(dir, 'checksums.json'));
       return dir;
     };
     const outside = join(root, 'outside.bin');

@@ -1,6 +1,7 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { NasError, readContainedFile, resolveContainedFile, type ContainedFile, type NetworkSpec, type WeightMap } from '@mitosis/core';
+import { CHECKSUMS_FILE, NasError, checkChecksums, readContainedFile, writeFileDurableSync, resolveContainedFile, type ContainedFile, type NetworkSpec, type WeightMap } from '@mitosis/core';
 import { parseNetworkSpec, validateWeights } from '@mitosis/ir';
 import type { OptimizerState } from '../train/optimizers.js';
 import { validateOptimizerConfig } from '../train/optimizers.js';
@@ -50,11 +51,15 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promi
         : { config: opt.config, iterations: opt.iterations, paths: [OPTIMIZER_BIN], slots: packed.specs },
     extra: checkpoint.extra ?? {},
   };
-  await writeDirectoryAtomically(dir, async (tmp) => {
-    await writeLayersModelFiles(tmp, modelJson, weightData);
-    if (packed !== undefined) await writeFile(join(tmp, OPTIMIZER_BIN), packed.data);
-    await writeFile(join(tmp, CHECKPOINT_JSON), `${JSON.stringify(sidecar, null, 1)}\n`);
-  });
+  await writeDirectoryAtomically(
+    dir,
+    async (tmp) => {
+      await writeLayersModelFiles(tmp, modelJson, weightData);
+      if (packed !== undefined) writeFileDurableSync(join(tmp, OPTIMIZER_BIN), packed.data, 'write the optimizer state');
+      writeFileDurableSync(join(tmp, CHECKPOINT_JSON), `${JSON.stringify(sidecar, null, 1)}\n`, 'write the checkpoint state');
+    },
+    { checksums: true, action: `write the checkpoint ${dir}` },
+  );
 }
 
 function checkpointError(file: string, message: string, pointer?: string): NasError {
@@ -90,6 +95,11 @@ async function resolveCheckpointDir(dir: string): Promise<string> {
 export async function loadCheckpoint(requested: string): Promise<Checkpoint> {
   const dir = await resolveCheckpointDir(requested);
   const file = join(dir, CHECKPOINT_JSON);
+  // Checkpoints carry checksums.json (written last); one written before checksums existed is read unverified.
+  if (existsSync(join(dir, CHECKSUMS_FILE))) {
+    const problem = checkChecksums(dir);
+    if (problem !== null) throw new NasError('E_CHECKPOINT', `Checkpoint ${problem.file} ${problem.message}`, { file: problem.file });
+  }
   let sidecar: Record<string, unknown>;
   try {
     sidecar = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;

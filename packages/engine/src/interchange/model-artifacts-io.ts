@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { NasError, readContainedFile, resolveContainedFile, type ContainedFile, type WeightMap, type WeightTensor } from '@mitosis/core';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { NasError, checkJsonLimits, fileSystemError, readContainedFile, writeFileDurableSync, resolveContainedFile, type ContainedFile, type WeightMap, type WeightTensor } from '@mitosis/core';
 import type { tf } from '../tf.js';
 
 /** The TF.js LayersModel file names mitosis writes. */
@@ -162,9 +162,13 @@ export function checkFiniteWeight(file: string, w: Pick<WeightLayout, 'name' | '
 
 /** Writes `model.json` and `weights.bin` into `dir` (created if needed). */
 export async function writeLayersModelFiles(dir: string, modelJson: object, weightData: Uint8Array): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, WEIGHTS_BIN), weightData);
-  await writeFile(join(dir, MODEL_JSON), `${JSON.stringify(modelJson, null, 1)}\n`);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw fileSystemError(error, dir, 'create the model folder');
+  }
+  writeFileDurableSync(join(dir, WEIGHTS_BIN), weightData, 'write the model weights');
+  writeFileDurableSync(join(dir, MODEL_JSON), `${JSON.stringify(modelJson, null, 1)}\n`, 'write the model description');
 }
 
 /** One weights-manifest group read from disk: its entries' layout and the concatenated bytes of its files. */
@@ -199,6 +203,7 @@ async function readModelJson(jsonFile: string): Promise<Record<string, unknown>>
   } catch (error) {
     throw formatError(jsonFile, `not valid JSON (${(error as Error).message})`);
   }
+  checkJsonLimits(modelJson, jsonFile, 'E_MODEL_FORMAT');
   if (typeof modelJson !== 'object' || modelJson === null || typeof (modelJson as Record<string, unknown>)['modelTopology'] !== 'object') {
     throw formatError(jsonFile, 'not a TF.js LayersModel (no "modelTopology" object)', { pointer: '/modelTopology' });
   }
@@ -323,33 +328,5 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-/**
- * Runs `write(tmp)` on a fresh sibling temporary directory, then swaps it into place at `dir`, so that a crash
- * leaves either the old directory or the complete new one (an older `dir` is moved aside and removed only after
- * the new one is in place).
- */
-export async function writeDirectoryAtomically(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const stamp = `${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${stamp}`);
-  const old = join(dirname(dir), `.${basename(dir)}.old-${stamp}`);
-  await mkdir(dirname(dir), { recursive: true });
-  try {
-    await mkdir(tmp);
-    await write(tmp);
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw error;
-  }
-  let movedOld = false;
-  try {
-    await rename(dir, old);
-    movedOld = true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      await rm(tmp, { recursive: true, force: true });
-      throw error;
-    }
-  }
-  await rename(tmp, dir);
-  if (movedOld) await rm(old, { recursive: true, force: true });
-}
+/** The durable folder swap of core (fsynced files, optional `checksums.json`), re-exported for the engine's users. */
+export { writeDirectoryAtomically } from '@mitosis/core';

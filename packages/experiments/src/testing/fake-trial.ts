@@ -6,11 +6,15 @@
  *
  * Environment: FAKE_TRIAL_ROUND_MS (default 40); FAKE_TRIAL_CRASH: comma-separated `method` or
  * `method@seed` entries that crash (exit 1, no summary) after the seed round; FAKE_TRIAL_SIGINT: entries
- * that are stopped by SIGINT after the seed round (as Ctrl-C stops every process of a terminal).
- * Every start appends `start <round>` to `<out>/fake-starts.txt`.
+ * that are stopped by SIGINT after the seed round (as Ctrl-C stops every process of a terminal);
+ * FAKE_TRIAL_BAD: entries that exit 2 at once, every time (like options `mitosis run` rejects).
+ * Every start appends `start <round>` to `<out>/fake-starts.txt`, and `<basename of out> start <round>` to the
+ * file FAKE_TRIAL_START_LOG when set (one log for every trial, wherever it runs). Like `mitosis run`, it stops
+ * (exit 137) when the process named by MITOSIS_PARENT_PID is no longer its parent. A finished trial also
+ * writes `model/model.json`, a stand-in for the final model folder.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 
 const argv = process.argv.slice(2);
@@ -72,6 +76,20 @@ if (flags.get('--resume') === true && existsSync(checkpoint)) {
   epochs = c.epochs;
 }
 appendFileSync(join(out, 'fake-starts.txt'), `start ${round}\n`);
+const startLog = process.env['FAKE_TRIAL_START_LOG'];
+if (startLog !== undefined && startLog !== '') appendFileSync(startLog, `${basename(out)} start ${round}\n`);
+if (listed('FAKE_TRIAL_BAD')) {
+  process.stderr.write(`fake-trial: E_OPTIONS_INVALID: invalid options for ${method}\n`);
+  process.exit(2);
+}
+const parentPid = Number(process.env['MITOSIS_PARENT_PID'] ?? 'NaN');
+/** Exits when the executor that started this trial is gone (re-parented), as `mitosis run` does. */
+const checkParent = (): void => {
+  if (Number.isInteger(parentPid) && parentPid > 1 && process.ppid !== parentPid) {
+    process.stderr.write(`fake-trial: the executor ${parentPid} is gone; stopping\n`);
+    process.exit(137);
+  }
+};
 process.stderr.write(`fake-trial ${method} seed ${seed}: starting at round ${round}\n`);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -80,6 +98,7 @@ const widthsAt = (r: number): Record<string, number> => ({ conv1: 8 + r, conv2: 
 
 for (; round <= rounds; round++) {
   await sleep(roundMs);
+  checkParent();
   epochs += round === 0 ? 4 : 2;
   const event = {
     type: round === 0 ? 'seed' : 'round',
@@ -131,6 +150,8 @@ const summary = {
   log: events,
   summary: join(out, 'summary.json'),
 };
+mkdirSync(join(out, 'model'), { recursive: true });
+writeFileSync(join(out, 'model', 'model.json'), `${JSON.stringify({ format: 'fake-model', method, seed, widths: widthsAt(final) })}\n`);
 writeFileSync(join(out, 'summary.json.tmp'), `${JSON.stringify(summary, null, 2)}\n`);
 renameSync(join(out, 'summary.json.tmp'), join(out, 'summary.json'));
 if (flags.get('--json') === true) process.stdout.write(`${JSON.stringify(summary)}\n`);

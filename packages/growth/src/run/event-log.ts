@@ -1,46 +1,74 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendDurableSync, terminateTornLine } from '@mitosis/core';
 
 /** One line of a run's `events.jsonl`. Every event has a type and, where it belongs to one, a round. */
 export interface RunEvent {
-  readonly type: 'start' | 'seed' | 'round' | 'rollback' | 'stop' | 'final';
+  readonly type: 'start' | 'seed' | 'round' | 'rollback' | 'stop' | 'final' | 'resume';
   readonly round?: number;
   readonly [key: string]: unknown;
 }
 
-/** Append-only JSONL log; each event is one line, flushed before the call returns. */
+/** Every parsable line of a log, in order (a line torn by a kill, or any unreadable line, is skipped). */
+export function parseEventLines(text: string): RunEvent[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim().length > 0)
+    .flatMap((line) => {
+      try {
+        const e = JSON.parse(line) as unknown;
+        return typeof e === 'object' && e !== null && typeof (e as RunEvent).type === 'string' ? [e as RunEvent] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * The history an append-only log describes: a `start` event begins it afresh (a run started over in the same
+ * directory); a `resume` event of round R drops what was logged after round R's checkpoint (the `round` and
+ * `rollback` events of later rounds, `stop` and `final`), which the resumed run logs again. The `resume`
+ * markers themselves are left out, so a killed-and-resumed run reads like an uninterrupted one.
+ */
+export function effectiveEvents(raw: readonly RunEvent[]): RunEvent[] {
+  let out: RunEvent[] = [];
+  for (const e of raw) {
+    if (e.type === 'start') out = [e];
+    else if (e.type === 'resume') {
+      const r = typeof e.round === 'number' ? e.round : -1;
+      out = out.filter((x) => x.type === 'start' || x.type === 'seed' || ((x.type === 'round' || x.type === 'rollback') && (x.round ?? 0) <= r));
+    } else out.push(e);
+  }
+  return out;
+}
+
+/** The events of a run's `events.jsonl` as {@link effectiveEvents} reads them; none when it is missing. */
+export function readRunEvents(file: string): RunEvent[] {
+  return existsSync(file) ? effectiveEvents(parseEventLines(readFileSync(file, 'utf8'))) : [];
+}
+
+/**
+ * Append-only JSONL log: each event is one line, appended and fsynced before the call returns; nothing is ever
+ * rewritten. A resumed run appends a `resume` event (see {@link effectiveEvents}).
+ */
 export class EventLog {
   constructor(readonly file: string) {}
 
   append(event: RunEvent): void {
-    appendFileSync(this.file, `${JSON.stringify(event)}\n`);
+    appendDurableSync(this.file, `${JSON.stringify(event)}\n`, 'append to the run log');
   }
 
+  /** Before the first append of a process: ends a line torn by an earlier kill, so it stays one skipped line. */
+  reopen(): void {
+    terminateTornLine(this.file, 'append to the run log');
+  }
+
+  /** The effective events (see {@link effectiveEvents}). */
   read(): RunEvent[] {
-    if (!existsSync(this.file)) return [];
-    return readFileSync(this.file, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim().length > 0)
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as RunEvent];
-        } catch {
-          return []; // a line cut by a kill mid-write is dropped on resume
-        }
-      });
+    return readRunEvents(this.file);
   }
 
-  /**
-   * Keeps the events up to and including `round`'s checkpointed state (events of later or unfinished rounds
-   * are dropped), so that a resumed run appends exactly what an uninterrupted run would have written.
-   */
-  truncateAfterRound(round: number): RunEvent[] {
-    const kept: RunEvent[] = [];
-    for (const e of this.read()) {
-      if (e.type === 'start' || e.type === 'seed') kept.push(e);
-      else if (e.type === 'round' && (e.round ?? 0) <= round) kept.push(e);
-      else if (e.type === 'rollback' && (e.round ?? 0) <= round) kept.push(e);
-    }
-    writeFileSync(this.file, kept.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    return kept;
+  /** Every readable line, `resume` markers and superseded records included. */
+  readRaw(): RunEvent[] {
+    return existsSync(this.file) ? parseEventLines(readFileSync(this.file, 'utf8')) : [];
   }
 }

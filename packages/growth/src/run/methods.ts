@@ -9,6 +9,8 @@ import {
   type PrunerRegistry,
   type Resizer,
   type ResizerRegistry,
+  type Shrinker,
+  ShrinkerRegistry,
 } from '@mitosis/core';
 import { checkScoreRequests } from './scores.js';
 
@@ -17,6 +19,8 @@ export interface RunServices {
   readonly growers: GrowerRegistry;
   readonly pruners: PrunerRegistry;
   readonly resizers: ResizerRegistry;
+  /** Topology methods (AutoShrink); absent: none installed. */
+  readonly shrinkers?: ShrinkerRegistry;
   readonly costModels: CostModelRegistry;
   readonly eigenSolvers: EigenSolverRegistry;
 }
@@ -25,20 +29,23 @@ export interface RunServices {
 export type ResolvedMethod =
   | { readonly kind: 'grower'; readonly id: string; readonly options: unknown; readonly method: Grower }
   | { readonly kind: 'pruner'; readonly id: string; readonly options: unknown; readonly method: Pruner }
-  | { readonly kind: 'resizer'; readonly id: string; readonly options: unknown; readonly method: Resizer };
+  | { readonly kind: 'resizer'; readonly id: string; readonly options: unknown; readonly method: Resizer }
+  | { readonly kind: 'shrinker'; readonly id: string; readonly options: unknown; readonly method: Shrinker };
+
+const noShrinkers = new ShrinkerRegistry([]);
 
 /** Every installed method id by kind. */
-export function methodIds(services: Pick<RunServices, 'growers' | 'pruners' | 'resizers'>): Record<MethodKind, string[]> {
-  return { grower: services.growers.ids(), pruner: services.pruners.ids(), resizer: services.resizers.ids() };
+export function methodIds(services: Pick<RunServices, 'growers' | 'pruners' | 'resizers' | 'shrinkers'>): Record<MethodKind, string[]> {
+  return { grower: services.growers.ids(), pruner: services.pruners.ids(), resizer: services.resizers.ids(), shrinker: (services.shrinkers ?? noShrinkers).ids() };
 }
 
 /**
- * Finds method `id` among the growers, pruners and resizers, validates its options against its schema and
+ * Finds method `id` among the growers, pruners, resizers and shrinkers, validates its options against its schema and
  * creates it; its score requests are checked too (an unknown eigen solver or bad solver options fail here,
  * before any training). An unknown id is `E_PLUGIN_UNKNOWN` listing every method by kind.
  */
 export function resolveMethod(services: RunServices, id: string, rawOptions: unknown = {}): ResolvedMethod {
-  const kinds = (['grower', 'pruner', 'resizer'] as const).filter((k) => registryOf(services, k).has(id));
+  const kinds = (['grower', 'pruner', 'resizer', 'shrinker'] as const).filter((k) => registryOf(services, k).has(id));
   if (kinds.length === 0) {
     const known = methodIds(services);
     const list = (Object.entries(known) as [MethodKind, string[]][]).map(([k, ids]) => `${k}s: ${ids.length > 0 ? ids.join(', ') : 'none'}`).join('; ');
@@ -59,9 +66,10 @@ export function resolveMethod(services: RunServices, id: string, rawOptions: unk
     checkScoreRequests(method.needs, services.eigenSolvers, id);
     return { kind, id, options, method };
   }
+  if (kind === 'shrinker') return { kind, id, options, method: (services.shrinkers ?? noShrinkers).create(id, options) };
   return { kind, id, options, method: services.resizers.create(id, options) };
 }
 
-function registryOf(services: RunServices, kind: MethodKind): GrowerRegistry | PrunerRegistry | ResizerRegistry {
-  return kind === 'grower' ? services.growers : kind === 'pruner' ? services.pruners : services.resizers;
+function registryOf(services: RunServices, kind: MethodKind): GrowerRegistry | PrunerRegistry | ResizerRegistry | ShrinkerRegistry {
+  return kind === 'grower' ? services.growers : kind === 'pruner' ? services.pruners : kind === 'shrinker' ? (services.shrinkers ?? noShrinkers) : services.resizers;
 }

@@ -13,7 +13,7 @@ export interface RunConfig {
   readonly space: string;
   /** Method id and kind (version 2); `grower` in version 1. */
   readonly method?: string;
-  readonly kind?: 'grower' | 'pruner' | 'resizer';
+  readonly kind?: 'grower' | 'pruner' | 'resizer' | 'shrinker';
   readonly methodOptions?: Readonly<Record<string, unknown>>;
   readonly grower?: string;
   readonly growerOptions?: Readonly<Record<string, unknown>>;
@@ -38,7 +38,7 @@ export const runConfigSchema = {
     version: { enum: [1, 2] },
     space: { type: 'string', minLength: 1 },
     method: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
-    kind: { enum: ['grower', 'pruner', 'resizer'] },
+    kind: { enum: ['grower', 'pruner', 'resizer', 'shrinker'] },
     methodOptions: { type: 'object' },
     epochs: { type: 'integer', minimum: 0 },
     grower: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },

@@ -1,9 +1,16 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   NasError,
   SeededRandom,
+  ensureDirectory,
+  fileSystemError,
+  LOCK_FILE,
+  lockDirectory,
   readJsonFile,
+  removeStaleTemporaries,
+  writeChecksums,
+  writeFileAtomicSync,
   type ChannelPlan,
   type CostModel,
   type Grower,
@@ -18,7 +25,7 @@ import {
   type ScoreRequest,
   type WeightMap,
 } from '@mitosis/core';
-import { loadDataset, normaliseSplits, subset, writeModelNormalisation, type ChannelStats } from '@mitosis/data';
+import { loadDataset, modelDataInfo, normaliseSplits, subset, writeModelDataInfo, writeModelNormalisation, type ChannelStats, type ModelDataInfo } from '@mitosis/data';
 import {
   NetworkModel,
   createProgress,
@@ -33,20 +40,21 @@ import {
 } from '@mitosis/engine';
 import { buildChannelGraph, initWeights } from '@mitosis/ir';
 import type { Budget } from './budget.js';
-import { lastCheckpointedRound, loadRoundState, saveRoundState } from './checkpoint.js';
+import { lastCheckpointedRound, loadRoundState, resumePoint, saveRoundState } from './checkpoint.js';
 import { EventLog, type RunEvent } from './event-log.js';
 import { layerWidths, methodLayers, priceWidths, resizeSpec as resizeSpecOf } from './method-layers.js';
 import { resolveMethod, type ResolvedMethod, type RunServices } from './methods.js';
 import { growPolicy, prunePolicy, resizePolicy, type PlanStats } from './plan-policy.js';
 import { parseRunConfig } from './run-config.js';
-import { computeScores } from './scores.js';
+import { computeScores, type EigenConvergenceStats } from './scores.js';
+import { cellCostFloor, runShrinkSearch, type ShrinkSearchSummary, type ShrinkStop } from './shrink.js';
 import { applyPlan, checkBudgetFeasible, createCostModels, priceAll, primaryCostModel, roundBudget, roundStop } from './stages.js';
 import { fullNetwork, type SearchSpace, type TrainingPhase } from '../space/search-space.js';
 
 /** Options of one run of any method (what `mitosis run` and `mitosis grow` pass). */
 export interface RunOptions {
   readonly space: SearchSpace;
-  /** Method id (a grower, pruner or resizer) and its options (validated before any training). */
+  /** Method id (a grower, pruner, resizer or shrinker) and its options (validated before any training). */
   readonly method: string;
   readonly methodOptions?: unknown;
   /** Hardware profile id or path for the latency/energy cost models. */
@@ -57,6 +65,11 @@ export interface RunOptions {
   readonly rounds: number;
   readonly out: string;
   readonly resume?: boolean;
+  /**
+   * With `resume`: continue from this round's checkpoint instead of the last one (used when the last one is
+   * damaged; the checkpoints after it are set aside and their rounds run again).
+   */
+  readonly resumeRound?: number;
   /** Start over in a directory that already holds a run (its files are removed first). */
   readonly force?: boolean;
   readonly seed: number;
@@ -74,7 +87,7 @@ export interface RunCallbacks {
 }
 
 /** Why a run ended. */
-export type StopReason = 'rounds' | 'budget' | 'caps' | 'min-widths' | 'no-useful-split' | 'diverged' | 'resized';
+export type StopReason = 'rounds' | 'budget' | 'caps' | 'min-widths' | 'no-useful-split' | 'diverged' | 'resized' | ShrinkStop;
 
 /** Cost of a network in every unit the run can price. */
 export type CostSummary = Partial<Record<CostUnit, number | null>>;
@@ -95,8 +108,14 @@ export interface RunSummary {
   readonly budgetUsed: number | null;
   /** Final cost ≤ target (`null` without a budget). */
   readonly budgetMet: boolean | null;
+  /** Rounds run (a shrinker: edges removed; a resizer: 0). */
   readonly rounds: number;
   readonly stopReason: StopReason;
+  /**
+   * A shrinker's search: iterations, candidates and their proxy epochs (search cost, not in `epochs`), and the
+   * final cell. Absent for the other kinds.
+   */
+  readonly search?: ShrinkSearchSummary;
   /** Training epochs run (seed + fine-tunes + final, or from scratch) and the space's budget of epochs. */
   readonly epochs: { readonly total: number; readonly planned: number };
   readonly wallMs: number;
@@ -139,9 +158,13 @@ function scheduleOf(phase: TrainingPhase): ScheduleConfig {
 
 type Loss = 'softmaxCrossEntropy' | 'mse';
 
-async function loadData(space: SearchSpace, seed: number): Promise<{ splits: DatasetSplits; stats: ChannelStats | null }> {
-  const splits = await loadDataset(space.data.dataset, { seed, ...(space.data.options as object) });
-  return space.data.normalise ? normaliseSplits(splits) : { splits, stats: null };
+async function loadData(space: SearchSpace, seed: number): Promise<{ splits: DatasetSplits; stats: ChannelStats | null; info: ModelDataInfo }> {
+  // Fit the samples to the seed network's input (e.g. NumPy (n, 28, 28) images to [28, 28, 1]), or fail naming the data.
+  const input = space.seed.nodes.find((n) => n.op === 'input');
+  const inputShape = input?.op === 'input' ? { inputShape: input.shape } : {};
+  const splits = await loadDataset(space.data.dataset, { seed, ...(space.data.options as object), ...inputShape });
+  const info = modelDataInfo(space.data.dataset, splits);
+  return space.data.normalise ? { ...normaliseSplits(splits), info } : { splits, stats: null, info };
 }
 
 function scoringSet(trainSet: Dataset, samples: number, rng: SeededRandom): Dataset {
@@ -192,7 +215,22 @@ export async function setupRun(options: RunOptions, services: RunServices): Prom
   const primary = primaryCostModel(costModels, unit, options.profile);
   const target = options.budget?.value ?? null;
   const kind = resolved.kind;
-  let start = options.initial?.spec ?? (kind === 'pruner' ? fullNetwork(space) : space.seed);
+  if (kind === 'shrinker') {
+    if (space.cell === undefined) {
+      throw new NasError('E_USAGE', `${resolved.id} is a shrinker: it removes edges of a cell, so it needs a cell search space (one with "cell", e.g. cell-fashion-quick); ${space.id} has none`, {
+        method: resolved.id,
+        space: space.id,
+      });
+    }
+    if (options.initial !== undefined) throw new NasError('E_USAGE', `${resolved.id} searches a cell from the space's start cell; it cannot start from --from`, { method: resolved.id });
+    if (!costModels.has(resolved.method.costUnit)) {
+      throw new NasError('E_UNIT_MISMATCH', `${resolved.id} scores candidates in ${resolved.method.costUnit}, which no cost model of this run prices (give --profile for ms or mJ)`, {
+        method: resolved.id,
+        unit: resolved.method.costUnit,
+      });
+    }
+  }
+  let start = options.initial?.spec ?? (kind === 'pruner' || kind === 'shrinker' ? fullNetwork(space) : space.seed);
   const layers = methodLayers(space, start, primary, options.initial === undefined ? space.id : 'the --from model');
   if (kind === 'grower') {
     for (const l of layers) {
@@ -212,7 +250,12 @@ export async function setupRun(options: RunOptions, services: RunServices): Prom
   if (target !== null && startCost === null) {
     throw new NasError('E_UNIT_MISMATCH', `The ${primary.id} cost model cannot price ${space.id}'s network in ${unit}; choose another unit or profile`, { unit, model: primary.id });
   }
-  const floor = kind === 'pruner' ? priceWidths(primary, start, Object.fromEntries(layers.map((l) => [l.node, l.min]))) : null;
+  const floor =
+    kind === 'pruner'
+      ? priceWidths(primary, start, Object.fromEntries(layers.map((l) => [l.node, l.min])))
+      : kind === 'shrinker' && target !== null
+        ? cellCostFloor(space.cell!, primary)
+        : null;
   checkBudgetFeasible(kind, { cost: startCost, floor }, target, unit, resolved.id);
   let resize: RunSetup['resize'] = null;
   if (resolved.kind === 'resizer') {
@@ -232,7 +275,7 @@ export async function setupRun(options: RunOptions, services: RunServices): Prom
     resize = checked;
     start = resizeSpecOf(start, checked.plan.widths);
   }
-  const needs = resolved.kind === 'resizer' ? [] : resolved.method.needs;
+  const needs = resolved.kind === 'resizer' || resolved.kind === 'shrinker' ? [] : resolved.method.needs;
   // A run started from trained weights (--from) skips the seed phase: its epochs are not owed at the end.
   const planned = plannedEpochs(space, options.rounds) - (options.initial !== undefined && kind !== 'resizer' ? space.training.epochs : 0);
   return { resolved, costModels, unit, primary, target, start, resize, planned, needs };
@@ -325,6 +368,11 @@ function evalLoss(spec: NetworkSpec, weights: WeightMap, data: Dataset, loss: Lo
   }
 }
 
+/** Seed of a retrained network's fresh weights: derived from the run's, so it differs from the seed network's draw. */
+function retrainSeed(seed: number): number {
+  return (Math.imul(seed ^ 0x2545f491, 0x9e3779b1) + 0x7f4a7c15) >>> 0;
+}
+
 function countBy(keys: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of keys) out[k] = (out[k] ?? 0) + 1;
@@ -346,36 +394,81 @@ function runConfigOf(options: RunOptions, setup: RunSetup): Record<string, unkno
   };
 }
 
-/** Creates or reopens the run directory: refuses to overwrite a run unless resuming (same settings) or forced. */
-function openRunDirectory(options: RunOptions, config: Record<string, unknown>): { runDir: string; log: EventLog; resumeFrom: number } {
+/** Whether `runDir` holds the traces of a run killed before it wrote `run.json` (its lock, run.json's temporary file). */
+function interruptedBeforeRunJson(runDir: string): boolean {
+  try {
+    return readdirSync(runDir).some((n) => n === LOCK_FILE || n.startsWith('.run.json.tmp-'));
+  } catch {
+    return false;
+  }
+}
+
+/** What {@link openRunDirectory} hands the run: its folder, log, the round to resume from and the lock's release. */
+interface OpenRun {
+  readonly runDir: string;
+  readonly log: EventLog;
+  readonly resumeFrom: number;
+  readonly release: () => void;
+}
+
+/**
+ * Creates or reopens the run directory under its lock (`.lock`; a second writer is refused, a lock left by a dead
+ * process is taken over), removes what an interrupted write left (`.<name>.tmp-*` files and folders, a folder
+ * set aside mid-swap is put back), refuses to overwrite a run unless resuming (same settings) or forced, writes
+ * `run.json` atomically and picks the round to resume from (checkpoints verified, see {@link resumePoint}).
+ */
+function openRunDirectory(options: RunOptions, config: Record<string, unknown>): OpenRun {
   const runDir = resolve(options.out);
   const configFile = join(runDir, 'run.json');
-  if (options.force === true && options.resume !== true && existsSync(runDir)) {
-    for (const name of ['checkpoints', 'model', 'events.jsonl', 'summary.json', 'run.json']) rmSync(join(runDir, name), { recursive: true, force: true });
+  // A run killed before its run.json landed leaves its lock or run.json's temporary file: it resumes (afresh).
+  if (options.resume === true && !existsSync(configFile) && !interruptedBeforeRunJson(runDir)) {
+    throw new NasError('E_USAGE', `--resume: ${runDir} holds no run to resume (no run.json); leave out --resume to start one there`, { runDir });
   }
-  mkdirSync(runDir, { recursive: true });
-  const log = new EventLog(join(runDir, 'events.jsonl'));
-  if (options.resume === true && existsSync(configFile)) {
-    const previous = parseRunConfig(readJsonFile(configFile), configFile) as unknown as Record<string, unknown>;
-    const differing = Object.keys(config).filter((k) => JSON.stringify(previous[k] ?? null) !== JSON.stringify(config[k] ?? null));
-    if (differing.length > 0) {
-      throw new NasError('E_USAGE', `--resume: ${runDir} was started with other settings (${differing.join(', ')}); resume with the same ones or choose another --out`, {
-        runDir,
-        differing,
-      });
+  ensureDirectory(runDir, 'create the run directory');
+  const release = lockDirectory(runDir, 'run');
+  try {
+    if (options.force === true && options.resume !== true) {
+      for (const name of ['checkpoints', 'model', 'events.jsonl', 'summary.json', 'run.json']) {
+        try {
+          rmSync(join(runDir, name), { recursive: true, force: true });
+        } catch (error) {
+          throw fileSystemError(error, join(runDir, name), 'remove the previous run (--force)');
+        }
+      }
     }
+    for (const dir of [runDir, join(runDir, 'checkpoints')]) removeStaleTemporaries(dir);
+    const log = new EventLog(join(runDir, 'events.jsonl'));
+    if (options.resume === true && existsSync(configFile)) {
+      const previous = parseRunConfig(readJsonFile(configFile), configFile) as unknown as Record<string, unknown>;
+      const differing = Object.keys(config).filter((k) => JSON.stringify(previous[k] ?? null) !== JSON.stringify(config[k] ?? null));
+      if (differing.length > 0) {
+        throw new NasError('E_USAGE', `--resume: ${runDir} was started with other settings (${differing.join(', ')}); resume with the same ones or choose another --out`, {
+          runDir,
+          differing,
+        });
+      }
+    }
+    if (options.resume !== true && options.resumeRound !== undefined) {
+      throw new NasError('E_USAGE', '--resume-round needs --resume', { round: options.resumeRound });
+    }
+    if (options.resume !== true && (existsSync(configFile) || (existsSync(log.file) && lastCheckpointedRound(runDir) >= 0))) {
+      throw new NasError('E_USAGE', `${runDir} already holds a run; pass --resume to continue it, --force to start over, or choose another --out`, { runDir });
+    }
+    const resumeFrom = options.resume === true ? resumePoint(runDir, options.resumeRound) : -1;
+    writeFileAtomicSync(configFile, `${JSON.stringify({ format: 'mitosis-run', version: 2, ...config, searchSpace: options.space }, null, 1)}\n`, 'write the run configuration');
+    log.reopen();
+    return { runDir, log, resumeFrom, release };
+  } catch (error) {
+    release();
+    throw error;
   }
-  if (options.resume !== true && existsSync(log.file) && lastCheckpointedRound(runDir) >= 0) {
-    throw new NasError('E_USAGE', `${runDir} already holds a run; pass --resume to continue it, --force to start over, or choose another --out`, { runDir });
-  }
-  writeFileSync(configFile, `${JSON.stringify({ format: 'mitosis-run', version: 2, ...config, searchSpace: options.space }, null, 1)}\n`);
-  return { runDir, log, resumeFrom: options.resume === true ? lastCheckpointedRound(runDir) : -1 };
 }
 
 /**
  * Runs (or resumes) one method on one search space under one budget: the start network is trained (a grower's
  * seed, a pruner's full network — with the pruner's sparsity penalty —, or a resizer's resized seed from
- * scratch for the whole epoch budget), then rounds of
+ * scratch for the whole epoch budget; a shrinker first searches a cell space's topology on proxy training, see
+ * `shrink.ts`, and trains the chosen cell from scratch the same way), then rounds of
  * score → method.plan → plan policy → apply → fine-tune → checkpoint/log, until the rounds, the budget (grow
  * until cost ≥ target, prune until cost ≤ target), the caps or the absence of a useful change stop it. Epochs
  * left unused by an early stop are trained at the end, so every method of a space trains for the same number
@@ -385,20 +478,37 @@ function openRunDirectory(options: RunOptions, config: Record<string, unknown>):
  */
 export async function runMethod(options: RunOptions, services: RunServices, callbacks: RunCallbacks = {}): Promise<RunSummary> {
   const t0 = performance.now();
+  const setup = await setupRun(options, services);
+  const config = runConfigOf(options, setup);
+  const opened = openRunDirectory(options, config);
+  try {
+    return await runInDirectory(options, services, callbacks, setup, config, opened, t0);
+  } finally {
+    opened.release();
+  }
+}
+
+async function runInDirectory(
+  options: RunOptions,
+  services: RunServices,
+  callbacks: RunCallbacks,
+  setup: RunSetup,
+  config: Record<string, unknown>,
+  opened: OpenRun,
+  t0: number,
+): Promise<RunSummary> {
   const { space } = options;
   const say = (m: string): void => callbacks.onMessage?.(m);
   const quiet = options.quiet === true;
-  const setup = await setupRun(options, services);
   const { resolved, primary, costModels, unit, target, planned } = setup;
   const kind = resolved.kind;
-  const config = runConfigOf(options, setup);
-  const { runDir, log, resumeFrom } = openRunDirectory(options, config);
+  const { runDir, log, resumeFrom } = opened;
   const emit = (e: RunEvent): void => {
     log.append(e);
     callbacks.onEvent?.(e);
   };
   const clock = new PhaseClock();
-  const { splits: data, stats: normalisation } = await loadData(space, options.seed);
+  const { splits: data, stats: normalisation, info: dataInfo } = await loadData(space, options.seed);
   const loss: Loss = space.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse';
   const batch = space.fineTune.batchSize;
   // Phase settings: each phase's own, or (scheduleSpan 'run') the seed phase's optimiser and one schedule over
@@ -417,9 +527,81 @@ export async function runMethod(options: RunOptions, services: RunServices, call
   let round: number;
   let epochs: number;
   let lastMetrics: Record<string, unknown>;
-  if (resumeFrom >= 0) {
-    const state = await loadRoundState(runDir, resumeFrom);
-    log.truncateAfterRound(resumeFrom);
+  let search: ShrinkSearchSummary | undefined;
+  let shrinkStop: ShrinkStop | undefined;
+  if (resolved.kind === 'shrinker') {
+    // A shrinker searches the cell on proxy training (checkpointed per iteration under search/), then trains
+    // the final cell from scratch for the whole epoch budget, like a resizer; checkpoint round 0 is that network.
+    const finished = options.resume === true && resumeFrom >= 0;
+    const result = await runShrinkSearch({
+      cell: space.cell!,
+      name: space.id,
+      shrinker: resolved.method,
+      method: resolved.id,
+      runDir,
+      resume: options.resume === true,
+      seed: options.seed,
+      costModels,
+      unit,
+      target,
+      train: data.train,
+      val: data.val,
+      emit: (e) => (finished ? undefined : emit(e)),
+      say,
+      startEvent: { ...config, from: null },
+      proxyTrain: async (candidate, initial, proxy, proxyEpochs, proxyRng, label) => {
+        const model = new NetworkModel(candidate, initial);
+        try {
+          await clock.time('score', () => trainPhase(model, { ...data, train: proxy }, { ...space.training, epochs: proxyEpochs }, proxyEpochs, loss, proxyRng, quiet, label));
+          return model.toWeightMap();
+        } finally {
+          model.dispose();
+        }
+      },
+      evaluate: (candidate, trained, set) => {
+        const model = new NetworkModel(candidate, trained);
+        try {
+          const m = clock.ms;
+          const t = performance.now();
+          const r = evaluate(model, set, space.scoring.batchSize, loss);
+          m.score += performance.now() - t;
+          return { loss: r.loss, accuracy: r.accuracy ?? null };
+        } finally {
+          model.dispose();
+        }
+      },
+    });
+    search = result.summary;
+    shrinkStop = result.stopReason;
+    round = result.iterations;
+    spec = result.spec;
+    if (finished) {
+      const state = await loadRoundState(runDir, resumeFrom);
+      ({ weights } = state);
+      rng = SeededRandom.restore(state.rng);
+      lastMetrics = { ...state.metrics };
+      epochs = Number(state.metrics['epochs'] ?? 0);
+      say(`resuming ${runDir}: the final cell is trained`);
+    } else {
+      rng = result.rng;
+      weights = initWeights(spec, rng.fork());
+      const model = new NetworkModel(spec, weights);
+      try {
+        say(`training the final cell from scratch (${planned} epochs; the search's ${search.proxyEpochs} proxy epochs are counted apart)`);
+        const history = await clock.time('train', () => trainPhase(model, data, phaseOf(space.training), planned, loss, rng, quiet, 'train', undefined, spanAt(0)));
+        weights = model.toWeightMap();
+        epochs = planned;
+        lastMetrics = await clock.time('evaluate', () => metricsOf(model, data, loss, batch, history, costModels, epochs));
+      } finally {
+        model.dispose();
+      }
+      emit({ type: 'final', round, widths: layerWidths(spec), cell: { mask: result.mask, edges: search.edges.final }, ...lastMetrics });
+      await saveRoundState(runDir, { round: 0, spec, weights, rng: rng.snapshot(), metrics: lastMetrics });
+    }
+  } else if (resumeFrom >= 0) {
+    const state = await loadRoundState(runDir, resumeFrom, { complete: true });
+    // Append-only: the events after this round's checkpoint stay in the file; readers drop them (effectiveEvents).
+    emit({ type: 'resume', round: resumeFrom });
     ({ spec, weights } = state);
     rng = SeededRandom.restore(state.rng);
     round = state.round;
@@ -427,7 +609,6 @@ export async function runMethod(options: RunOptions, services: RunServices, call
     epochs = Number(state.metrics['epochs'] ?? 0);
     say(`resuming ${runDir} after round ${round}`);
   } else {
-    if (existsSync(log.file)) writeFileSync(log.file, '');
     rng = new SeededRandom(options.seed);
     spec = setup.start;
     weights = initWeights(spec, rng.fork());
@@ -456,14 +637,14 @@ export async function runMethod(options: RunOptions, services: RunServices, call
       model.dispose();
     }
     round = 0;
-    emit({ type: 'seed', round: 0, widths: layerWidths(spec), ...lastMetrics });
+    emit({ type: 'seed', round: 0, widths: layerWidths(spec), ...lastMetrics, timeMs: { train: Math.round(clock.ms.train), evaluate: Math.round(clock.ms.evaluate) } });
     await saveRoundState(runDir, { round, spec, weights, rng: rng.snapshot(), metrics: lastMetrics });
   }
 
   // --- rounds (growers and pruners) ---------------------------------------------------------------------
-  let stopReason: StopReason = kind === 'resizer' ? 'resized' : 'rounds';
-  const rounds = kind === 'resizer' ? 0 : options.rounds;
-  while (kind !== 'resizer' && round < rounds) {
+  let stopReason: StopReason = shrinkStop ?? (kind === 'resizer' ? 'resized' : 'rounds');
+  const rounds = kind === 'resizer' || kind === 'shrinker' ? 0 : options.rounds;
+  while (kind !== 'resizer' && kind !== 'shrinker' && round < rounds) {
     const r = round + 1;
     const layers = methodLayers(space, spec, primary);
     const cost = primary.estimate(spec).total;
@@ -477,10 +658,12 @@ export async function runMethod(options: RunOptions, services: RunServices, call
     let attempt = 0;
     let done = false;
     while (!done) {
+      const phaseStart = { ...clock.ms };
       const scoring = scoringSet(data.train, space.scoring.samples, rng);
       say(`round ${r}: scoring ${layers.length} layers on ${scoring.count} samples`);
       let bar: Progress | undefined;
       let scores: MethodScores;
+      let convergence: EigenConvergenceStats | undefined;
       try {
         scores = await clock.time('score', () =>
           computeScores(setup.needs, {
@@ -491,6 +674,12 @@ export async function runMethod(options: RunOptions, services: RunServices, call
             loss: space.loss,
             batchSize: space.scoring.batchSize,
             solvers: services.eigenSolvers,
+            onConvergence: (stats) => {
+              convergence = stats;
+              if (stats.notConverged > 0) {
+                say(`round ${r}: ${stats.notConverged} of ${stats.neurons} neurons not converged by ${stats.solver}; ${stats.recovered} recovered by lanczos, ${stats.skipped} skipped this round`);
+              }
+            },
             onProgress: (n, total, label) => {
               bar ??= createProgress(`round ${r} scoring`, total, { json: quiet });
               bar.update(n, label);
@@ -549,14 +738,20 @@ export async function runMethod(options: RunOptions, services: RunServices, call
                 }
               : {}),
             measuredDeltaLoss: lossAfter - lossBefore,
+            ...(convergence === undefined ? {} : { scoring: convergence }),
             byLayer: countBy(plan.entries.map((e) => e.node)),
           },
           budget,
           plan: checked.stats,
           details: proposed.details ?? {},
-          timeMs: { apply: applyMs, fineTune: fineTuneMs },
+          timeMs: {
+            score: Math.round(clock.ms.score - phaseStart.score),
+            plan: Math.round(clock.ms.plan - phaseStart.plan),
+            apply: applyMs,
+            fineTune: fineTuneMs,
+            evaluate: Math.round(clock.ms.evaluate - phaseStart.evaluate),
+          },
         });
-        say(`round ${r}: ${describeMetrics(lastMetrics, unit)}`);
       } catch (error) {
         if (!NasError.is(error, 'E_DIVERGED')) throw error;
         attempt += 1;
@@ -581,17 +776,32 @@ export async function runMethod(options: RunOptions, services: RunServices, call
   // --- epochs an early stop left unused, so that every method trains equally long -------------------------
   if (epochs < planned && stopReason !== 'diverged') {
     const left = planned - epochs;
-    say(`training ${left} more epoch(s) to the space's budget of ${planned}`);
+    const phaseStart = { ...clock.ms };
+    // `finalPhase: retrain`: the found architecture, initialised afresh, trained from scratch on a schedule of its own.
+    const retrain = space.finalPhase === 'retrain' && (kind === 'grower' || kind === 'pruner');
+    say(retrain ? `retraining the found architecture from scratch for the ${left} epoch(s) left of the space's budget of ${planned}` : `training ${left} more epoch(s) to the space's budget of ${planned}`);
+    if (retrain) weights = initWeights(spec, retrainSeed(options.seed));
     const model = new NetworkModel(spec, weights);
     try {
-      const history = await clock.time('fineTune', () => trainPhase(model, data, phaseOf(space.fineTune), left, loss, rng, quiet, 'final', undefined, spanAt(epochs)));
+      const history = await clock.time('fineTune', () =>
+        retrain
+          ? trainPhase(model, data, space.training, left, loss, rng, quiet, 'retrain')
+          : trainPhase(model, data, phaseOf(space.fineTune), left, loss, rng, quiet, 'final', undefined, spanAt(epochs)),
+      );
       weights = model.toWeightMap();
       epochs = planned;
       lastMetrics = await clock.time('evaluate', () => metricsOf(model, data, loss, batch, history, costModels, epochs));
     } finally {
       model.dispose();
     }
-    emit({ type: 'final', round, widths: layerWidths(spec), ...lastMetrics });
+    emit({
+      type: 'final',
+      round,
+      ...(retrain ? { retrained: true } : {}),
+      widths: layerWidths(spec),
+      ...lastMetrics,
+      timeMs: { fineTune: Math.round(clock.ms.fineTune - phaseStart.fineTune), evaluate: Math.round(clock.ms.evaluate - phaseStart.evaluate) },
+    });
   }
 
   // --- final model and summary ---------------------------------------------------------------------------
@@ -599,6 +809,8 @@ export async function runMethod(options: RunOptions, services: RunServices, call
   await exportLayersModel(modelDir, spec, weights, { allowMitosisActivations: true });
   // The model expects normalised inputs: keep the statistics beside it (train / split-scores apply them).
   if (normalisation !== null) writeModelNormalisation(modelDir, normalisation);
+  // What the inputs and outputs mean (shape, raw range, class names): model cards and exports read it.
+  writeModelDataInfo(modelDir, dataInfo);
   const metrics = lastMetrics as { trainLoss: number; valLoss: number; valAccuracy: number | null; testLoss: number; testAccuracy: number | null; cost: CostSummary };
   const finalCost = primary.estimate(spec).total;
   const summaryFile = join(runDir, 'summary.json');
@@ -617,6 +829,7 @@ export async function runMethod(options: RunOptions, services: RunServices, call
     budgetMet: target === null || finalCost === null ? null : finalCost <= target * (1 + 1e-9),
     rounds: round,
     stopReason,
+    ...(search === undefined ? {} : { search }),
     epochs: { total: epochs, planned },
     wallMs: Math.round(performance.now() - t0),
     phaseMs: Object.fromEntries(Object.entries(clock.ms).map(([k, v]) => [k, Math.round(v)])) as RunSummary['phaseMs'],
@@ -627,17 +840,8 @@ export async function runMethod(options: RunOptions, services: RunServices, call
     log: log.file,
     summary: summaryFile,
   };
-  writeFileSync(summaryFile, `${JSON.stringify(summary, null, 1)}\n`);
+  writeFileAtomicSync(summaryFile, `${JSON.stringify(summary, null, 1)}\n`, 'write the run summary');
+  // The run's artifacts (not the checkpoints, which carry their own), hashed last: `checksums.json`.
+  writeChecksums(runDir, { only: ['run.json', 'events.jsonl', 'summary.json', 'model'], atomic: true });
   return summary;
-}
-
-function describeMetrics(m: Record<string, unknown>, unit: CostUnit): string {
-  const acc = m['testAccuracy'];
-  const cost = (m['cost'] as CostSummary | undefined)?.[unit];
-  const parts = [
-    typeof acc === 'number' ? `test accuracy ${(100 * acc).toFixed(2)}%` : `test loss ${Number(m['testLoss']).toFixed(4)}`,
-    typeof cost === 'number' ? `${Number(cost.toPrecision(4))} ${unit}` : null,
-    `${String(m['epochs'])} epochs`,
-  ];
-  return parts.filter((p) => p !== null).join(', ');
 }

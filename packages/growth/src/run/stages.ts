@@ -119,7 +119,7 @@ export function priceAll(models: ReadonlyMap<CostUnit, CostModel>, spec: Network
 /**
  * Checks, before any training, that the budget can be met by this kind of method starting from `start`:
  * a grower's target must not be below the start's cost, a pruner's not above it (nor below the smallest
- * network its minimum widths allow); `E_BUDGET_INFEASIBLE` otherwise, naming both costs.
+ * network its minimum widths allow), a shrinker's below it (and not below the cheapest one-node cell); `E_BUDGET_INFEASIBLE` otherwise, naming both costs.
  */
 export function checkBudgetFeasible(
   kind: MethodKind,
@@ -140,6 +140,24 @@ export function checkBudgetFeasible(
       start: start.cost,
       unit,
     });
+  }
+  if (kind === 'shrinker') {
+    if (target >= start.cost) {
+      throw new NasError('E_BUDGET_INFEASIBLE', `The budget ${show(target)} is not below the start cell's cost ${show(start.cost)}: there is no edge to remove (lower the budget)`, {
+        method,
+        target,
+        start: start.cost,
+        unit,
+      });
+    }
+    if (start.floor !== null && target < start.floor) {
+      throw new NasError('E_BUDGET_INFEASIBLE', `The budget ${show(target)} is below the cheapest cell an edge removal can reach (one node between input and output, ${show(start.floor)})`, {
+        method,
+        target,
+        floor: start.floor,
+        unit,
+      });
+    }
   }
   if (kind === 'pruner') {
     if (target > start.cost) {

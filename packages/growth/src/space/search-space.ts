@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NasError, readJsonFile, validateAgainst, type NetworkSpec } from '@mitosis/core';
+import { ConfigValidationError, NasError, readJsonFile, validateAgainst, type NetworkSpec } from '@mitosis/core';
 import { buildChannelGraph, parseNetworkSpec, resizeGroups } from '@mitosis/ir';
+import { cellArchitectureSchema, checkCell, compileCell, startMask, type CellArchitecture } from './cell-space.js';
 
 /** How one layer may change. */
 export interface LayerRule {
@@ -37,8 +38,16 @@ export interface SearchSpace {
   readonly version: 1;
   readonly id: string;
   readonly description: string;
-  /** The seed architecture: growers start here, resizers scale it. */
+  /**
+   * The seed architecture: growers start here, resizers scale it. A cell space's document omits it: it is
+   * compiled from {@link SearchSpace.cell} (with the cell's `seedScale`) when the space is parsed.
+   */
   readonly seed: NetworkSpec;
+  /**
+   * A cell space (AutoShrink, see `cell-space.ts`): a stack of cells sharing one DAG topology. Parsing compiles
+   * its start mask into `seed` (and, with `seedScale` < 1, `full` at the stages' filters).
+   */
+  readonly cell?: CellArchitecture;
   /**
    * The large architecture pruners start from, with the seed's nodes and names. Absent: the seed with every
    * listed layer at its cap (see {@link fullNetwork}).
@@ -67,6 +76,14 @@ export interface SearchSpace {
    * trains `training.epochs + rounds·fineTune.epochs + finalEpochs` epochs in all.
    */
   readonly finalEpochs?: number;
+  /**
+   * What the epochs after the last round (`finalEpochs`, plus any an early stop left) do with a grower's or a
+   * pruner's network: `continue` (default) trains the weights it has; `retrain` re-initialises the found
+   * architecture and trains it from scratch with the seed phase's settings and a fresh schedule — the search is then
+   * the first part of the same epoch budget (splitting as architecture search). Resizers and shrinkers always train
+   * from scratch.
+   */
+  readonly finalPhase?: 'continue' | 'retrain';
   /**
    * `phase` (default): each training phase starts a fresh schedule at its own learning rate; `run`: one schedule
    * of `training` (its learning rate and kind) spans the run's whole epoch budget, each phase taking its slice.
@@ -117,7 +134,8 @@ export const searchSpaceSchema = {
     version: { const: 1 },
     id: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]*$' },
     description: { type: 'string' },
-    seed: { type: 'object', description: 'A mitosis network spec (format "mitosis-network").' },
+    seed: { type: 'object', description: 'A mitosis network spec (format "mitosis-network"); a cell space compiles it from "cell".' },
+    cell: cellArchitectureSchema,
     full: { type: 'object', description: 'The network pruners start from (default: the seed with every listed layer at its cap).' },
     layers: {
       type: 'object',
@@ -141,6 +159,7 @@ export const searchSpaceSchema = {
     training: phase({ epochs: 2 }),
     fineTune: phase({ epochs: 1 }),
     finalEpochs: { type: 'integer', minimum: 0, default: 0 },
+    finalPhase: { enum: ['continue', 'retrain'], default: 'continue' },
     scheduleSpan: { enum: ['phase', 'run'], default: 'phase' },
     scoring: {
       type: 'object',
@@ -165,7 +184,7 @@ export const searchSpaceSchema = {
       default: {},
     },
   },
-  required: ['format', 'version', 'id', 'description', 'seed', 'data', 'loss'],
+  required: ['format', 'version', 'id', 'description', 'data', 'loss'],
   additionalProperties: false,
 } as const;
 
@@ -202,7 +221,11 @@ export function listSearchSpaces(): string[] {
  * below the seed width.
  */
 export function parseSearchSpace(doc: unknown, source: string): SearchSpace {
-  const space = validateAgainst<SearchSpace>(searchSpaceSchema, doc, { source, what: 'search space' });
+  const validated = validateAgainst<SearchSpace>(searchSpaceSchema, doc, { source, what: 'search space' });
+  if (validated.cell === undefined && (validated as { seed?: unknown }).seed === undefined) {
+    throw new ConfigValidationError(source, [{ pointer: '/seed', message: 'is required (or /cell, for a cell space)' }], 'search space');
+  }
+  const space = validated.cell === undefined ? validated : compiledCellSpace(validated, source);
   let seed: NetworkSpec;
   try {
     seed = parseNetworkSpec(space.seed, `${source}#/seed`);
@@ -229,6 +252,32 @@ export function parseSearchSpace(doc: unknown, source: string): SearchSpace {
         file: source,
         node,
         problems: [{ pointer: `/layers/${node}/min`, message: `must be at most the cap (${rule.cap})` }],
+      });
+    }
+  }
+  return { ...space, seed, ...(full === undefined ? {} : { full }) };
+}
+
+/**
+ * A cell space with its seed (and full network) compiled from the cell: the cell section is checked (pointers
+ * under `/cell`), and a `seed` or `full` already in the document (a run's `run.json` embeds the parsed space)
+ * must equal the compiled one.
+ */
+function compiledCellSpace(space: SearchSpace, source: string): SearchSpace {
+  const cell = space.cell!;
+  checkCell(cell, source);
+  const mask = startMask(cell);
+  const seed = compileCell(cell, mask, { scale: cell.seedScale, name: space.id });
+  const full = cell.seedScale === 1 ? undefined : compileCell(cell, mask, { name: `${space.id}-full` });
+  const given: [string, unknown, unknown][] = [
+    ['seed', (space as { seed?: unknown }).seed, seed],
+    ['full', space.full, full],
+  ];
+  for (const [key, value, compiled] of given) {
+    if (value !== undefined && JSON.stringify(value) !== JSON.stringify(compiled)) {
+      throw new NasError('E_CONFIG_INVALID', `Search space ${source}: /${key} differs from the network compiled from /cell; omit it`, {
+        file: source,
+        problems: [{ pointer: `/${key}`, message: 'must be omitted in a cell space (it is compiled from /cell)' }],
       });
     }
   }

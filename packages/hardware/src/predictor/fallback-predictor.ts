@@ -1,3 +1,4 @@
+import * as mathjs from 'mathjs';
 import { parse, type MathNode, type EvalFunction } from 'mathjs';
 import { NasError } from '@mitosis/core';
 import { FEATURE_NAMES, type OpFeatures } from '../ops/op-features.js';
@@ -25,6 +26,66 @@ export interface CompiledFallback {
 const FEATURES = new Set<string>(FEATURE_NAMES);
 const FUNCTIONS = new Set<string>(ALLOWED_FUNCTIONS);
 
+/** Bounds on a fallback expression, checked before (length, nesting) and after (nodes, depth) parsing. */
+export const EXPRESSION_LIMITS = { maxLength: 2000, maxNesting: 32, maxNodes: 400, maxDepth: 64 } as const;
+
+/** How many arguments each allowed function takes: [min, max]. */
+const ARITY: Readonly<Record<(typeof ALLOWED_FUNCTIONS)[number], readonly [number, number]>> = {
+  sqrt: [1, 1],
+  log: [1, 2],
+  exp: [1, 1],
+  abs: [1, 1],
+  max: [1, 16],
+  min: [1, 16],
+  pow: [2, 2],
+  ceil: [1, 1],
+  floor: [1, 1],
+};
+
+/** Words of the mathjs grammar that a name may not be. */
+const MATHJS_KEYWORDS = new Set(['end', 'mod', 'to', 'in', 'and', 'or', 'xor', 'not', 'true', 'false', 'null', 'undefined', 'Infinity', 'NaN']);
+
+/**
+ * Why `name` cannot be a coefficient, or null when it can: a coefficient is an identifier (`^[A-Za-z][A-Za-z0-9_]*$`)
+ * that does not shadow a feature, an allowed function, a mathjs function, constant or keyword, or a member of
+ * `Object.prototype` (`constructor`, `__proto__`, `toString`, …).
+ */
+export function coefficientNameProblem(name: string, extraFeatures: readonly string[] = []): string | null {
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) return 'must be an identifier (a letter, then letters, digits or _)';
+  if (FEATURES.has(name) || extraFeatures.includes(name)) return `is the name of a feature`;
+  if (FUNCTIONS.has(name)) return `shadows the function ${name}()`;
+  if (MATHJS_KEYWORDS.has(name)) return `is a mathjs keyword`;
+  if (Object.prototype.hasOwnProperty.call(Object.prototype, name) || name === '__proto__') return `is a member of Object.prototype`;
+  if (name in mathjs) return `shadows the mathjs name "${name}"`;
+  return null;
+}
+
+/** Maximum nesting of brackets in `text` (checked before parsing, which recurses on them). */
+function bracketNesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const ch of text) {
+    if (ch === '(' || ch === '[' || ch === '{') max = Math.max(max, ++depth);
+    else if (ch === ')' || ch === ']' || ch === '}') depth -= 1;
+  }
+  return max;
+}
+
+/** Node count and depth of a parsed expression, walked without recursion. */
+function treeSize(root: MathNode): { nodes: number; depth: number } {
+  const stack: [MathNode, number][] = [[root, 1]];
+  let nodes = 0;
+  let depth = 0;
+  while (stack.length > 0) {
+    const [node, d] = stack.pop()!;
+    nodes += 1;
+    depth = Math.max(depth, d);
+    if (nodes > EXPRESSION_LIMITS.maxNodes || depth > EXPRESSION_LIMITS.maxDepth) break;
+    node.forEach((child) => stack.push([child, d + 1]));
+  }
+  return { nodes, depth };
+}
+
 /**
  * Parses `expression` with mathjs and checks its symbols: features ({@link FEATURE_NAMES}), functions
  * ({@link ALLOWED_FUNCTIONS}) and coefficients (`allowedCoefficients`, or any identifier matching `^[a-z]\w*$`
@@ -36,17 +97,30 @@ export function compileFallback(
   pointer: string,
   allowedCoefficients?: ReadonlySet<string>,
   extraFeatures: readonly string[] = [],
+  source?: string,
 ): CompiledFallback {
+  const where = source === undefined ? {} : { file: source };
   const fail = (why: string): NasError =>
-    new NasError('E_PROFILE_INVALID', `Fallback expression at ${pointer} ${why}: "${expression}"`, {
+    new NasError('E_PROFILE_INVALID', `Fallback expression at ${pointer}${source === undefined ? '' : ` of ${source}`} ${why}: "${expression.length > 200 ? `${expression.slice(0, 200)}…` : expression}"`, {
+      ...where,
       pointer,
-      expression,
+      expression: expression.slice(0, 200),
     });
+  if (typeof expression !== 'string') throw fail('is not a string');
+  if (expression.length > EXPRESSION_LIMITS.maxLength) throw fail(`is ${expression.length} characters long, more than ${EXPRESSION_LIMITS.maxLength}`);
+  if (bracketNesting(expression) > EXPRESSION_LIMITS.maxNesting) throw fail(`nests brackets deeper than ${EXPRESSION_LIMITS.maxNesting}`);
   let root: MathNode;
   try {
     root = parse(expression);
   } catch (cause) {
     throw fail(`does not parse (${(cause as Error).message})`);
+  }
+  const size = treeSize(root);
+  if (size.nodes > EXPRESSION_LIMITS.maxNodes) throw fail(`has more than ${EXPRESSION_LIMITS.maxNodes} terms`);
+  if (size.depth > EXPRESSION_LIMITS.maxDepth) throw fail(`nests deeper than ${EXPRESSION_LIMITS.maxDepth} operations`);
+  for (const name of allowedCoefficients ?? []) {
+    const problem = coefficientNameProblem(name, extraFeatures);
+    if (problem !== null) throw fail(`has a coefficient named "${name}", which ${problem}`);
   }
   const coefficientNames: string[] = [];
   const allowedNodeTypes = new Set([
@@ -61,8 +135,15 @@ export function compileFallback(
     if (node.type === 'ConstantNode' && typeof (node as unknown as { value: unknown }).value !== 'number') {
       throw fail('uses a non-numeric constant');
     }
-    if (node.type === 'FunctionNode' && (node as unknown as { fn: MathNode }).fn.type !== 'SymbolNode') {
-      throw fail('calls something that is not a named function');
+    if (node.type === 'FunctionNode') {
+      const fn = (node as unknown as { fn: MathNode }).fn;
+      if (fn.type !== 'SymbolNode') throw fail('calls something that is not a named function');
+      const name = (fn as unknown as { name: string }).name;
+      const arity = ARITY[name as keyof typeof ARITY] as readonly [number, number] | undefined;
+      const args = (node as unknown as { args: MathNode[] }).args.length;
+      if (arity !== undefined && (args < arity[0] || args > arity[1])) {
+        throw fail(`calls ${name}() with ${args} argument(s) (it takes ${arity[0] === arity[1] ? arity[0] : `${arity[0]} to ${arity[1]}`})`);
+      }
     }
     if (node.type !== 'SymbolNode') return;
     const name = (node as unknown as { name: string }).name;
@@ -72,7 +153,7 @@ export function compileFallback(
     }
     if (FEATURES.has(name) || extraFeatures.includes(name)) return;
     const isCoefficient = allowedCoefficients ? allowedCoefficients.has(name) : /^[a-z]\w*$/.test(name);
-    if (!isCoefficient || FUNCTIONS.has(name)) {
+    if (!isCoefficient || coefficientNameProblem(name, extraFeatures) !== null) {
       throw fail(
         `uses unknown symbol "${name}" (features: ${[...FEATURE_NAMES, ...extraFeatures].join(', ')}` +
           (allowedCoefficients ? `; coefficients: ${[...allowedCoefficients].join(', ') || 'none'})` : ')'),
@@ -81,11 +162,31 @@ export function compileFallback(
     if (!coefficientNames.includes(name)) coefficientNames.push(name);
   });
   const code: EvalFunction = root.compile();
+  const symbols = new Set([...FEATURE_NAMES, ...extraFeatures, ...coefficientNames]);
   return {
     expression,
     coefficientNames,
     evaluate(features, coefficients) {
-      const value: unknown = code.evaluate({ ...features, ...coefficients });
+      // A Map scope holding only the expression's symbols: nothing reaches Object.prototype or mathjs' own names.
+      const scope = new Map<string, number>();
+      for (const name of symbols) {
+        const v = Object.prototype.hasOwnProperty.call(coefficients, name)
+          ? (coefficients as Record<string, number>)[name]
+          : Object.prototype.hasOwnProperty.call(features, name)
+            ? (features as Record<string, number>)[name]
+            : undefined;
+        if (typeof v === 'number') scope.set(name, v);
+      }
+      let value: unknown;
+      try {
+        value = code.evaluate(scope);
+      } catch (cause) {
+        throw new NasError('E_PROFILE_INVALID', `Fallback expression at ${pointer}${source === undefined ? '' : ` of ${source}`} cannot be evaluated: ${(cause as Error).message}`, {
+          ...where,
+          pointer,
+          expression: expression.slice(0, 200),
+        }, { cause });
+      }
       return typeof value === 'number' ? value : Number.NaN;
     },
   };

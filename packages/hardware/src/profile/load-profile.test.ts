@@ -7,6 +7,7 @@ import { ConfigValidationError, NasError } from '@mitosis/core';
 import { hardwareProfileSchema } from './hardware-profile.js';
 import { tinyProfile } from '../test-support/tiny-profile.js';
 import { loadProfile, shippedProfileDir, shippedProfileIds, validateProfile } from './load-profile.js';
+import { compileFallback } from '../predictor/fallback-predictor.js';
 
 function problemsOf(fn: () => unknown): { pointer: string; message: string }[] {
   try {
@@ -51,6 +52,66 @@ describe('validateProfile', () => {
       );
     });
   }
+
+  // Issue 16 reproducers: each was a raw TypeError/RangeError before (exit 1, no code).
+  const fallback = (p: Record<string, unknown>): { expression: string; coefficients: Record<string, number> } =>
+    p['fallback'] as { expression: string; coefficients: Record<string, number> };
+  const hostile: [string, (p: Record<string, unknown>) => void, string, RegExp][] = [
+    ...['pow', 'sqrt', 'end', 'constructor', 'toString', 'pi'].map(
+      (name): [string, (p: Record<string, unknown>) => void, string, RegExp] => [
+        `a coefficient named ${name}`,
+        (p) => {
+          fallback(p).expression = `${name} * macs`;
+          fallback(p).coefficients = { [name]: 1 };
+        },
+        `/fallback/coefficients/${name}`,
+        /shadows|keyword|Object\.prototype/,
+      ],
+    ),
+    [
+      'a coefficient named __proto__ (as JSON.parse makes it)',
+      (p) => {
+        fallback(p).expression = 'c0 * macs';
+        fallback(p).coefficients = JSON.parse('{"c0": 1, "__proto__": 2}') as Record<string, number>;
+      },
+      '/fallback/coefficients/__proto__',
+      /identifier|Object\.prototype/,
+    ],
+    ['max() with no argument', (p) => (fallback(p).expression = 'max()'), '/fallback/expression', /max\(\) with 0 argument/],
+    ['pow() with one argument', (p) => (fallback(p).expression = 'pow(macs)'), '/fallback/expression', /pow\(\) with 1 argument/],
+    ['max() with 200,000 arguments', (p) => (fallback(p).expression = `max(${'1,'.repeat(200_000)}1)`), '/fallback/expression', /characters long/],
+    ['a 20,000-term expression', (p) => (fallback(p).expression = `c0${' + macs'.repeat(20_000)}`), '/fallback/expression', /characters long/],
+    ['a 450-term sum in 2,000 characters', (p) => (fallback(p).expression = `c0${'+h'.repeat(450)}`), '/fallback/expression', /nests deeper than 64 operations/],
+    ['5,000 nested brackets', (p) => (fallback(p).expression = `${'('.repeat(5000)}c0${')'.repeat(5000)}`), '/fallback/expression', /characters long|nests brackets/],
+    ['40 nested brackets', (p) => (fallback(p).expression = `${'('.repeat(40)}c0${')'.repeat(40)}`), '/fallback/expression', /nests brackets deeper than 32/],
+  ];
+  for (const [name, mutate, pointer, message] of hostile) {
+    it(`refuses ${name} with a pointer (${pointer})`, () => {
+      const p = structuredClone(tinyProfile()) as unknown as Record<string, unknown>;
+      mutate(p);
+      const problems = problemsOf(() => validateProfile(p, 'bad.json'));
+      assert.ok(
+        problems.some((q) => q.pointer === pointer && message.test(q.message)),
+        JSON.stringify(problems).slice(0, 500),
+      );
+    });
+  }
+
+  it('refuses a profile nested 5,000 levels deep before cloning it', () => {
+    const deep = JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`) as unknown;
+    const p = { ...tinyProfile(), provenance: { source: 'x', license: 'y', note: deep } };
+    assert.throws(() => validateProfile(p, 'deep.json'), (e: unknown) => NasError.is(e, 'E_PROFILE_INVALID') && /nests deeper than 128/.test(e.message));
+  });
+
+  it('an evaluation error is E_PROFILE_INVALID naming the profile file and the pointer', () => {
+    const compiled = compileFallback('c0 * latencyMs', '/energy/model/expression', new Set(['c0']), ['latencyMs'], 'dev.json');
+    // latencyMs missing from the features: mathjs throws "Undefined symbol".
+    assert.throws(
+      () => compiled.evaluate({ macs: 1 }, { c0: 1 }),
+      (e: unknown) => NasError.is(e, 'E_PROFILE_INVALID') && e.details['file'] === 'dev.json' && e.details['pointer'] === '/energy/model/expression' && /cannot be evaluated/.test(e.message),
+    );
+    assert.equal(compiled.evaluate({ latencyMs: 2 }, { c0: 3 }), 6);
+  });
 
   it('requires the id to equal the file stem', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hw-'));

@@ -1,15 +1,21 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigValidationError, NasError, readJsonFile, validateAgainst, type ConfigProblem } from '@mitosis/core';
+import { ConfigValidationError, NasError, cloneJson, readJsonFile, validateAgainst, type ConfigProblem } from '@mitosis/core';
 import { OP_KINDS, parseCanonicalKey, type OpDescriptor, type OpKind } from '../ops/op-key.js';
-import { compileFallback, type CompiledFallback } from '../predictor/fallback-predictor.js';
+import { coefficientNameProblem, compileFallback, type CompiledFallback } from '../predictor/fallback-predictor.js';
 import { hardwareProfileSchema, type HardwareProfile, type ProfileEntry, type ProfileFallback } from './hardware-profile.js';
 
 /** Escapes one JSON-pointer token (RFC 6901). */
 export function pointerToken(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
+
+/** Features of two ops (a 3×3 convolution, 16→32 channels at 16×16, and a 128→10 dense layer) for trial evaluations. */
+const TRIAL_FEATURES: readonly Readonly<Record<string, number>>[] = [
+  { macs: 1_179_648, params: 4640, inBytes: 16_384, outBytes: 32_768, kernel: 3, stride: 1, cin: 16, cout: 32, h: 16, w: 16 },
+  { macs: 1280, params: 1290, inBytes: 512, outBytes: 40, kernel: 1, stride: 1, cin: 128, cout: 10, h: 1, w: 1 },
+];
 
 function semanticProblems(profile: HardwareProfile): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -29,13 +35,25 @@ function semanticProblems(profile: HardwareProfile): ConfigProblem[] {
   }
   if (profile.energy?.table) checkTable(profile.energy.table, '/energy/table');
   const checkFallback = (f: ProfileFallback, base: string, extra: readonly string[] = []): void => {
+    const badNames = Object.keys(f.coefficients).flatMap((name) => {
+      const problem = coefficientNameProblem(name, extra);
+      return problem === null ? [] : [{ pointer: `${base}/coefficients/${pointerToken(name)}`, message: `"${name}" ${problem}` }];
+    });
+    if (badNames.length > 0) {
+      problems.push(...badNames);
+      return;
+    }
     try {
       const compiled = compileFallback(f.expression, `${base}/expression`, new Set(Object.keys(f.coefficients)), extra);
+      let finite = true;
       for (const name of compiled.coefficientNames) {
         if (!Number.isFinite(f.coefficients[name])) {
-          problems.push({ pointer: `${base}/coefficients/${name}`, message: 'must be a finite number' });
+          problems.push({ pointer: `${base}/coefficients/${pointerToken(name)}`, message: 'must be a finite number' });
+          finite = false;
         }
       }
+      // A trial evaluation, as pricing will do it: "valid" means usable.
+      if (finite) for (const features of TRIAL_FEATURES) compiled.evaluate({ ...features, ...(extra.includes('latencyMs') ? { latencyMs: 0.1 } : {}) }, f.coefficients);
     } catch (error) {
       if (!NasError.is(error)) throw error;
       problems.push({ pointer: `${base}/expression`, message: error.message });
@@ -68,7 +86,7 @@ function semanticProblems(profile: HardwareProfile): ConfigProblem[] {
  * Returns a deep copy.
  */
 export function validateProfile(json: unknown, source: string): HardwareProfile {
-  const copy: unknown = structuredClone(json);
+  const copy: unknown = cloneJson(json, source, 'E_PROFILE_INVALID');
   const profile = validateAgainst<HardwareProfile>(hardwareProfileSchema, copy, {
     source,
     what: 'hardware profile',
@@ -153,7 +171,11 @@ export class ResolvedProfile {
   private readonly latencyScale: number;
   private readonly energyScale: number;
 
-  constructor(readonly profile: HardwareProfile) {
+  /** `source`: the profile's file, named in evaluation errors. */
+  constructor(
+    readonly profile: HardwareProfile,
+    readonly source?: string,
+  ) {
     this.id = profile.id;
     this.bytesPerElement = bytesPer(profile.precision);
     this.latencyScale = LATENCY_TO_MS[profile.units.latency];
@@ -164,7 +186,7 @@ export class ResolvedProfile {
     );
     this.energyTable = new Map(Object.entries(profile.energy?.table ?? {}));
     const prep = (f: ProfileFallback, pointer: string, extra: readonly string[] = []) => ({
-      compiled: compileFallback(f.expression, pointer, new Set(Object.keys(f.coefficients)), extra),
+      compiled: compileFallback(f.expression, pointer, new Set(Object.keys(f.coefficients)), extra, source ?? `profile "${profile.id}"`),
       coefficients: f.coefficients,
     });
     this.fallback = profile.fallback ? prep(profile.fallback, '/fallback/expression') : null;
@@ -231,7 +253,7 @@ export function resolveProfile(profile: string | HardwareProfile | ResolvedProfi
     const mtimeMs = existsSync(file) ? statSync(file).mtimeMs : -1;
     const cached = resolvedCache.get(file);
     if (cached !== undefined && cached.mtimeMs === mtimeMs) return cached.resolved;
-    const resolved = new ResolvedProfile(loadProfile(profile));
+    const resolved = new ResolvedProfile(loadProfile(profile), file);
     resolvedCache.set(file, { mtimeMs, resolved });
     return resolved;
   }

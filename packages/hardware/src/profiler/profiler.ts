@@ -1,6 +1,5 @@
 import { cpus } from 'node:os';
-import { writeFileSync } from 'node:fs';
-import { NasError, SeededRandom, type NetworkNode, type NetworkSpec } from '@mitosis/core';
+import { NasError, SeededRandom, writeFileAtomicSync, type NetworkNode, type NetworkSpec } from '@mitosis/core';
 import { initWeights, inferShapes } from '@mitosis/ir';
 import { NetworkModel, forward, tf, useBackend, type BackendPreference } from '@mitosis/engine';
 import { blocksFromSpec } from '../ops/blocks.js';
@@ -287,6 +286,6 @@ export async function runProfiler(options: ProfilerOptions): Promise<HardwarePro
     },
   };
   const valid = validateProfile(profile, options.out ?? options.deviceId);
-  if (options.out !== undefined) writeFileSync(options.out, `${JSON.stringify(valid, null, 1)}\n`);
+  if (options.out !== undefined) writeFileAtomicSync(options.out, `${JSON.stringify(valid, null, 1)}\n`, 'write the hardware profile');
   return valid;
 }

@@ -1,4 +1,5 @@
 import {
+  cloneJson,
   ConfigValidationError,
   NasError,
   NODE_OPS,
@@ -172,7 +173,7 @@ function nodeSuffix(doc: unknown, pointer: string): string {
  * @param source the file or other origin, named in errors.
  */
 export function parseNetworkSpec(json: unknown, source: string): NetworkSpec {
-  const copy: unknown = structuredClone(json);
+  const copy: unknown = cloneJson(json, source, 'E_SPEC_INVALID');
   let spec: NetworkSpec;
   try {
     spec = validateAgainst<NetworkSpec>(networkSpecSchema, copy, {
