@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { Io } from './io.js';
-import { runCli } from './program.js';
+import { captureCli, type CliResult } from './testing/capture-cli.js';
 
 // Trials run the fake `mitosis run` of @mitosis/experiments: same flags, no training, figures from the
 // configuration, checkpoint per round.
@@ -16,12 +15,8 @@ const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const ENV_KEYS = ['MITOSIS_RUN_SCRIPT', 'FAKE_TRIAL_ROUND_MS', 'FAKE_TRIAL_CRASH'] as const;
 const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), interactive: false };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return captureCli(argv);
 }
 
 interface Results {

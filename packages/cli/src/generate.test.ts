@@ -5,16 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadSearchSpace } from '@mitosis/growth';
 import { priceNetwork } from '@mitosis/hardware';
-import type { Io } from './io.js';
-import { runCli } from './program.js';
+import { captureCli, type CliResult } from './testing/capture-cli.js';
 import type { GenerationReport } from './commands/generate.js';
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), interactive: false };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return captureCli(argv);
 }
 
 const DEVICES = ['note10-cpu', 'myriad-vpu'];

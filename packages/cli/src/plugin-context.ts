@@ -1,7 +1,20 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NasError, discoverPluginDirectories, loadPlugins, type LoadedPlugin, type SkippedPlugin } from '@mitosis/core';
+import {
+  CostModelRegistry,
+  EigenSolverRegistry,
+  GrowerRegistry,
+  NasError,
+  PrunerRegistry,
+  ResizerRegistry,
+  ShrinkerRegistry,
+  discoverPluginDirectories,
+  loadPlugins,
+  type LoadedPlugin,
+  type SkippedPlugin,
+} from '@mitosis/core';
+import type { RunServices } from '@mitosis/growth';
 import type { Container } from '@mitosis/core/di';
 import { processIo, type GlobalOptions, type Io } from './io.js';
 
@@ -74,4 +87,16 @@ export function pluginContainer(options: GlobalOptions, io: Io = processIo): Pro
     if (cache?.value === value) cache = undefined;
   });
   return value;
+}
+
+/** The registries a run needs, from a loaded plugin container. */
+export function runServices(container: Container): RunServices {
+  return {
+    growers: container.get(GrowerRegistry),
+    pruners: container.get(PrunerRegistry),
+    resizers: container.get(ResizerRegistry),
+    shrinkers: container.get(ShrinkerRegistry),
+    costModels: container.get(CostModelRegistry),
+    eigenSolvers: container.get(EigenSolverRegistry),
+  };
 }

@@ -7,19 +7,15 @@ import { makeFixtureRoot, writeFixturePlugin } from '@mitosis/core/testing';
 import { knownDatasetIds } from '@mitosis/data';
 import { listSearchSpaces } from '@mitosis/growth';
 import { shippedProfileIds } from '@mitosis/hardware';
-import type { Io } from './io.js';
 import type { Command } from 'commander';
-import { buildProgram, runCli } from './program.js';
+import { buildProgram } from './program.js';
+import { captureCli, type CliResult } from './testing/capture-cli.js';
 
 const { root, cleanup } = makeFixtureRoot(dirname(fileURLToPath(import.meta.url)));
 after(cleanup);
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), interactive: false };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return captureCli(argv);
 }
 
 const manifest = (id: string, models: string[]) => ({ apiVersion: 1, id, contributes: { costModels: models } });

@@ -4,19 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadSearchSpace, type RunEvent, type RunSummary } from '@mitosis/growth';
-import type { Io } from './io.js';
-import { runCli } from './program.js';
+import { captureCli, type CliResult } from './testing/capture-cli.js';
 import { formatCost, formatLoss, formatPhaseTime, formatRunEvent, renderSummary } from './run-output.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mitosis-run-output-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), interactive: false };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return captureCli(argv);
 }
 
 const round: RunEvent = {

@@ -9,19 +9,15 @@ import { onnx, readOnnxModelInfo } from '@mitosis/deploy';
 import { exportLayersModel, importLayersModel, saveCheckpoint } from '@mitosis/engine';
 import { initWeights, parseNetworkSpec } from '@mitosis/ir';
 import type { Io } from '../io.js';
-import { runCli } from '../program.js';
+import { captureCli, type CliResult } from '../testing/capture-cli.js';
 import { writeRunOnnx } from './export.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mitosis-export-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Runs the CLI; installed plugins are discovered only when a command needs methods (`run`). */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), interactive: false };
-  const code = await runCli(argv.includes('run') ? argv : ['--no-discover', ...argv], io);
-  return { code, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return captureCli(argv.includes('run') ? argv : ['--no-discover', ...argv]);
 }
 
 /** A small image classifier with mitosis's own gaussian activation (TF.js has no such layer). */

@@ -1,16 +1,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  CostModelRegistry,
-  EigenSolverRegistry,
-  GrowerRegistry,
-  NasError,
-  PrunerRegistry,
-  ResizerRegistry,
-  parseBudget,
-  type Budget,
-} from '@mitosis/core';
+import { NasError, parseBudget, type Budget } from '@mitosis/core';
 import { buildModelCard, exportModelOnnx, formatSignificant, loadMitosisModel, onnxBesideModel, writeModelCard, type ModelCard } from '@mitosis/deploy';
 import { loadProfile } from '@mitosis/hardware';
 import { loadSearchSpace, setupRun, type RunServices } from '@mitosis/growth';
@@ -30,7 +21,7 @@ import {
 } from '@mitosis/experiments';
 import { integerFlag, jsonFlag } from '../flags.js';
 import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
-import { pluginContainer } from '../plugin-context.js';
+import { pluginContainer, runServices } from '../plugin-context.js';
 import { progressReporter, trialCommand } from './compare.js';
 
 interface GenerateFlags {
@@ -203,13 +194,7 @@ export function registerGenerateCommand(program: Command, io: Io): void {
       };
       const { plan, targets } = planGeneration(request);
       const { container } = await pluginContainer(options, io);
-      const services: RunServices = {
-        growers: container.get(GrowerRegistry),
-        pruners: container.get(PrunerRegistry),
-        resizers: container.get(ResizerRegistry),
-        costModels: container.get(CostModelRegistry),
-        eigenSolvers: container.get(EigenSolverRegistry),
-      };
+      const services = runServices(container);
       await checkTargets(request, targets.map((t) => t.budget), services);
 
       const outDir = resolve(flags.out);

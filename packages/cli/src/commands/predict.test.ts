@@ -8,18 +8,13 @@ import { writeModelNormalisation } from '@mitosis/data';
 import { writeOnnxFile } from '@mitosis/deploy';
 import { exportLayersModel } from '@mitosis/engine';
 import { parseNetworkSpec } from '@mitosis/ir';
-import type { Io } from '../io.js';
-import { runCli } from '../program.js';
+import { captureCli, type CliResult } from '../testing/capture-cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mitosis-predict-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), interactive: false };
-  const code = await runCli(['--no-discover', ...argv], io);
-  return { code, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return captureCli(['--no-discover', ...argv]);
 }
 
 /**

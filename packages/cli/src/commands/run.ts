@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
-import { CostModelRegistry, EigenSolverRegistry, GrowerRegistry, PrunerRegistry, ResizerRegistry, ShrinkerRegistry } from '@mitosis/core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NasError } from '@mitosis/core';
-import { loadSearchSpace, parseBudget, runMethod, type RunServices } from '@mitosis/growth';
+import { loadSearchSpace, parseBudget, runMethod } from '@mitosis/growth';
 import { loadModelSource, useBackend } from '@mitosis/engine';
 import { integerFlag, jsonFlag } from '../flags.js';
 import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
-import { pluginContainer } from '../plugin-context.js';
+import { pluginContainer, runServices } from '../plugin-context.js';
 import { writeRunOnnx } from './export.js';
 import { formatRunEvent, renderSummary } from '../run-output.js';
 
@@ -66,14 +65,7 @@ export async function executeRun(
   if (rawOptions !== undefined) methodOptions = jsonFlag(optionsFlag, rawOptions);
   const profile = flags.profile ?? space.defaults.profile;
   const { container } = await pluginContainer(options, io);
-  const services: RunServices = {
-    growers: container.get(GrowerRegistry),
-    pruners: container.get(PrunerRegistry),
-    resizers: container.get(ResizerRegistry),
-    shrinkers: container.get(ShrinkerRegistry),
-    costModels: container.get(CostModelRegistry),
-    eigenSolvers: container.get(EigenSolverRegistry),
-  };
+  const services = runServices(container);
   // `mitosis grow` runs growers only: an unknown id names the known growers.
   if (only === 'grower') services.growers.get(id);
   const backend = await useBackend(flags.backend as 'auto');
