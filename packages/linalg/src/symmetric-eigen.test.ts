@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NasError, SeededRandom } from '@mitosis/core';
-import { symmetricEigen, symmetricExtremeEigen, tridiagonalEigen } from './symmetric-eigen.js';
+import { symmetricEigen, symmetricEigenByQl, symmetricExtremeEigen, tridiagonalEigen } from './symmetric-eigen.js';
 import { symmetricWithSpectrum } from './test-matrices.js';
 
 /** max over columns of ‖A v − λ v‖ and max |VᵀV − I|. */
@@ -208,5 +208,120 @@ describe('tridiagonalEigen', () => {
     assert.deepEqual([...t.values], [1, 2, 3]);
     assert.deepEqual([...tridiagonalEigen(new Float64Array(3), new Float64Array(2)).values], [0, 0, 0]);
     assert.deepEqual([...tridiagonalEigen(Float64Array.of(5), new Float64Array(0)).values], [5]);
+  });
+});
+
+/** The dense matrix of the tridiagonal (d, e). */
+function tridiagonalMatrix(d: readonly number[], e: readonly number[]): Float64Array {
+  const n = d.length;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] = d[i] as number;
+    if (i < n - 1) {
+      a[i * n + i + 1] = e[i] as number;
+      a[(i + 1) * n + i] = e[i] as number;
+    }
+  }
+  return a;
+}
+
+/** Checks a full decomposition: ascending, ‖Av − λv‖ and |VᵀV − I| within `tol`·‖A‖ and `tol`, λ as the QL path's. */
+function assertDecomposition(name: string, a: Float64Array, n: number, tol = 1e-13): void {
+  const { values, vectors } = symmetricEigen(a, n);
+  const reference = symmetricEigenByQl(a, n);
+  const norm = Math.max(Math.abs(reference.values[0] as number), Math.abs(reference.values[n - 1] as number), Number.MIN_VALUE);
+  const q = quality(a, n, values, vectors);
+  assert.ok(q.residual <= tol * norm, `${name}: residual ${q.residual} vs ‖A‖ ${norm}`);
+  assert.ok(q.orthogonality <= tol, `${name}: orthogonality ${q.orthogonality}`);
+  for (let i = 0; i < n; i++) {
+    if (i > 0) assert.ok((values[i] as number) >= (values[i - 1] as number), `${name}: not ascending at ${i}`);
+    assertClose(values[i] as number, reference.values[i] as number, tol * norm, `${name}: λ${i}`);
+  }
+}
+
+describe('symmetricEigen: divide and conquer (issue 12 item 5)', () => {
+  it('random Gaussian matrices of random sizes 1…150 agree with the QL path', () => {
+    const rng = new SeededRandom(21);
+    const sizes = [1, 2, 32, 33, 64, 65, ...Array.from({ length: 8 }, () => 1 + Math.floor(rng.next() * 150))];
+    for (const n of sizes) assertDecomposition(`gaussian n=${n}`, randomSymmetric(n, rng), n);
+  });
+
+  it('n = 2: a multiple of the identity, a diagonal and a coupled pair', () => {
+    assertDecomposition('2·I', Float64Array.of(2, 0, 0, 2), 2);
+    assertDecomposition('diag(3, −1)', Float64Array.of(3, 0, 0, -1), 2);
+    assertDecomposition('[[1, 1e-200], [1e-200, 1]]', Float64Array.of(1, 1e-200, 1e-200, 1), 2);
+    const r = symmetricEigen(Float64Array.of(0, 1, 1, 0), 2);
+    assert.deepEqual([...r.values].map((x) => Math.round(x * 1e12) / 1e12), [-1, 1]);
+  });
+
+  it('repeated and clustered eigenvalues: c·I, diagonal with ties, exact and 1e-10 / 1e-13 clusters', () => {
+    const n = 100;
+    const ci = new Float64Array(n * n);
+    const ties = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      ci[i * n + i] = 2.5;
+      ties[i * n + i] = [1, -2, 1, 3, -2][i % 5] as number;
+    }
+    assertDecomposition('2.5·I', ci, n);
+    assertDecomposition('diagonal with ties', ties, n);
+    const rng = new SeededRandom(22);
+    const clusters = Array.from({ length: 150 }, (_, i) => (i < 50 ? 1 : i < 100 ? 1 + 1e-10 * i : -1 + 1e-13 * i));
+    assertDecomposition('clusters', symmetricWithSpectrum(clusters, rng), 150);
+    const repeated = Array.from({ length: 120 }, (_, i) => [-3, 0, 0.5, 2][i % 4] as number);
+    assertDecomposition('four eigenvalues, each 30 times', symmetricWithSpectrum(repeated, rng), 120);
+  });
+
+  it('Wilkinson matrices (pairs equal to 1e-14) and glued copies: orthogonal vectors', () => {
+    for (const n of [21, 101]) {
+      const m = (n - 1) / 2;
+      assertDecomposition(`W${n}+`, tridiagonalMatrix(Array.from({ length: n }, (_, i) => Math.abs(i - m)), new Array<number>(n - 1).fill(1)), n);
+    }
+    const d: number[] = [];
+    const e: number[] = [];
+    for (let c = 0; c < 5; c++) {
+      for (let i = 0; i < 21; i++) {
+        d.push(Math.abs(i - 10));
+        if (i < 20) e.push(1);
+      }
+      if (c < 4) e.push(1e-10);
+    }
+    assertDecomposition('five W21+ glued by 1e-10', tridiagonalMatrix(d, e), 105);
+  });
+
+  it('rank-deficient, block-diagonal and all-ones matrices', () => {
+    const rng = new SeededRandom(23);
+    const n = 90;
+    const b = Array.from({ length: n * 4 }, () => rng.normal());
+    const lowRank = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let t = 0; t < 4; t++) s += (b[i * 4 + t] as number) * (b[j * 4 + t] as number);
+        lowRank[i * n + j] = s;
+      }
+    }
+    assertDecomposition('rank 4 of 90', lowRank, n);
+    const blocks = new Float64Array(120 * 120);
+    for (let k = 0; k < 3; k++) {
+      for (let i = 40 * k; i < 40 * k + 40; i++) {
+        for (let j = 40 * k; j <= i; j++) {
+          const x = rng.normal();
+          blocks[i * 120 + j] = x;
+          blocks[j * 120 + i] = x;
+        }
+      }
+    }
+    assertDecomposition('three decoupled blocks', blocks, 120);
+    // Rank one: the reduction meets columns of rounding noise, each smaller than the last, down to underflow.
+    assertDecomposition('all ones', new Float64Array(64 * 64).fill(1), 64);
+    const graded = Array.from({ length: 130 }, (_, i) => 10 ** (-i / 8));
+    assertDecomposition('graded 1 … 1e-16', symmetricWithSpectrum(graded, rng), 130);
+  });
+
+  it('symmetricExtremeEigen on a rank-one matrix (the same reduction) gives the exact extremes', () => {
+    const ext = symmetricExtremeEigen(new Float64Array(64 * 64).fill(1), 64);
+    assertClose(ext.values[63] as number, 64, 1e-12);
+    assertClose(Math.abs(ext.values[0] as number), 0, 1e-12);
+    assertParallel(ext.vMax, new Array<number>(64).fill(1 / 8), 1e-12);
   });
 });

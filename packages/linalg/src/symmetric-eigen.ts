@@ -1,20 +1,27 @@
 import { NasError } from '@mitosis/core';
 import { firstNonFinite } from './vector.js';
+import { applyReflectorsRight } from './dense-kernels.js';
+import { tridiagonalDivideConquer } from './tridiagonal-dc.js';
+import { EPS, implicitQl, sortAscending } from './tridiagonal-ql.js';
 
 /**
- * Dense symmetric eigen-decomposition in Float64: Householder reduction to tridiagonal form, then the
- * implicit QL iteration with Wilkinson-type shifts (Golub & Van Loan, "Matrix Computations", §8.3; the QL
- * variant as in Wilkinson & Reinsch's Handbook). Cost ≈ (4/3)n³ for the reduction, (2/3)n³ to form Q and
- * ≈ 3n³ more for the eigenvectors; {@link symmetricExtremeEigen} skips the last two and recovers only the
- * two extreme eigenvectors by inverse iteration on the tridiagonal matrix (O(n²)).
+ * Dense symmetric eigen-decomposition in Float64: Householder reduction to tridiagonal form (≈ (4/3)n³, one
+ * fused pass over the lower triangle per column), then
+ * - {@link symmetricEigen}: all eigenpairs of the tridiagonal matrix by divide and conquer
+ *   ({@link tridiagonalDivideConquer}, ≤ (4/3)n³ in matrix products) and the back-transformation by the
+ *   Householder reflectors in compact WY blocks (2n³ in matrix products);
+ * - {@link symmetricExtremeEigen}: all eigenvalues by implicit QL without vectors (O(n²)) and the two extreme
+ *   eigenvectors by inverse iteration on the tridiagonal matrix (O(n²));
+ * - {@link symmetricEigenByQl}: the former full decomposition (Q formed explicitly, QL rotations applied to it,
+ *   ≈ 9n³ in all), kept as an independent reference for tests and benchmarks.
+ * QL is the implicit iteration with Wilkinson-type shifts (Golub & Van Loan, "Matrix Computations", §8.3; the
+ * QL variant as in Wilkinson & Reinsch's Handbook).
  *
- * Matrices are row-major `n × n` Float64Arrays; only symmetric input is meaningful (symmetrise first).
+ * Matrices are row-major `n × n` Float64Arrays; only symmetric input is meaningful (symmetrise first):
+ * {@link symmetricEigen} and {@link symmetricExtremeEigen} read the lower triangle only.
  * Every routine scales its input to max |entry| = 1 internally, so tiny or huge entries neither underflow
  * nor overflow, and a zero matrix is exact (all eigenvalues 0, identity eigenvectors).
  */
-
-const EPS = 2 ** -52;
-const MAX_QL_ITERATIONS = 60;
 
 /** All eigenpairs, ascending. `vectors` is `n × n` row-major with row i the unit eigenvector of `values[i]`. */
 export interface SymmetricEigen {
@@ -42,18 +49,6 @@ interface Tridiagonal {
   readonly beta: Float64Array;
 }
 
-function pythag(a: number, b: number): number {
-  const x = Math.abs(a);
-  const y = Math.abs(b);
-  if (x > y) {
-    const t = y / x;
-    return x * Math.sqrt(1 + t * t);
-  }
-  if (y === 0) return 0;
-  const t = x / y;
-  return y * Math.sqrt(1 + t * t);
-}
-
 function checkFinite(values: Float64Array, n: number, offset: number, what: string): void {
   const bad = firstNonFinite(values, n, offset);
   if (bad >= 0) {
@@ -70,10 +65,121 @@ function maxAbs(values: Float64Array, n: number, offset: number): number {
 }
 
 /**
- * Householder reduction of the (scaled) copy `w` to tridiagonal T = Qᵀ A Q with Q = H_0 H_1 ⋯ H_{n−3}.
- * The trailing block is kept full (both triangles) so every inner loop runs along a contiguous row.
+ * Householder reduction of the (scaled) copy `a` to tridiagonal T = Qᵀ A Q with Q = H_0 H_1 ⋯ H_{n−3}, reading
+ * and updating only the lower triangle. Step k's rank-two update B ← B − v wᵀ − w vᵀ of the trailing block is
+ * deferred and fused with step k+1's product B v (one pass over the block per step instead of three): column
+ * k+1 is updated first, which gives v_{k+1}; then each row is updated and, still in registers, multiplied by
+ * v_{k+1} both as a row and as a column of the symmetric block. v_k is stored in row k (columns k+1…n−1), the
+ * upper triangle that the reduction never reads.
  */
-function tridiagonalise(w: Float64Array, n: number): Tridiagonal {
+function tridiagonalise(a: Float64Array, n: number): Tridiagonal {
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  const beta = new Float64Array(Math.max(n - 2, 0));
+  const v = new Float64Array(n);
+  const p = new Float64Array(n);
+  // The pending update of the previous step: B ← B − vp wpᵀ − wp vpᵀ on rows and columns ≥ k.
+  const vp = new Float64Array(n);
+  const wp = new Float64Array(n);
+  let pending = false;
+  for (let k = 0; k < n - 2; k++) {
+    if (pending) {
+      const vk = vp[k] as number;
+      const wk = wp[k] as number;
+      for (let i = k; i < n; i++) a[i * n + k] = (a[i * n + k] as number) - (vp[i] as number) * wk - (wp[i] as number) * vk;
+    }
+    d[k] = a[k * n + k] as number;
+    const x0 = a[(k + 1) * n + k] as number;
+    // ‖x‖ scaled by max |x_i|, so that columns of tiny entries neither underflow nor give a huge β.
+    let big = 0;
+    for (let i = k + 2; i < n; i++) big = Math.max(big, Math.abs(a[i * n + k] as number));
+    const rowK = k * n;
+    if (big === 0) {
+      // Column already reduced: H_k = I (β_k = 0); only the pending update is applied.
+      e[k] = x0;
+      for (let j = k + 1; j < n; j++) a[rowK + j] = 0;
+      if (pending) {
+        for (let i = k + 1; i < n; i++) {
+          const row = i * n;
+          const vpi = vp[i] as number;
+          const wpi = wp[i] as number;
+          for (let j = k + 1; j <= i; j++) a[row + j] = (a[row + j] as number) - vpi * (wp[j] as number) - wpi * (vp[j] as number);
+        }
+      }
+      pending = false;
+      continue;
+    }
+    big = Math.max(big, Math.abs(x0));
+    let sum = 0;
+    for (let i = k + 1; i < n; i++) sum += ((a[i * n + k] as number) / big) ** 2;
+    const sigma = big * Math.sqrt(sum);
+    const alpha = x0 >= 0 ? -sigma : sigma;
+    e[k] = alpha;
+    // v_k = (x − α e₁)/(x0 − α): first entry 1, the others at most 1 in magnitude; β = 2/(vᵀv) = 1 + |x0|/σ.
+    const lead = x0 - alpha;
+    v[k + 1] = 1;
+    for (let i = k + 2; i < n; i++) v[i] = (a[i * n + k] as number) / lead;
+    for (let j = k + 1; j < n; j++) a[rowK + j] = v[j] as number;
+    const b = 1 + Math.abs(x0) / sigma;
+    beta[k] = b;
+    // One pass over the lower triangle of the trailing block: apply the pending update, accumulate p = B v.
+    p.fill(0, k + 1, n);
+    for (let i = k + 1; i < n; i++) {
+      const row = i * n;
+      const vi = v[i] as number;
+      let s = 0;
+      if (pending) {
+        const vpi = vp[i] as number;
+        const wpi = wp[i] as number;
+        for (let j = k + 1; j < i; j++) {
+          const x = (a[row + j] as number) - vpi * (wp[j] as number) - wpi * (vp[j] as number);
+          a[row + j] = x;
+          s += x * (v[j] as number);
+          p[j] = (p[j] as number) + x * vi;
+        }
+        const x = (a[row + i] as number) - 2 * vpi * wpi;
+        a[row + i] = x;
+        s += x * vi;
+      } else {
+        for (let j = k + 1; j < i; j++) {
+          const x = a[row + j] as number;
+          s += x * (v[j] as number);
+          p[j] = (p[j] as number) + x * vi;
+        }
+        s += (a[row + i] as number) * vi;
+      }
+      p[i] = (p[i] as number) + s;
+    }
+    // w = βp − (β²/2)(pᵀv) v becomes the pending update.
+    let pv = 0;
+    for (let i = k + 1; i < n; i++) pv += (p[i] as number) * (v[i] as number);
+    const half = 0.5 * b * b * pv;
+    for (let i = k + 1; i < n; i++) {
+      vp[i] = v[i] as number;
+      wp[i] = b * (p[i] as number) - half * (v[i] as number);
+    }
+    pending = true;
+  }
+  if (pending) {
+    for (let i = n - 2; i < n; i++) {
+      for (let j = n - 2; j <= i; j++) {
+        a[i * n + j] = (a[i * n + j] as number) - (vp[i] as number) * (wp[j] as number) - (wp[i] as number) * (vp[j] as number);
+      }
+    }
+  }
+  if (n >= 2) {
+    d[n - 2] = a[(n - 2) * n + n - 2] as number;
+    e[n - 2] = a[(n - 1) * n + n - 2] as number;
+  }
+  if (n >= 1) d[n - 1] = a[n * n - 1] as number;
+  return { d, e, w: a, beta };
+}
+
+/**
+ * The former reduction (reference path of {@link symmetricEigenByQl}): the trailing block kept full (both
+ * triangles), a product and a rank-two update per step.
+ */
+function tridiagonaliseFull(w: Float64Array, n: number): Tridiagonal {
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   const beta = new Float64Array(Math.max(n - 2, 0));
@@ -123,81 +229,6 @@ function tridiagonalise(w: Float64Array, n: number): Tridiagonal {
   return { d, e, w, beta };
 }
 
-/**
- * Implicit QL with shifts on the tridiagonal (d, e), in place: d becomes the (unsorted) eigenvalues.
- * When `zt` is given (`n × n`, row i = column i of the accumulated transform), each plane rotation is applied
- * to rows i and i+1, so the inner loop is contiguous.
- */
-function implicitQl(d: Float64Array, e: Float64Array, n: number, zt: Float64Array | null): void {
-  // Off-diagonals below eps·‖T‖ count as zero as well as those small next to their diagonal neighbours:
-  // with a cluster of (near-)zero eigenvalues the purely local test never fires (0 ≤ eps·0 is false for a
-  // tiny e) and QL would cycle without converging.
-  let norm = 0;
-  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i] as number) + Math.abs((e[i] as number | undefined) ?? 0));
-  const floor = EPS * norm;
-  for (let l = 0; l < n; l++) {
-    let iterations = 0;
-    for (;;) {
-      let m = l;
-      for (; m < n - 1; m++) {
-        const dd = Math.abs(d[m] as number) + Math.abs(d[m + 1] as number);
-        const em = Math.abs(e[m] as number);
-        if (em <= EPS * dd || em <= floor || em < Number.MIN_VALUE * 1e10) break;
-      }
-      if (m === l) break;
-      if (++iterations > MAX_QL_ITERATIONS) {
-        throw new NasError('E_NUMERICAL', `Tridiagonal QL did not converge for eigenvalue ${l} of ${n}`, {
-          index: l,
-          n,
-        });
-      }
-      const el = e[l] as number;
-      let g = ((d[l + 1] as number) - (d[l] as number)) / (2 * el);
-      let r = pythag(g, 1);
-      g = (d[m] as number) - (d[l] as number) + el / (g + (g >= 0 ? r : -r));
-      let s = 1;
-      let c = 1;
-      let p = 0;
-      let deflated = false;
-      for (let i = m - 1; i >= l; i--) {
-        const ei = e[i] as number;
-        const f = s * ei;
-        const b = c * ei;
-        r = pythag(f, g);
-        e[i + 1] = r;
-        if (r === 0) {
-          // An off-diagonal underflowed: the problem splits; retry from the top with the new split.
-          d[i + 1] = (d[i + 1] as number) - p;
-          e[m] = 0;
-          deflated = true;
-          break;
-        }
-        s = f / r;
-        c = g / r;
-        g = (d[i + 1] as number) - p;
-        r = ((d[i] as number) - g) * s + 2 * c * b;
-        p = s * r;
-        d[i + 1] = g + p;
-        g = c * r - b;
-        if (zt !== null) {
-          const ri = i * n;
-          const rj = ri + n;
-          for (let k = 0; k < n; k++) {
-            const a = zt[rj + k] as number;
-            const z = zt[ri + k] as number;
-            zt[rj + k] = s * z + c * a;
-            zt[ri + k] = c * z - s * a;
-          }
-        }
-      }
-      if (deflated) continue;
-      d[l] = (d[l] as number) - p;
-      e[l] = g;
-      e[m] = 0;
-    }
-  }
-}
-
 /** Flips a unit vector so that its largest-magnitude entry is positive (a deterministic sign). */
 function fixSign(x: Float64Array, n: number, off: number): void {
   let best = 0;
@@ -212,17 +243,6 @@ function fixSign(x: Float64Array, n: number, off: number): void {
   if ((x[off + at] as number) < 0) for (let i = 0; i < n; i++) x[off + i] = -(x[off + i] as number);
 }
 
-/** Sorts eigenvalues ascending, permuting the rows of `zt` alongside. */
-function sortAscending(values: Float64Array, zt: Float64Array | null, n: number): void {
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[a] as number) - (values[b] as number));
-  const sorted = Float64Array.from(order, (i) => values[i] as number);
-  values.set(sorted);
-  if (zt !== null) {
-    const copy = zt.slice();
-    order.forEach((from, to) => zt.set(copy.subarray(from * n, from * n + n), to * n));
-  }
-}
-
 function identity(n: number): Float64Array {
   const z = new Float64Array(n * n);
   for (let i = 0; i < n; i++) z[i * n + i] = 1;
@@ -232,10 +252,11 @@ function identity(n: number): Float64Array {
 /**
  * All eigenvalues (ascending) and unit eigenvectors of the symmetric `n × n` matrix stored row-major in
  * `matrix` from `offset`. The input is not modified. Non-finite entries → `E_NUMERICAL` with the index.
+ * Eigenvectors of a repeated eigenvalue are an orthonormal basis of its eigenspace.
  *
- * Measured on the development machine (one core, Node 20): n = 576 in ≈ 0.9 s, two thirds of it in the QL
- * rotations applied to the eigenvectors. Solvers that need only the extremes use {@link symmetricExtremeEigen}
- * (≈ 0.28 s at n = 576).
+ * Householder tridiagonalisation, divide and conquer on the tridiagonal matrix, blocked back-transformation
+ * (see the file header); `node packages/linalg/scripts/bench-dense.mjs` times it against
+ * {@link symmetricEigenByQl} and {@link symmetricExtremeEigen}.
  */
 export function symmetricEigen(matrix: Float64Array, n: number, offset = 0): SymmetricEigen {
   checkFinite(matrix, n * n, offset, 'Matrix');
@@ -244,6 +265,30 @@ export function symmetricEigen(matrix: Float64Array, n: number, offset = 0): Sym
   const w = new Float64Array(n * n);
   for (let i = 0; i < n * n; i++) w[i] = (matrix[offset + i] as number) / scaleBy;
   const { d, e, beta } = tridiagonalise(w, n);
+  const z = tridiagonalDivideConquer(d, e, n);
+  // Rows of zt = columns of z (the tridiagonal eigenvectors), then zt ← zt Qᵀ: row i becomes (Q z_i)ᵀ.
+  const zt = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) zt[c * n + r] = z[r * n + c] as number;
+  applyReflectorsRight(zt, n, n, w, beta, Math.max(n - 2, 0));
+  for (let i = 0; i < n; i++) {
+    d[i] = (d[i] as number) * scaleBy;
+    fixSign(zt, n, i * n);
+  }
+  return { n, values: d, vectors: zt };
+}
+
+/**
+ * The same decomposition as {@link symmetricEigen} by the former method: the full-storage reduction, Q formed
+ * explicitly and the QL rotations applied to it (≈ 9n³ flops, two thirds of the time in the rotations). An
+ * independent reference for tests and benchmarks; use {@link symmetricEigen}.
+ */
+export function symmetricEigenByQl(matrix: Float64Array, n: number, offset = 0): SymmetricEigen {
+  checkFinite(matrix, n * n, offset, 'Matrix');
+  const scaleBy = maxAbs(matrix, n * n, offset);
+  if (scaleBy === 0) return { n, values: new Float64Array(n), vectors: identity(n) };
+  const w = new Float64Array(n * n);
+  for (let i = 0; i < n * n; i++) w[i] = (matrix[offset + i] as number) / scaleBy;
+  const { d, e, beta } = tridiagonaliseFull(w, n);
   // zt = Qᵀ, accumulated backwards as H_{n−3}·(…·H_0): row r of zt only changes in columns > k at step k.
   const zt = identity(n);
   for (let k = n - 3; k >= 0; k--) {

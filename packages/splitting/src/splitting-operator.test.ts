@@ -204,6 +204,37 @@ test('multiplyMany = one multiply per set; the cache (full, coefficients only, n
   });
 });
 
+test('multiplyMany over whole sets keeps repeated coefficient copies in the cache, within the budget', async () => {
+  const spec = tinyMobileNetSpec();
+  const weights = initWeights(spec, 6);
+  perturbBatchNorms(weights);
+  const data = randomData(spec, 8, 3, 19);
+  await withModel(spec, weights, async (model) => {
+    const startTensors = tf.memory().numTensors;
+    const cached = createSplittingOperator(model, data, { loss: 'ce', batchSize: 4 });
+    const sets = [0, 1].map((s) => cached.blocks.map((b, k) => Float64Array.from({ length: b.neurons * b.dim }, (_, i) => Math.sin(0.9 * i - k + 2 * s))));
+    const single = await Promise.all(sets.map((set) => cached.multiply(set)));
+    const before = cached.cacheSize;
+    const first = await cached.multiplyMany(sets);
+    const grown = cached.cacheSize;
+    assert.ok(grown > before, `the repeated copies are cached (${before} → ${grown} bytes)`);
+    const second = await cached.multiplyMany(sets);
+    assert.equal(cached.cacheSize, grown, 'a second call reuses them');
+    const scale = Math.max(...single.flat().map((a) => Math.max(...a.map(Math.abs))));
+    assert.ok(scale > 0);
+    for (const got of [first, second]) {
+      got.forEach((set, s) => set.forEach((v, k) => close(v, single[s]![k]!, 1e-5 * scale, `set ${s} block ${k}`)));
+    }
+    // A budget with no room for the copies: the cache never exceeds it, and the products are the same.
+    const tight = createSplittingOperator(model, data, { loss: 'ce', batchSize: 4, cacheBytes: before });
+    const third = await tight.multiplyMany(sets);
+    assert.ok(tight.cacheSize > 0 && tight.cacheSize <= before, `0 < ${tight.cacheSize} ≤ ${before}`);
+    third.forEach((set, s) => set.forEach((v, k) => close(v, single[s]![k]!, 1e-5 * scale, `tight: set ${s} block ${k}`)));
+    for (const op of [cached, tight]) op.dispose();
+    assert.equal(tf.memory().numTensors, startTensors, 'no tensor leaks');
+  });
+});
+
 test('the cache is dropped when the model weights are reassigned', async () => {
   const spec = tinyMobileNetSpec();
   const data = randomData(spec, 6, 3, 23);

@@ -180,6 +180,12 @@ interface BlockBatchData {
   readonly slope: tf.Tensor2D | null;
   /** Blocks with a chain: each step's tensors (see {@link chainEnergy}). */
   readonly chain: readonly ChainStepData[] | null;
+  /**
+   * Cached entries only: per-neuron tensors of this entry with their columns repeated for products over several
+   * whole vector sets (`multiplyMany`), by repeat count and tensor, filled on first use within the cache budget.
+   * On wasm a same-shape multiply is ≈ 4× faster than the broadcasting one over `[rows, k, neurons]`.
+   */
+  repeated?: Map<number, Map<tf.Tensor, tf.Tensor>>;
 }
 
 function chainTensors(steps: readonly ChainStepData[] | null): tf.Tensor[] {
@@ -205,7 +211,14 @@ function batchTensorsOf(data: BatchData): tf.Tensor[] {
   return data.flatMap((d) =>
     d === null
       ? []
-      : [d.coef, ...(d.input === null ? [] : [d.input]), ...(d.patches === null ? [] : [d.patches]), ...(d.slope === null ? [] : [d.slope]), ...chainTensors(d.chain)],
+      : [
+          d.coef,
+          ...(d.input === null ? [] : [d.input]),
+          ...(d.patches === null ? [] : [d.patches]),
+          ...(d.slope === null ? [] : [d.slope]),
+          ...chainTensors(d.chain),
+          ...[...(d.repeated?.values() ?? [])].flatMap((byTensor) => [...byTensor.values()]),
+        ],
   );
 }
 
@@ -258,8 +271,11 @@ interface StackedVectors {
   readonly rows: Int32Array;
 }
 
-/** How per-neuron tensors meet the stacked vectors' columns (see {@link ColumnMap}). */
-function columnMap(stacked: StackedVectors, neurons: number): ColumnMap {
+/**
+ * How per-neuron tensors meet the stacked vectors' columns (see {@link ColumnMap}). `repeated`, for whole sets
+ * (`repeat` > 1), gives a tensor's columns already repeated `repeat` times (or null: broadcast instead).
+ */
+function columnMap(stacked: StackedVectors, neurons: number, repeated?: (c: tf.Tensor) => tf.Tensor | null): ColumnMap {
   const { selector, repeat } = stacked;
   if (selector !== null) {
     const pick = (c: tf.Tensor): tf.Tensor => {
@@ -270,8 +286,12 @@ function columnMap(stacked: StackedVectors, neurons: number): ColumnMap {
   }
   if (repeat === 1) return { mul: (t, c) => tf.mul(t, c), columns: (c) => c };
   return {
-    // [..., k·neurons] as [..., k, neurons] against [..., 1, neurons]: no copies of the coefficients.
+    // [..., k·neurons] as [..., k, neurons] against [..., 1, neurons]: no copies of the coefficients, unless a
+    // cached copy with repeated columns exists (same products, same values).
     mul: (t, c) => {
+      // Only where c has t's shape (per row and neuron); per-channel scales keep broadcasting.
+      const r = repeated !== undefined && c.size * repeat === t.size ? repeated(c) : null;
+      if (r !== null) return tf.mul(t, tf.reshape(r, t.shape));
       const lead = t.shape.slice(0, -1);
       const product = tf.mul(tf.reshape(t, [...lead, repeat, neurons]), tf.reshape(c, [...c.shape.slice(0, -1), 1, neurons]));
       return tf.reshape(product, t.shape);
@@ -596,13 +616,13 @@ export class NetworkSplittingOperator implements SplittingOperator {
    * Σ_rows coef·(x̃·v)·x̃ of one minibatch for the stacked vectors of block `p` (`vt` `[dim, m]`, column c
    * belonging to neuron `rows[c] % neurons`); returns `[m, dim]`.
    */
-  private blockProduct(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors): tf.Tensor2D {
+  private blockProduct(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors, cached: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       const { vt } = stacked;
       const nk = vt.shape[1];
       if (d.patches !== null) {
         const x = d.patches;
-        const w = this.adjoint(p, d, stacked, tf.matMul(x, vt));
+        const w = this.adjoint(p, d, stacked, tf.matMul(x, vt), cached);
         // An explicit transpose then matMul is faster on wasm than transposeA (engine-notes.md).
         return tf.matMul(tf.transpose(w), x);
       }
@@ -613,7 +633,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const kernel = tf.reshape(tf.slice(vt, [0, 0], [p.fanIn, nk]), filterShape) as tf.Tensor4D;
       let out: tf.Tensor = tf.conv2d(x, kernel, [...node.strides], node.padding);
       if (p.hasBias) out = tf.add(out, tf.reshape(tf.slice(vt, [p.fanIn, 0], [1, nk]), [nk]));
-      const w = this.adjoint(p, d, stacked, out);
+      const w = this.adjoint(p, d, stacked, out, cached);
       const gw = conv2dFilterGradient(x, w as tf.Tensor4D, filterShape, node);
       const rows = tf.transpose(tf.reshape(gw, [p.fanIn, nk]));
       return (p.hasBias ? tf.concat([rows, tf.reshape(sumToChannels(w), [nk, 1])], 1) : rows) as tf.Tensor2D;
@@ -625,9 +645,9 @@ export class NetworkSplittingOperator implements SplittingOperator {
    * stacked vector): coef ⊙ y for the first activation, plus, with a chain, the chain's share
    * c·σ₁' ⊙ Σ_k J_kᵀ(coef_k ⊙ J_k u) at u = c·σ₁' ⊙ y ({@link chainAdjoint}).
    */
-  private adjoint(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors, y: tf.Tensor): tf.Tensor {
+  private adjoint(p: BlockPlan, d: BlockBatchData, stacked: StackedVectors, y: tf.Tensor, cached: boolean): tf.Tensor {
     const m = y.shape[y.rank - 1]!;
-    const cols = columnMap(stacked, p.block.neurons);
+    const cols = columnMap(stacked, p.block.neurons, cached && stacked.repeat > 1 ? (c) => this.repeatedColumns(d, c, stacked.repeat) : undefined);
     const y2 = tf.reshape(y, [-1, m]);
     const first = cols.mul(y2, d.coef);
     if (p.chain === null || d.chain === null || d.slope === null) return tf.reshape(first, y.shape);
@@ -636,6 +656,27 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const u = tf.reshape(cols.mul(y2, d.slope), [-1, chain.rootPositions, m]);
     const ubar = chainAdjoint(chain, steps, u, cols);
     return tf.reshape(tf.add(first, cols.mul(tf.reshape(ubar, [-1, m]), d.slope)), y.shape);
+  }
+
+  /**
+   * `c` (`[..., neurons]`, a tensor of the cached entry `d`) with its columns repeated `times` times
+   * (`[..., times·neurons]`), kept in the cache beside `c`; null when it would not fit the cache budget.
+   */
+  private repeatedColumns(d: BlockBatchData, c: tf.Tensor, times: number): tf.Tensor | null {
+    const byTensor = d.repeated?.get(times);
+    const hit = byTensor?.get(c);
+    if (hit !== undefined) return hit;
+    const bytes = 4 * c.size * times;
+    if (this.cachedBytes + bytes > this.cacheBytes) return null;
+    const lead = c.shape.slice(0, -1);
+    const neurons = c.shape[c.rank - 1]!;
+    // c·1 is exact: the products are the broadcasting multiply's, bit for bit.
+    const r = tf.keep(tf.tidy(() => tf.reshape(tf.mul(tf.reshape(c, [...lead, 1, neurons]), tf.ones([times, 1])), [...lead, times * neurons])));
+    d.repeated ??= new Map();
+    if (byTensor === undefined) d.repeated.set(times, new Map([[c, r]]));
+    else byTensor.set(c, r);
+    this.cachedBytes += bytes;
+    return r;
   }
 
   private scaleSquared(p: BlockPlan): tf.Tensor1D {
@@ -708,7 +749,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
           this.plans.forEach((p, i) => {
             const d = data[i];
             if (d === null || d === undefined || vts[i]!.rows.length === 0) return;
-            const part = this.blockProduct(p, d, vts[i]!);
+            const part = this.blockProduct(p, d, vts[i]!, !owned);
             const prev = acc[i];
             acc[i] = weight === 1 ? part : tf.tidy(() => (prev === null || prev === undefined ? tf.mul(part, weight) : tf.add(prev, tf.mul(part, weight))));
             if (weight !== 1) part.dispose();
