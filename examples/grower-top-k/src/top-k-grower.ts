@@ -1,10 +1,10 @@
-import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
 import {
   NasError,
   type GrowthPlan,
   type Grower,
   type GrowerContribution,
+  type JSONSchemaType,
   type MethodContext,
   type NeuronGrowth,
   type ScoreRequest,

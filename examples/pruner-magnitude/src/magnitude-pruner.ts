@@ -1,8 +1,8 @@
-import type { JSONSchemaType } from 'ajv';
 import { injectable } from '@mitosis/core/di';
 import {
   NasError,
   type ChannelRemoval,
+  type JSONSchemaType,
   type MethodContext,
   type PrunePlan,
   type Pruner,

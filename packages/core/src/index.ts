@@ -14,7 +14,11 @@ export * from './contracts/shrinker.js';
 export * from './contracts/extension-points.js';
 export * from './plugin/plugin-manifest.js';
 export * from './plugin/plugin-loader.js';
+export * from './plugin/shared-packages.js';
 export * from './data/dataset.js';
 export * from './util/random.js';
 export * from './util/contained-file.js';
 export * from './util/durable-file.js';
+
+/** The type of a contribution's `optionsSchema`, re-exported so that plugins need no ajv dependency of their own. */
+export type { JSONSchemaType } from 'ajv';

@@ -8,6 +8,17 @@ import type { ContributionKind } from '../contracts/contribution.js';
 import { EXTENSION_POINTS, type ExtensionPoint } from '../contracts/extension-points.js';
 import { resolveContainedFile, type ContainedFile } from '../util/contained-file.js';
 import { pluginManifestSchemaFor, type PluginManifest } from './plugin-manifest.js';
+import {
+  SECOND_COPY_FIX,
+  checkCoreVersion,
+  describeSecondCopies,
+  mitosisPackageCopies,
+  secondCopies,
+  secondCopyDetails,
+  shareHostPackages,
+  sharedPackageCopies,
+  type SharedPackageCopies,
+} from './shared-packages.js';
 
 /** A plugin found on disk whose manifest validated. */
 export interface PluginDescriptor {
@@ -149,12 +160,60 @@ export function pluginEntryFile(descriptor: PluginDescriptor): ContainedFile {
   });
 }
 
+/** Options of {@link importPlugin}. */
+export interface ImportPluginOptions {
+  /**
+   * When the plugin has copies of its own of @mitosis/core, inversify or reflect-metadata (installed in its
+   * node_modules to build and test it), resolve its imports of them to mitosis's copies instead (default true;
+   * see `shareHostPackages`). With false, such a plugin fails with `E_PLUGIN_LOAD` naming both copies.
+   */
+  readonly shareHostPackages?: boolean;
+}
+
+/** A default export that is an inversify ContainerModule, though not of mitosis's copy of inversify. */
+function looksLikeContainerModule(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { constructor?: { name?: unknown }; load?: unknown };
+  return v.constructor?.name === 'ContainerModule' || (typeof v.load === 'function' && 'id' in v);
+}
+
+/** The error for a default export that is not mitosis's ContainerModule, naming a second copy of inversify where there is one. */
+function notAContainerModule(descriptor: PluginDescriptor, file: string, value: unknown, unshared: readonly SharedPackageCopies[]): NasError {
+  const details = { plugin: descriptor.packageName, file };
+  if (!looksLikeContainerModule(value)) {
+    return new NasError('E_PLUGIN_LOAD', `Plugin ${descriptor.packageName}: the default export of ${file} must be a ContainerModule from @mitosis/core/di`, details);
+  }
+  if (unshared.length > 0) {
+    return new NasError(
+      'E_PLUGIN_LOAD',
+      `Plugin ${descriptor.packageName}: the default export of ${file} is a ContainerModule of a second copy of inversify, ` +
+        `which mitosis cannot load. Two copies are installed: ${describeSecondCopies(unshared)}. ${SECOND_COPY_FIX}`,
+      { ...details, copies: secondCopyDetails(unshared) },
+    );
+  }
+  const inversify = mitosisPackageCopies().inversify;
+  return new NasError(
+    'E_PLUGIN_LOAD',
+    `Plugin ${descriptor.packageName}: the default export of ${file} is a ContainerModule of another copy of inversify than ` +
+      `mitosis's (${inversify === null ? 'inversify' : `inversify ${inversify.version} at ${inversify.directory}`}), ` +
+      `probably one bundled into the plugin's code. ${SECOND_COPY_FIX}`,
+    { ...details, copies: [{ package: 'inversify', mitosis: inversify?.directory ?? null, plugin: file }] },
+  );
+}
+
 /**
  * Imports a validated plugin; its default export must be a ContainerModule. The entry module is checked by
- * {@link pluginEntryFile} before anything is imported.
+ * {@link pluginEntryFile} before anything is imported. A plugin with copies of its own of the shared packages
+ * (see `SHARED_PACKAGES`) is refused when its @mitosis/core is of an incompatible version, and otherwise made to
+ * import mitosis's copies (unless `options.shareHostPackages` is false); a default export that is a
+ * ContainerModule of another copy of inversify is `E_PLUGIN_LOAD` naming both copies and the fix.
  */
-export async function importPlugin(descriptor: PluginDescriptor): Promise<LoadedPlugin> {
+export async function importPlugin(descriptor: PluginDescriptor, options: ImportPluginOptions = {}): Promise<LoadedPlugin> {
   const file = pluginEntryFile(descriptor).path;
+  const copies = sharedPackageCopies(descriptor.directory);
+  checkCoreVersion(descriptor.packageName, copies);
+  const own = secondCopies(copies);
+  const shared = own.length > 0 && options.shareHostPackages !== false && shareHostPackages(descriptor.directory);
   let imported: { default?: unknown };
   try {
     imported = (await import(pathToFileURL(file).href)) as { default?: unknown };
@@ -166,13 +225,7 @@ export async function importPlugin(descriptor: PluginDescriptor): Promise<Loaded
       { cause },
     );
   }
-  if (!(imported.default instanceof ContainerModule)) {
-    throw new NasError(
-      'E_PLUGIN_LOAD',
-      `Plugin ${descriptor.packageName}: the default export of ${file} must be a ContainerModule from @mitosis/core/di`,
-      { plugin: descriptor.packageName, file },
-    );
-  }
+  if (!(imported.default instanceof ContainerModule)) throw notAContainerModule(descriptor, file, imported.default, shared ? [] : own);
   return { ...descriptor, module: imported.default };
 }
 
@@ -289,6 +342,8 @@ export interface LoadPluginsOptions {
   readonly discovered?: readonly string[];
   /** Told about each skipped plugin as it is skipped (the CLI prints a warning on stderr). */
   readonly onSkip?: (skipped: SkippedPlugin) => void;
+  /** See {@link ImportPluginOptions.shareHostPackages} (default true). */
+  readonly shareHostPackages?: boolean;
 }
 
 function asPluginError(error: unknown, directory: string): NasError {
@@ -301,16 +356,19 @@ function conflictError(id: string, plugins: readonly string[]): NasError {
 }
 
 /** Imports a plugin and checks what its module binds; a module that throws while binding is `E_PLUGIN_LOAD`. */
-async function importAndCheck(descriptor: PluginDescriptor, points: readonly ExtensionPoint[]): Promise<LoadedPlugin> {
-  const plugin = await importPlugin(descriptor);
+async function importAndCheck(descriptor: PluginDescriptor, points: readonly ExtensionPoint[], options: ImportPluginOptions): Promise<LoadedPlugin> {
+  const plugin = await importPlugin(descriptor, options);
   try {
     checkPluginContributions(plugin, points);
   } catch (cause) {
     if (NasError.is(cause)) throw cause;
+    // Decorators of a second copy of inversify leave metadata mitosis's copy does not read.
+    const own = options.shareHostPackages === false ? secondCopies(sharedPackageCopies(descriptor.directory)) : [];
+    const copies = own.length > 0 ? ` Two copies are installed: ${describeSecondCopies(own)}. ${SECOND_COPY_FIX}` : '';
     throw new NasError(
       'E_PLUGIN_LOAD',
-      `Plugin ${descriptor.packageName}: its module failed while binding: ${(cause as Error).message}`,
-      { plugin: descriptor.packageName, directory: descriptor.directory },
+      `Plugin ${descriptor.packageName}: its module failed while binding: ${(cause as Error).message}${copies}`,
+      { plugin: descriptor.packageName, directory: descriptor.directory, ...(own.length > 0 ? { copies: secondCopyDetails(own) } : {}) },
       { cause },
     );
   }
@@ -363,7 +421,7 @@ export async function loadPlugins(
   for (const { directory, descriptor } of descriptors) {
     if (dropped.has(descriptor.directory)) continue;
     try {
-      plugins.push(await importAndCheck(descriptor, points));
+      plugins.push(await importAndCheck(descriptor, points, { shareHostPackages: options.shareHostPackages !== false }));
     } catch (error) {
       if (!lenient.has(descriptor.directory)) throw error;
       skip(directory, error);
