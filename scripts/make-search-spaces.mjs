@@ -386,6 +386,11 @@ const variants = [
     { scheduleSpan: 'run', finalEpochs: 6, finalPhase: 'retrain', training: { ...fashion.training, epochs: 1 }, fineTune: { ...fashion.fineTune, epochs: 1 } },
   ],
   [
+    'retrain-9',
+    'splitting as a 1-epoch architecture search: 1 seed epoch, 3 rounds without fine-tuning, then the found architecture re-initialised and trained from scratch for the 9 epochs left (finalPhase retrain); a resizer trains 10 epochs from scratch as before',
+    { scheduleSpan: 'run', finalEpochs: 9, finalPhase: 'retrain', training: { ...fashion.training, epochs: 1 }, fineTune: { ...fashion.fineTune, epochs: 0 } },
+  ],
+  [
     'run-fc48',
     'the run-long schedule with the dense layer capped at 48 units (energy-aware otherwise fills it to 128)',
     { scheduleSpan: 'run', layers: { ...fashion.layers, fc: { ...fashion.layers.fc, cap: 48 } } },

@@ -112,7 +112,7 @@ describe('study files', () => {
   it('ships a quick and a full Fashion-MNIST study, and the splitting ablations, that validate and expand', () => {
     const dir = join(repoRoot, 'search-spaces', 'studies');
     const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    assert.deepEqual(files, ['fashion-ablations.json', 'fashion-cell-quick.json', 'fashion-full.json', 'fashion-long.json', 'fashion-quick.json', 'fashion-retrain.json']);
+    assert.deepEqual(files, ['fashion-ablations.json', 'fashion-cell-quick.json', 'fashion-full.json', 'fashion-long.json', 'fashion-quick.json', 'fashion-retrain-9.json', 'fashion-retrain.json']);
     const cells = expandStudy(loadStudy(join(dir, 'fashion-cell-quick.json')));
     assert.equal(cells.space.id, 'cell-fashion-quick');
     assert.deepEqual(cells.trials.map((t) => t.args[t.args.indexOf('--method') + 1]).sort(), ['autoshrink', 'energy-aware', 'prune-l1', 'width-multiplier']);
