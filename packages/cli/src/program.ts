@@ -8,10 +8,12 @@ import { registerBenchStudyCommand } from './commands/bench-study.js';
 import { registerGrowCommand } from './commands/grow.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerCompareCommands } from './commands/compare.js';
+import { registerWorkerCommand } from './commands/worker.js';
 import { registerListCommand } from './commands/list.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerPredictCommand } from './commands/predict.js';
 import { registerGenerateCommand } from './commands/generate.js';
+import { registerNewCommand } from './commands/new.js';
 import { registerBenchProfileCommand, registerCostCommand, registerProfileCommand } from './commands/hardware.js';
 import { registerBenchEigenCommand, registerSplitScoresCommand } from './commands/split-scores.js';
 import { CommandExit, errorJson, formatError, processIo, type Io } from './io.js';
@@ -60,10 +62,12 @@ export function buildProgram(io: Io): Command {
   registerRunCommand(program, io);
   registerGrowCommand(program, io);
   registerCompareCommands(program, io);
+  registerWorkerCommand(program, io);
   registerListCommand(program, io);
   registerExportCommand(program, io);
   registerPredictCommand(program, io);
   registerGenerateCommand(program, io);
+  registerNewCommand(program, io);
   const configure = (command: Command): void => {
     command.exitOverride().configureOutput(output);
     command.commands.forEach(configure);

@@ -146,6 +146,8 @@ describe('--json: one JSON document per command, on success and on error', () =>
     },
     report: { ok: ['report', out('study')], error: ['report', out('no-such-study')] },
     'bench study': { ok: ['bench', 'study', '--study', study, '--jobs', '1', '--limit-trials', '1'], error: ['bench', 'study', '--study', out('missing.json')] },
+    // The second `new` finds the first one's folder not empty.
+    new: { ok: ['new', 'plugin', '--kind', 'grower', out('new-plugin')], error: ['new', 'plugin', '--kind', 'grower', out('new-plugin')] },
     generate: {
       ok: ['generate', '--space', space, '--devices', 'note10-cpu', '--budget', '8macs', '--method-options', s2dOptions, '--rounds', '1', '--out', out('generate'), '--jobs', '1'],
       error: ['generate', '--space', space, '--devices', 'no-such-device', '--budget', '1ms', '--out', out('generate-bad')],

@@ -18,6 +18,7 @@ import {
   type Study,
   type StudyRun,
   type TrialCommandFactory,
+  type TrialExecutor,
 } from '@mitosis/experiments';
 import { integerFlag } from '../flags.js';
 import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
@@ -37,6 +38,8 @@ interface CompareFlags {
   reference?: string;
   out: string;
   jobs?: string;
+  executor?: string;
+  attempts?: string;
 }
 
 /** This CLI's entry point, which every trial runs as `node main.js run …`; MITOSIS_RUN_SCRIPT replaces it. */
@@ -147,6 +150,50 @@ function render(run: StudyRun): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A positive integer from an environment variable (tuning knobs the docs list), or undefined when unset. */
+export function envMs(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new NasError('E_USAGE', `${name} must be a positive integer (milliseconds), got "${text}"`, { variable: name, value: text });
+  return n;
+}
+
+/**
+ * The Redis executor of `--executor <url>` (loaded only then: BullMQ is not needed for a local study), with the
+ * tuning variables of docs/scale-out.md. Every URL it prints is redacted.
+ */
+async function redisExecutorFor(
+  url: string,
+  flags: CompareFlags,
+  io: Io,
+  options: GlobalOptions,
+): Promise<{ executor: TrialExecutor; url: string; describe: (study: string, dir: string) => string }> {
+  const { connectRedis, parseRedisUrl, redisExecutor, studyQueueName } = await import('@mitosis/experiments/distributed');
+  const target = parseRedisUrl(url, process.env, '--executor');
+  // Before the study directory is touched: a wrong URL or a stopped server is the first thing said.
+  (await connectRedis(target, 'start it or fix the URL, then run mitosis compare again')).disconnect();
+  const attempts = flags.attempts === undefined ? undefined : integerFlag('--attempts', flags.attempts, 1);
+  const pollMs = envMs('MITOSIS_REDIS_POLL_MS');
+  const redisTimeoutMs = envMs('MITOSIS_REDIS_TIMEOUT_MS');
+  const backoffMs = envMs('MITOSIS_REDIS_BACKOFF_MS');
+  const executor = redisExecutor({
+    redis: target,
+    ...(attempts === undefined ? {} : { attempts }),
+    ...(pollMs === undefined ? {} : { pollMs }),
+    ...(redisTimeoutMs === undefined ? {} : { redisTimeoutMs }),
+    ...(backoffMs === undefined ? {} : { backoffMs }),
+    onNote: (m) => {
+      if (options.json !== true) io.stderr(`${m}\n`);
+    },
+  });
+  return {
+    executor,
+    url: target.display,
+    describe: (study, dir) => `the Redis queue ${studyQueueName(study, dir)} on ${target.display} (run \`mitosis worker --redis <url>\` on each machine)`,
+  };
+}
+
 /**
  * `mitosis compare`: a study (file or flags) expanded into trials run in parallel, resumable; and
  * `mitosis report <dir>`, which regenerates a study directory's report.
@@ -168,10 +215,18 @@ export function registerCompareCommands(program: Command, io: Io): void {
     .option('--id <name>', 'study id for the report (flags only; default <space>-study)')
     .requiredOption('--out <dir>', 'study directory; run again with the same --out to resume')
     .option('--jobs <n>', `trials run at once (default: the number of cores, ${defaultJobs()} here)`)
+    .option('--executor <local|url>', 'local (default), or redis://[:password@]host[:port][/db] / rediss://…: queue the trials for `mitosis worker` processes on any machine (docs/scale-out.md)')
+    .option('--attempts <n>', 'with a Redis executor: tries of a trial that fails on its own before it counts as failed (default 2)')
     .action(async (flags: CompareFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { study, source } = studyFrom(flags);
+      const remote = flags.executor !== undefined && flags.executor !== 'local' ? flags.executor : undefined;
+      if (remote !== undefined && flags.jobs !== undefined) {
+        throw new NasError('E_USAGE', '--jobs applies to the local executor; with --executor redis://… give --jobs to each `mitosis worker`', { options: ['--jobs', '--executor'] });
+      }
+      if (remote === undefined && flags.attempts !== undefined) throw new NasError('E_USAGE', '--attempts applies only with --executor redis://…', { options: ['--attempts'] });
       const jobs = flags.jobs === undefined ? defaultJobs() : integerFlag('--jobs', flags.jobs, 1);
+      const distributed = remote === undefined ? undefined : await redisExecutorFor(remote, flags, io, options);
       await checkStudy(study, source, options);
       const controller = new AbortController();
       let stoppedBy: NodeJS.Signals | undefined;
@@ -191,9 +246,11 @@ export function registerCompareCommands(program: Command, io: Io): void {
           jobs,
           command: trialCommand(options),
           signal: controller.signal,
+          ...(distributed === undefined ? {} : { executor: distributed.executor }),
           onPlan: (plan) => {
             total = plan.trials.length;
-            if (options.json !== true) io.stderr(`study ${plan.study}: ${plan.trials.length} trials, ${jobs} at a time, in ${resolve(flags.out)}\n`);
+            const where = distributed === undefined ? `${jobs} at a time` : `through ${distributed.describe(plan.study, resolve(flags.out))}`;
+            if (options.json !== true) io.stderr(`study ${plan.study}: ${plan.trials.length} trials, ${where}, in ${resolve(flags.out)}\n`);
           },
           onEvent: progressReporter(io, options, () => total),
         });
@@ -207,6 +264,7 @@ export function registerCompareCommands(program: Command, io: Io): void {
         {
           study: run.plan.study,
           studyDir: run.studyDir,
+          executor: distributed === undefined ? 'local' : distributed.url,
           interrupted: run.interrupted,
           counts: run.results.counts,
           failed: run.failed.map((o) => ({ trial: o.trial.id, label: o.trial.label, budget: o.trial.budget, device: o.trial.device, seed: o.trial.seed, exitCode: o.exitCode, log: o.log, logTail: o.logTail })),
