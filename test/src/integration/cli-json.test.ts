@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { redisSkipReason, startRedis, type TestRedis } from '@mitosis/experiments/testing/redis-server';
 import { after, before, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { EXIT_CODES } from '@mitosis/core';
@@ -61,6 +62,8 @@ interface Case {
   readonly error: readonly string[];
   /** More checks on the success document. */
   readonly check?: (doc: Record<string, unknown>) => void;
+  /** The success case needs a live Redis (skipped, with the reason, where redis-server is missing). */
+  readonly redis?: boolean;
 }
 
 describe('--json: one JSON document per command, on success and on error', () => {
@@ -72,7 +75,10 @@ describe('--json: one JSON document per command, on success and on error', () =>
   const study = join(dir, 'study.json');
   const profileDir = join(dir, 'profiles');
   const out = (name: string): string => join(dir, name);
-  before(() => {
+  let redis: TestRedis | undefined;
+  const redisSkip = redisSkipReason();
+  before(async () => {
+    if (redisSkip === false) redis = await startRedis();
     const toy = loadSearchSpace('toy-1d').space;
     const fast = { ...toy, id: 'toy-fast', training: { ...toy.training, epochs: 20 }, fineTune: { ...toy.fineTune, epochs: 20 } };
     writeFileSync(space, JSON.stringify(fast));
@@ -86,7 +92,8 @@ describe('--json: one JSON document per command, on success and on error', () =>
     process.env['FAKE_TRIAL_ROUND_MS'] = '5';
     process.env['TMPDIR'] = dir;
   });
-  after(() => {
+  after(async () => {
+    await redis?.stop();
     for (const k of ['MITOSIS_RUN_SCRIPT', 'FAKE_TRIAL_ROUND_MS', 'TMPDIR']) {
       if (saved[k] === undefined) delete process.env[k];
       else process.env[k] = saved[k];
@@ -148,6 +155,15 @@ describe('--json: one JSON document per command, on success and on error', () =>
     'bench study': { ok: ['bench', 'study', '--study', study, '--jobs', '1', '--limit-trials', '1'], error: ['bench', 'study', '--study', out('missing.json')] },
     // The second `new` finds the first one's folder not empty.
     new: { ok: ['new', 'plugin', '--kind', 'grower', out('new-plugin')], error: ['new', 'plugin', '--kind', 'grower', out('new-plugin')] },
+    worker: {
+      // Nothing is queued: the worker connects, waits a second with no trial and stops (--idle-exit).
+      get ok() {
+        return ['worker', '--redis', redis?.url ?? 'redis://127.0.0.1:1', '--jobs', '1', '--idle-exit', '1'];
+      },
+      error: ['worker', '--redis', 'http://127.0.0.1:1'],
+      redis: true,
+      check: (doc) => assert.equal(doc['stoppedBy'], 'idle'),
+    },
     generate: {
       ok: ['generate', '--space', space, '--devices', 'note10-cpu', '--budget', '8macs', '--method-options', s2dOptions, '--rounds', '1', '--out', out('generate'), '--jobs', '1'],
       error: ['generate', '--space', space, '--devices', 'no-such-device', '--budget', '1ms', '--out', out('generate-bad')],
@@ -159,7 +175,11 @@ describe('--json: one JSON document per command, on success and on error', () =>
   });
 
   for (const [name, c] of Object.entries(cases)) {
-    it(`${name}: success and error are each one JSON document`, async () => {
+    it(`${name}: success and error are each one JSON document`, async (t) => {
+      if (c.redis === true && redisSkip !== false) {
+        t.skip(redisSkip);
+        return;
+      }
       if (name === 'generate') delete process.env['MITOSIS_RUN_SCRIPT']; // a real trial: generate exports its model
       const ok = await cli(c.ok);
       assert.equal(ok.code, 0, `${name} failed:\n${ok.stdout}\n${ok.stderr}`);

@@ -15,6 +15,7 @@ interface WorkerFlags {
   workDir?: string;
   study?: string;
   maxArtifactMb?: string;
+  idleExit?: string;
 }
 
 /**
@@ -50,6 +51,7 @@ export function registerWorkerCommand(program: Command, io: Io): void {
     .option('--work-dir <dir>', 'where trials run when their files travel back through Redis (default: <tmp>/mitosis-worker)')
     .option('--study <id>', 'serve only this study (default: every study queued on this Redis)')
     .option('--max-artifact-mb <n>', "largest trial result sent through Redis, in MiB (default 64)")
+    .option('--idle-exit <seconds>', 'stop after this many seconds with no trial running (batch jobs, CI); default: serve until Ctrl-C')
     .action(async (flags: WorkerFlags, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const { parseRedisUrl, startTrialWorker } = await import('@mitosis/experiments/distributed');
@@ -64,7 +66,10 @@ export function registerWorkerCommand(program: Command, io: Io): void {
       };
       // Plugins load once, before any trial: a broken install fails here rather than on every trial.
       await pluginContainer(options, io);
+      const idleMs = flags.idleExit === undefined ? undefined : Math.round(positiveFlag('--idle-exit', flags.idleExit) * 1000);
       const counts = { done: 0, failed: 0, returned: 0, refused: 0 };
+      let running = 0;
+      let lastActivity = Date.now();
       const what = (study: string, t: PlannedTrial): string =>
         `${study}: ${t.label} · ${formatBudget(t.budget)}${t.device === null ? '' : ` · ${t.device}`} · seed ${t.seed}`;
       const worker = await startTrialWorker({
@@ -82,8 +87,13 @@ export function registerWorkerCommand(program: Command, io: Io): void {
           if (e.type === 'serve') say(`serving study ${e.study} (queue ${e.queue})\n`);
           else if (e.type === 'unserve') say(`study ${e.study} finished (queue ${e.queue})\n`);
           else if (e.type === 'warning') say(`warning: ${e.message}\n`);
-          else if (e.type === 'start') say(`start  ${what(e.study, e.trial)} (trial ${e.trial.id}, attempt ${e.attempt}${e.resumed ? ', resumed' : ''})\n`);
-          else {
+          else if (e.type === 'start') {
+            running++;
+            lastActivity = Date.now();
+            say(`start  ${what(e.study, e.trial)} (trial ${e.trial.id}, attempt ${e.attempt}${e.resumed ? ', resumed' : ''})\n`);
+          } else {
+            if (e.status !== 'refused') running = Math.max(0, running - 1);
+            lastActivity = Date.now();
             counts[e.status]++;
             const head = { done: 'done  ', failed: 'FAILED', returned: 'back  ', refused: 'REFUSED' }[e.status];
             const tail = e.status === 'done' ? ` in ${formatDuration(e.wallMs)}` : e.status === 'returned' ? ' to the queue (stopping)' : `: ${e.error ?? ''}`;
@@ -96,8 +106,20 @@ export function registerWorkerCommand(program: Command, io: Io): void {
           flags.sharedDir === true ? 'writing into the shared study directories' : 'files back through Redis'
         }; stop with Ctrl-C\n`,
       );
-      const stoppedBy = await new Promise<NodeJS.Signals>((resolveStop) => {
+      const stoppedBy = await new Promise<NodeJS.Signals | 'idle'>((resolveStop) => {
+        const idle =
+          idleMs === undefined
+            ? undefined
+            : setInterval(() => {
+                if (running === 0 && Date.now() - lastActivity >= idleMs) {
+                  clearInterval(idle);
+                  process.off('SIGINT', onSignal);
+                  process.off('SIGTERM', onSignal);
+                  resolveStop('idle');
+                }
+              }, Math.min(1000, idleMs));
         const onSignal = (signal: NodeJS.Signals): void => {
+          if (idle !== undefined) clearInterval(idle);
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
           // A second signal stops at once: the running trials' jobs go to other workers when their locks expire.
@@ -109,7 +131,7 @@ export function registerWorkerCommand(program: Command, io: Io): void {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       });
-      say(`\n${stoppedBy}: stopping; running trials go back to the queue\n`);
+      say(stoppedBy === 'idle' ? `no trial for ${(idleMs ?? 0) / 1000} s: stopping\n` : `\n${stoppedBy}: stopping; running trials go back to the queue\n`);
       await worker.stop();
       emit(io, options, { worker: worker.name, redis: target.display, stoppedBy, trials: counts }, () =>
         `worker ${worker.name} stopped: ${counts.done} done, ${counts.failed} failed, ${counts.returned} handed back, ${counts.refused} refused\n`,
