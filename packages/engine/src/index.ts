@@ -16,4 +16,5 @@ export * from './interchange/import-layers-model.js';
 export * from './interchange/checkpoint.js';
 export * from './run/refnet.js';
 export * from './run/benchmark-training.js';
+export * from './run/benchmark-network.js';
 export * from './run/run-training.js';

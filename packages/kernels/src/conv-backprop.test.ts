@@ -7,6 +7,7 @@ import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from
 import { DepthwiseInputGradPhases } from './depthwise-conv.js';
 import { DepthwiseFilterGradPartials } from './depthwise-filter-grad.js';
 import { TransposedProduct } from './pointwise-filter-grad.js';
+import { SlidingRows } from './sliding-rows.js';
 import { initWasmBackend } from './wasm-backend.js';
 import { onBackend, relError, seeded } from './test-support.js';
 
@@ -56,6 +57,14 @@ cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 8 })
 cases.push({ k: 1, s: 2, pad: 'same', h: 7, depthwise: true, mult: 1, inC: 4 });
 cases.push({ k: 3, s: 2, pad: 'valid', h: 8, depthwise: true, mult: 1, inC: 4 });
 cases.push({ k: 5, s: 2, pad: 'same', h: 8, depthwise: true, mult: 1, inC: 4 });
+// Channels already SIMD multiples (4 in, 8 out) at stride 1: one product straight in the filter's layout.
+cases.push({ k: 3, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 8, outC: 16 });
+cases.push({ k: 3, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 4, outC: 8 });
+// One input channel at stride 1 (grey images): the sliding-rows filter gradient (kernel width ≤ 4).
+cases.push({ k: 3, s: 1, pad: 'same', h: 9, depthwise: false, mult: 1, inC: 1, outC: 8 });
+cases.push({ k: 3, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 1, outC: 5 });
+cases.push({ k: 1, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 1, outC: 8 });
+cases.push({ k: 5, s: 1, pad: 'same', h: 7, depthwise: false, mult: 1, inC: 1, outC: 8 });
 
 const label = (c: Case): string =>
   `${c.depthwise ? `depthwise×${c.mult}` : 'conv'} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h + 1} inC ${c.inC ?? 3}` +
@@ -146,9 +155,19 @@ describe('convolution gradients', () => {
     }
   });
 
+  it('single-channel 3×3 filter gradients use sliding rows (3 products of 4 channels) on wasm', async () => {
+    await tf.setBackend('wasm');
+    const c = cases.find((k) => k.inC === 1 && k.k === 3 && k.pad === 'same');
+    assert.ok(c);
+    const info = await tf.profile(() => tf.dispose(grads(c, true)));
+    assert.ok(info.kernelNames.includes(SlidingRows), info.kernelNames.join(', '));
+    const product = info.kernels.find((k) => k.name === TransposedProduct);
+    assert.deepEqual(product?.outputShapes[0], [12, 8]);
+  });
+
   it('leave no tensors behind on wasm', async () => {
     await tf.setBackend('wasm');
-    for (const c of [cases[0], cases[cases.length - 1], cases.find((k) => k.depthwise && k.inC === 12), cases.find((k) => k.outC === 8)]) {
+    for (const c of [cases[0], cases[cases.length - 1], cases.find((k) => k.depthwise && k.inC === 12), cases.find((k) => k.outC === 8), cases.find((k) => k.inC === 1)]) {
       assert.ok(c);
       const before = tf.memory().numTensors;
       const out = tf.tidy(() => grads(c, true));

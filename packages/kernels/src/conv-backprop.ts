@@ -9,6 +9,7 @@ import {
 import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
 import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
+import { slidingRows } from './sliding-rows.js';
 
 /** A 1×1, stride-1, unpadded, non-depthwise convolution: its gradients are plain matrix products. */
 function isPlainPointwise(g: ReturnType<typeof convGeometry>, kh: number, kw: number, depthwise: boolean): boolean {
@@ -294,6 +295,9 @@ export function convBackpropFilter(
     const cp = Math.ceil(inC / 4) * 4;
     const op = Math.ceil(outC / 8) * 8;
     const simdFull = !depthwise && batch > 0 && outHeight > 0 && outWidth > 0 && transposedProductAvailable(cp, op);
+    if (simdFull && inC === 1 && sh === 1 && sw === 1 && kw <= 4) {
+      return singleChannelFilterGrad(x, dy, g, filterShape, hq, wq);
+    }
     const xC = simdFull ? cp : inC;
     const xp = tf.pad(x, [
       [0, 1],
@@ -309,6 +313,13 @@ export function convBackpropFilter(
       // Tap (i, j) = x phase (i mod sh, j mod sw) shifted by ⌊i/sh⌋·Wq + ⌊j/sw⌋ rows, times dyL: one
       // kernel call per phase with that phase's tap offsets.
       const dyP = (op === outC ? dyL : tf.pad(dyL, [[0, 0], [0, op - outC]])) as tf.Tensor2D;
+      if (sh === 1 && sw === 1 && cp === inC && op === outC) {
+        // One product [kh·kw·inC, outC] in tap order: already the filter gradient's layout.
+        const offsets: number[] = [];
+        for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) offsets.push(i * wq + j);
+        const rowsX = xp.size / cp;
+        return tf.reshape(transposedProductSimd(tf.reshape(xp, [rowsX, cp]) as tf.Tensor2D, dyP, offsets), [...filterShape]) as tf.Tensor4D;
+      }
       const byTap: tf.Tensor[] = new Array<tf.Tensor>(kh * kw);
       for (let a = 0; a < Math.min(sh, kh); a++) {
         for (let b = 0; b < Math.min(sw, kw); b++) {
@@ -386,4 +397,38 @@ export function convBackpropFilter(
     }
     return tf.reshape(tf.concat(parts, 0), [...filterShape]) as tf.Tensor4D;
   });
+}
+
+/**
+ * The filter gradient of a stride-1 convolution of a single input channel (a first layer on grey images), kernel
+ * width ≤ 4: the padded image, flattened, becomes `[L, 4]` rows of four horizontal neighbours
+ * (`slidingRows`), so one SIMD product per kernel row (`transposedProductSimd` at row offset `i·Wq`) yields every
+ * tap of that row: kh products of 4 channels instead of kh·kw products of the single channel padded to 4 (a
+ * third of the work for 3×3).
+ */
+function singleChannelFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  g: ConvGeometry,
+  filterShape: readonly [number, number, number, number],
+  hq: number,
+  wq: number,
+): tf.Tensor4D {
+  const [kh, kw, , outC] = filterShape;
+  const op = Math.ceil(outC / 8) * 8;
+  // One extra all-zero image at the end, so every shifted window of N·Hq·Wq rows stays in bounds.
+  const xp = tf.pad(x, [
+    [0, 1],
+    [g.padTop, hq - g.inHeight - g.padTop],
+    [g.padLeft, wq - g.inWidth - g.padLeft],
+    [0, 0],
+  ]);
+  const rows = slidingRows(tf.reshape(xp, [-1]) as tf.Tensor1D, 4);
+  const dyq = padOrCrop(dy, 0, hq - g.outHeight, 0, wq - g.outWidth);
+  const dyL = tf.reshape(dyq, [g.batch * hq * wq, outC]) as tf.Tensor2D;
+  const dyP = (op === outC ? dyL : tf.pad(dyL, [[0, 0], [0, op - outC]])) as tf.Tensor2D;
+  const offsets = Array.from({ length: kh }, (_, i) => i * wq);
+  const prod = transposedProductSimd(rows, dyP, offsets); // [kh·4, op]: row i·4 + j is tap (i, j)
+  const taps = tf.reshape(tf.slice(prod, [0, 0], [kh * 4, outC]), [kh, 4, outC]);
+  return tf.reshape(tf.slice(taps, [0, 0, 0], [kh, kw, outC]), [...filterShape]) as tf.Tensor4D;
 }

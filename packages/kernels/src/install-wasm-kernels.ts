@@ -5,6 +5,9 @@ import '@tensorflow/tfjs-layers';
 
 import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
 import { depthwiseConvSimd, depthwiseConvSimdAvailable } from './depthwise-conv.js';
+import { maxPoolGradSimdKernel } from './max-pool-grad.js';
+import { wasmConcatKernel, wasmPackKernel } from './wasm-concat.js';
+import { wasmPadKernel } from './wasm-pad.js';
 import { rowMatMulAvailable, rowMatMulSimd } from './pointwise-conv.js';
 import { wasmIdentityKernel, wasmSliceKernel, wasmStridedSliceKernel } from './wasm-slice.js';
 
@@ -26,6 +29,10 @@ export const wasmKernelNames: readonly string[] = [
   tf.StridedSlice,
   tf.DepthwiseConv2dNative,
   tf.Conv2D,
+  tf.MaxPoolGrad,
+  tf.PadV2,
+  tf.Concat,
+  tf.Pack,
 ];
 
 /** The configs that were registered before ours (Conv2DBackpropInput, Slice, Identity, StridedSlice exist in wasm 4.22). */
@@ -246,6 +253,35 @@ function configs(): MarkedKernelConfig[] {
       [installedMark]: true,
     },
     {
+      kernelName: tf.MaxPoolGrad,
+      backendName: 'wasm',
+      kernelFunc: maxPoolGradSimdKernel(() => replaced.get(tf.MaxPoolGrad)?.kernelFunc),
+      // wasm's own kernel (the fallback) binds its wasm function in its setup.
+      setupFunc: (backend: object) => replaced.get(tf.MaxPoolGrad)?.setupFunc?.(backend),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.PadV2,
+      backendName: 'wasm',
+      kernelFunc: wasmPadKernel(() => replaced.get(tf.PadV2)?.kernelFunc),
+      setupFunc: (backend: object) => replaced.get(tf.PadV2)?.setupFunc?.(backend),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.Concat,
+      backendName: 'wasm',
+      kernelFunc: wasmConcatKernel(() => replaced.get(tf.Concat)?.kernelFunc),
+      setupFunc: (backend: object) => replaced.get(tf.Concat)?.setupFunc?.(backend),
+      [installedMark]: true,
+    },
+    {
+      kernelName: tf.Pack,
+      backendName: 'wasm',
+      kernelFunc: wasmPackKernel(() => replaced.get(tf.Pack)?.kernelFunc),
+      setupFunc: (backend: object) => replaced.get(tf.Pack)?.setupFunc?.(backend),
+      [installedMark]: true,
+    },
+    {
       kernelName: tf.StridedSlice,
       backendName: 'wasm',
       kernelFunc: wasmStridedSliceKernel(() => replaced.get(tf.StridedSlice)?.kernelFunc),
@@ -260,7 +296,9 @@ function configs(): MarkedKernelConfig[] {
  * `DepthwiseConv2dNativeBackpropFilter` (absent from wasm 4.22), and `Conv2DBackpropInput` (wasm's
  * own is a `conv2dTranspose`, ≈ 10× slower than a forward convolution), plus a `Slice` that copies
  * inside the wasm heap and an `Identity` that shares buffers, and a heap-gathering
- * `StridedSlice` (see `wasm-slice.ts`).
+ * `StridedSlice` (see `wasm-slice.ts`), a SIMD `MaxPoolGrad` for non-overlapping pools
+ * (`max-pool-grad.ts`), a heap-copying constant `PadV2` (`wasm-pad.ts`) and heap-copying `Concat` and
+ * `Pack` (`wasm-concat.ts`).
  *
  * TF.js's stock gradients for `Conv2D` and `DepthwiseConv2dNative` call exactly these kernels, so
  * no gradient is overridden: the global gradient registry (keyed by kernel name only, shared by all

@@ -147,6 +147,35 @@ export class Code {
   and(): this {
     return this.simd(0x4e);
   }
+  f32x4Abs(): this {
+    return this.simd(0xe0);
+  }
+  /** `v128.bitselect(a, b, mask)`: bits of `a` where the mask is set, of `b` elsewhere. */
+  bitselect(): this {
+    return this.simd(0x52);
+  }
+  /** Lane-wise `a <= b` as an all-ones / all-zeros mask. */
+  f32x4Le(): this {
+    return this.simd(0x45);
+  }
+  /** Lane-wise `a == b` as an all-ones / all-zeros mask. */
+  f32x4Eq(): this {
+    return this.simd(0x41);
+  }
+  /** `a & ~b`. */
+  andNot(): this {
+    return this.simd(0x4f);
+  }
+  or(): this {
+    return this.simd(0x50);
+  }
+  /** `v128.const` with `value` (float32) in all four lanes. */
+  f32x4Const(value: number): this {
+    this.simd(0x0c);
+    const bytes = new Uint8Array(new Float32Array([value, value, value, value]).buffer);
+    this.bytes.push(...bytes);
+    return this;
+  }
   /**
    * `loop … end` run `count` times, `count` a runtime i32 in local `counter` (≥ 1, consumed: it ends
    * at 0).
@@ -160,6 +189,46 @@ export class Code {
   }
   f32x4Mul(): this {
     return this.simd(0xe6);
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+  f32x4Min(): this {
+    return this.simd(0xe8);
+  }
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  /** Pseudo-minimum `b < a ? b : a` (one instruction on x64; `f32x4.min`'s NaN rules cost several). */
+  f32x4Pmin(): this {
+    return this.simd(0xea);
+  }
+  /** Pseudo-maximum `a < b ? b : a`. */
+  f32x4Pmax(): this {
+    return this.simd(0xeb);
+  }
+  /** Round to nearest, ties to even. */
+  f32x4Nearest(): this {
+    return this.simd(0x6a);
+  }
+  /** Float lanes to int32 lanes, truncating (saturating). */
+  i32x4TruncSatF32x4S(): this {
+    return this.simd(0xf8);
+  }
+  i32x4Add(): this {
+    return this.simd(0xae);
+  }
+  /** `i32x4.shl` by the constant `bits`. */
+  i32x4Shl(bits: number): this {
+    this.i32(bits);
+    return this.simd(0xab);
+  }
+  /** `v128.const` with the int32 `value` in all four lanes. */
+  i32x4Const(value: number): this {
+    this.simd(0x0c);
+    const bytes = new Uint8Array(new Int32Array([value, value, value, value]).buffer);
+    this.bytes.push(...bytes);
+    return this;
   }
 }
 

@@ -5,7 +5,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  * A `Slice` kernel for wasm that copies straight inside the wasm heap (`copyWithin`, one call per
  * contiguous run). wasm 4.22's own `Slice` first copies the whole input out of the heap with
  * `readSync` (≈ 15 ms for a 2.4 M-element contiguous slice); this one costs one memmove of the
- * output. `fallback` handles string tensors.
+ * output (element copies for runs shorter than 16 values, e.g. a window of a 3-channel image). `fallback` handles string tensors.
  */
 export function wasmSliceKernel(fallback: () => tf.KernelFunc | undefined): tf.KernelFunc {
   return (args) => {
@@ -41,6 +41,29 @@ export function wasmSliceKernel(fallback: () => tf.KernelFunc | undefined): tf.K
     const stride = (a: number): number => (a === rank - 1 ? 1 : (strides[a] ?? 1));
     const run = (size[j] ?? 1) * stride(j);
     const outer = total / run;
+    const mod = backend.wasm as unknown as { HEAPF32: Float32Array; HEAP32: Int32Array };
+    const words = bpe !== 4 ? undefined : x.dtype === 'float32' ? mod.HEAPF32 : mod.HEAP32;
+    if (words !== undefined && run < 16 && j > 0) {
+      // Short runs (a few channels): element copies, with axis j − 1 as the tight loop.
+      const inner = size[j - 1] ?? 1;
+      const innerStride = stride(j - 1);
+      const idx = new Array<number>(j - 1).fill(0);
+      let d = oOff / 4;
+      for (let r = 0; r < outer / inner; r++) {
+        let src = xOff / 4 + (begin[j] ?? 0) * stride(j) + (begin[j - 1] ?? 0) * innerStride;
+        for (let a = 0; a < j - 1; a++) src += ((begin[a] ?? 0) + (idx[a] ?? 0)) * stride(a);
+        for (let i = 0; i < inner; i++, src += innerStride) for (let e = 0; e < run; e++) words[d++] = words[src + e] as number;
+        for (let a = j - 2; a >= 0; a--) {
+          const v = (idx[a] ?? 0) + 1;
+          if (v < (size[a] ?? 1)) {
+            idx[a] = v;
+            break;
+          }
+          idx[a] = 0;
+        }
+      }
+      return out;
+    }
     const idx = new Array<number>(j).fill(0);
     let dst = oOff;
     for (let r = 0; r < outer; r++) {

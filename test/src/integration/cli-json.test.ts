@@ -143,6 +143,10 @@ describe('--json: one JSON document per command, on success and on error', () =>
         assert.ok(lanczos.cos > 0.999 && lanczos.cosMax > 0.999, JSON.stringify(lanczos));
       },
     },
+    'bench train': {
+      ok: ['bench', 'train', '--space', space, '--network', 'seed', '--batch', '8', '--steps', '2', '--warmup', '1'],
+      error: ['bench', 'train', '--space', 'no-such-space'],
+    },
     'bench profile': {
       ok: ['bench', 'profile', '--profile', join(profileDir, 'json-test.json'), '--count', '2', '--repeats', '1'],
       error: ['bench', 'profile', '--profile', 'no-such-profile'],

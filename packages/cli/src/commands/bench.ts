@@ -3,6 +3,7 @@ import { NasError } from '@mitosis/core';
 import { benchmarkTraining, type BenchmarkResult } from '@mitosis/engine';
 import { integerFlag } from '../flags.js';
 import { emit, type GlobalOptions, type Io } from '../io.js';
+import { registerBenchTrainCommand } from './bench-train.js';
 import { backendOption } from './train.js';
 
 interface BenchFlags {
@@ -16,7 +17,7 @@ const AVAILABLE = ['tensorflow', 'wasm', 'cpu'] as const;
 /**
  * `mitosis bench [training]`: refnet-32 training throughput per backend. `auto` measures every backend that
  * is available here, `cpu` last and with few steps (its conv gradients take minutes). Subcommands add other
- * benchmarks (`bench eigen`).
+ * benchmarks (`bench eigen`, `bench train`).
  */
 export function registerBenchCommand(program: Command, io: Io): Command {
   const bench = program
@@ -55,5 +56,6 @@ export function registerBenchCommand(program: Command, io: Io): Command {
         ].join('\n'),
       );
     });
+  registerBenchTrainCommand(bench, io);
   return bench;
 }

@@ -1,6 +1,6 @@
 import { NasError, type NetworkNode, type SeededRandom } from '@mitosis/core';
 import { topoSort } from '@mitosis/ir';
-import { batchNormInfer, batchNormReluTrain, batchNormTrain, globalAvgPool } from '@mitosis/kernels';
+import { batchNormActInfer, batchNormActTrain, batchNormInfer, batchNormTrain, exclusiveHeapSpan, globalAvgPool, heapSpan, type BatchNormActivation } from '@mitosis/kernels';
 import { tf } from '../tf.js';
 import { applyActivation } from './activations.js';
 import type { NetworkModel } from './network-model.js';
@@ -45,24 +45,54 @@ function batchNorm(
   x: tf.Tensor,
   training: boolean,
   updateStats: boolean,
-  relu = false,
+  activation?: BatchNormActivation,
 ): tf.Tensor {
   const gamma = model.weight(node.name, 'gamma');
   const beta = model.weight(node.name, 'beta');
   const movingMean = model.weight(node.name, 'movingMean');
   const movingVariance = model.weight(node.name, 'movingVariance');
-  if (!training) return batchNormInfer(x, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
-  const train = relu ? batchNormReluTrain : batchNormTrain;
-  const { y, mean, variance } = train(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
+  if (!training) {
+    return activation === undefined
+      ? batchNormInfer(x, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon)
+      : batchNormActInfer(x, movingMean as tf.Tensor1D, movingVariance as tf.Tensor1D, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon, activation);
+  }
+  const { y, mean, variance } =
+    activation === undefined
+      ? batchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon)
+      : batchNormActTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon, activation);
   if (updateStats) {
     const m = node.momentum;
-    tf.tidy(() => {
-      movingMean.assign(tf.add(tf.mul(movingMean, m), tf.mul(mean, 1 - m)));
-      movingVariance.assign(tf.add(tf.mul(movingVariance, m), tf.mul(variance, 1 - m)));
-    });
+    if (!updateInPlace([movingMean, movingVariance], [mean, variance], m)) {
+      tf.tidy(() => {
+        movingMean.assign(tf.add(tf.mul(movingMean, m), tf.mul(mean, 1 - m)));
+        movingVariance.assign(tf.add(tf.mul(movingVariance, m), tf.mul(variance, 1 - m)));
+      });
+    }
   }
   tf.dispose([mean, variance]);
   return y;
+}
+
+/**
+ * `moving ← m·moving + (1 − m)·batch` for each pair, in the wasm heap, every operation rounded to float32 as the
+ * tensor ops round it; false (nothing done) unless every `moving` is a float32 variable holding its buffer alone
+ * on wasm.
+ */
+function updateInPlace(moving: readonly tf.Variable[], batch: readonly tf.Tensor[], m: number): boolean {
+  const targets = moving.map((v) => exclusiveHeapSpan(v));
+  const sources = batch.map((t) => heapSpan(t));
+  if (targets.some((t, i) => t === undefined || t.size !== sources[i]?.size)) return false;
+  const f = Math.fround;
+  const [mf, rest] = [f(m), f(1 - m)];
+  targets.forEach((target, k) => {
+    const source = sources[k];
+    if (target === undefined || source === undefined) return;
+    const heap = target.heap;
+    for (let i = 0; i < target.size; i++) {
+      heap[target.index + i] = f(f((heap[target.index + i] as number) * mf) + f((heap[source.index + i] as number) * rest));
+    }
+  });
+  return true;
 }
 
 function evalNode(
@@ -127,28 +157,38 @@ function evalNode(
 }
 
 /**
- * Names of the batch-norm nodes (training mode) whose only consumer is a ReLU activation node, mapped to that
- * node: {@link forward} evaluates the pair as one fused BN+ReLU (one custom gradient, no separate ReLU pass) and
- * passes the value through the ReLU node unchanged (ReLU is idempotent). Empty with a hook, which may read or
- * replace the pre-activation value.
+ * Batch-norm nodes that {@link forward} evaluates as one fused layer of `@mitosis/kernels` (training mode:
+ * `batchNormActTrain`, one kernel forward, one backward on wasm; eval mode: `batchNormActInfer`, one pass while no
+ * gradient is recorded), mapped to the activation fused into them:
+ * a ReLU, ReLU6 or swish activation node that is the batch norm's only consumer is evaluated inside the layer and
+ * passes the value through unchanged (`fusedInto`); any other batch norm is fused with `linear`. Empty with a
+ * hook, which may read or replace the pre-activation value.
  */
-function fusedBnRelu(model: NetworkModel, options: ForwardOptions): Map<string, string> {
-  const fused = new Map<string, string>();
-  if (!options.training || options.hook !== undefined) return fused;
+function fusedBatchNorms(model: NetworkModel, options: ForwardOptions): { activation: Map<string, BatchNormActivation>; fusedInto: Set<string> } {
+  const activation = new Map<string, BatchNormActivation>();
+  const fusedInto = new Set<string>();
+  if (options.hook !== undefined) return { activation, fusedInto };
   const consumers = new Map<string, NetworkNode[]>();
   for (const node of model.spec.nodes) {
     if (node.op === 'input') continue;
     for (const name of node.inputs) consumers.set(name, [...(consumers.get(name) ?? []), node]);
   }
   for (const node of model.spec.nodes) {
-    if (node.op !== 'batchNorm' || node.name === model.spec.output) continue;
+    if (node.op !== 'batchNorm') continue;
     const users = consumers.get(node.name) ?? [];
     const only = users[0];
-    if (users.length === 1 && only?.op === 'activation' && only.activation === 'relu' && only.inputs.length === 1) {
-      fused.set(node.name, only.name);
-    }
+    if (
+      node.name !== model.spec.output &&
+      users.length === 1 &&
+      only?.op === 'activation' &&
+      (only.activation === 'relu' || only.activation === 'relu6' || only.activation === 'swish') &&
+      only.inputs.length === 1
+    ) {
+      activation.set(node.name, only.activation);
+      fusedInto.add(only.name);
+    } else activation.set(node.name, 'linear');
   }
-  return fused;
+  return { activation, fusedInto };
 }
 
 /**
@@ -159,8 +199,7 @@ function fusedBnRelu(model: NetworkModel, options: ForwardOptions): Map<string, 
  */
 export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptions): tf.Tensor {
   const values = new Map<string, tf.Tensor>();
-  const fused = fusedBnRelu(model, options);
-  const passThrough = new Set(fused.values());
+  const { activation: fused, fusedInto: passThrough } = fusedBatchNorms(model, options);
   for (const node of topoSort(model.spec)) {
     let value: tf.Tensor;
     if (node.op === 'input') {
@@ -177,7 +216,7 @@ export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptio
       });
       if (passThrough.has(node.name)) value = ins[0] as tf.Tensor;
       else if (node.op === 'batchNorm' && fused.has(node.name)) {
-        value = batchNorm(model, node, ins[0] as tf.Tensor, true, options.updateMovingStats ?? true, true);
+        value = batchNorm(model, node, ins[0] as tf.Tensor, options.training, options.updateMovingStats ?? options.training, fused.get(node.name));
       } else value = evalNode(model, node, ins, options);
     }
     values.set(node.name, value);

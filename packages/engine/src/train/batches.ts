@@ -1,4 +1,5 @@
 import { NasError, type Dataset, type NetworkSpec } from '@mitosis/core';
+import { exclusiveHeapSpan } from '@mitosis/kernels';
 import { tf } from '../tf.js';
 
 /** Throws `E_SHAPE_MISMATCH` when the data set's samples do not fit the network's input node. */
@@ -34,15 +35,41 @@ export function batchTensors(
       y: tf.tensor(data.y.subarray(start * perTarget, end * perTarget), perTarget === 1 && data.task === 'classification' ? [n] : [n, perTarget], 'float32'),
     };
   }
+  const xShape = [n, ...data.inputShape];
+  const yShape = data.task === 'classification' ? [n] : [n, perTarget];
+  const gather = (xb: Float32Array, yb: Float32Array): void => {
+    for (let i = 0; i < n; i++) {
+      const s = order[start + i] as number;
+      xb.set(data.x.subarray(s * sample, (s + 1) * sample), i * sample);
+      yb.set(data.y.subarray(s * perTarget, (s + 1) * perTarget), i * perTarget);
+    }
+  };
+  const direct = heapTensors(xShape, yShape);
+  if (direct !== undefined) {
+    gather(direct.xb, direct.yb);
+    return { x: direct.x, y: direct.y };
+  }
   const xb = new Float32Array(n * sample);
   const yb = new Float32Array(n * perTarget);
-  for (let i = 0; i < n; i++) {
-    const s = order[start + i] as number;
-    xb.set(data.x.subarray(s * sample, (s + 1) * sample), i * sample);
-    yb.set(data.y.subarray(s * perTarget, (s + 1) * perTarget), i * perTarget);
+  gather(xb, yb);
+  return { x: tf.tensor(xb, xShape, 'float32'), y: tf.tensor(yb, yShape, 'float32') };
+}
+
+/**
+ * On wasm: two new float32 tensors and views of their heap buffers, so that a batch is gathered straight into
+ * the tensors (one copy instead of a gather into a JavaScript array and a copy into the heap). Undefined
+ * elsewhere. The views are valid until the next allocation.
+ */
+function heapTensors(xShape: number[], yShape: number[]): { x: tf.Tensor; y: tf.Tensor; xb: Float32Array; yb: Float32Array } | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as unknown as { makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo };
+  const x = tf.engine().makeTensorFromTensorInfo(backend.makeOutput(xShape, 'float32'));
+  const y = tf.engine().makeTensorFromTensorInfo(backend.makeOutput(yShape, 'float32'));
+  const xs = exclusiveHeapSpan(x);
+  const ys = exclusiveHeapSpan(y);
+  if (xs === undefined || ys === undefined) {
+    tf.dispose([x, y]);
+    return undefined;
   }
-  return {
-    x: tf.tensor(xb, [n, ...data.inputShape], 'float32'),
-    y: tf.tensor(yb, data.task === 'classification' ? [n] : [n, perTarget], 'float32'),
-  };
+  return { x, y, xb: xs.heap.subarray(xs.index, xs.index + xs.size), yb: ys.heap.subarray(ys.index, ys.index + ys.size) };
 }

@@ -1,4 +1,5 @@
 import { NasError, type WeightMap } from '@mitosis/core';
+import { exclusiveHeapSpan, heapSpan, type HeapSpan } from '@mitosis/kernels';
 import { tf } from '../tf.js';
 
 /** SGD with optional (Nesterov) momentum and L2 weight decay, PyTorch conventions. */
@@ -70,10 +71,13 @@ export class Optimizer {
     this.iterationCount += 1;
     const t = this.iterationCount;
     const c = this.config;
+    for (const key of grads.keys()) {
+      if (!variables.has(key)) throw new Error(`optimizer: gradient for unknown variable ${key}`);
+    }
     tf.tidy(() => {
       for (const [key, rawGrad] of grads) {
-        const w = variables.get(key);
-        if (w === undefined) throw new Error(`optimizer: gradient for unknown variable ${key}`);
+        const w = variables.get(key) as tf.Variable;
+        if (this.updateInPlace(key, w, rawGrad, lr, t)) continue;
         const g = c.weightDecay ? tf.add(rawGrad, tf.mul(w, c.weightDecay)) : rawGrad;
         switch (c.kind) {
           case 'sgd': {
@@ -117,6 +121,114 @@ export class Optimizer {
         }
       }
     });
+  }
+
+  /**
+   * On `wasm`, one JavaScript pass over the heap per weight, every operation rounded to float32 exactly as the
+   * tensor ops below round it (both paths give the same bits), instead of some six kernels: the slots are updated
+   * in place and the weight is written to a fresh buffer that the variable then takes (XNNPACK caches packed
+   * filters by buffer). Only when the weight, its slots and the gradient are float32 and the slots hold their
+   * buffers alone. Returns false when it did nothing.
+   */
+  private updateInPlace(key: string, w: tf.Variable, grad: tf.Tensor, lr: number, t: number): boolean {
+    if (tf.getBackend() !== 'wasm' || w.size !== grad.size || w.dtype !== 'float32') return false;
+    const c = this.config;
+    const names = c.kind === 'sgd' ? ((c.momentum ?? 0) === 0 ? [] : ['momentum']) : c.kind === 'adam' ? ['m', 'v'] : ['meanSquare'];
+    // Slots are made first: an allocation may grow (and replace) the heap that the spans index.
+    const slots = names.map((n) => this.slot(`${key}#${n}`, w));
+    // The weight gets a fresh buffer: wasm's XNNPACK convolutions and matrix products cache their packed filter
+    // by buffer, so a weight changed in place would be read stale. Slots are updated in place.
+    const next = tf.engine().makeTensorFromTensorInfo(
+      (tf.backend() as unknown as { makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo }).makeOutput([...w.shape], 'float32'),
+    );
+    const ws = heapSpan(w);
+    const gs = heapSpan(grad);
+    const ns = exclusiveHeapSpan(next);
+    const ss = slots.map((v) => exclusiveHeapSpan(v));
+    if (ws === undefined || gs === undefined || ns === undefined || ss.some((x) => x === undefined || x.size !== w.size)) {
+      next.dispose();
+      return false;
+    }
+    try {
+      this.updateSpans(ws, gs, ns, ss as HeapSpan[], lr, t);
+      w.assign(next);
+    } finally {
+      next.dispose();
+    }
+    return true;
+  }
+
+  /** The update of {@link updateInPlace}: reads the weight at `ws`, the gradient at `gs`, writes the weight at `ns`. */
+  private updateSpans(ws: HeapSpan, gs: HeapSpan, ns: HeapSpan, spans: HeapSpan[], lr: number, t: number): void {
+    const c = this.config;
+    const f = Math.fround;
+    const heap = ws.heap;
+    const n = ws.size;
+    const wi = ws.index;
+    const gi = gs.index;
+    const oi = ns.index;
+    const wd = f(c.weightDecay ?? 0);
+    const decay = c.weightDecay !== undefined && c.weightDecay !== 0;
+    const lr32 = f(lr);
+    switch (c.kind) {
+      case 'sgd': {
+        const mu = f(c.momentum ?? 0);
+        if (spans.length === 0) {
+          for (let i = 0; i < n; i++) {
+            const wv = heap[wi + i] as number;
+            const g = decay ? f((heap[gi + i] as number) + f(wv * wd)) : (heap[gi + i] as number);
+            heap[oi + i] = f(wv - f(g * lr32));
+          }
+          return;
+        }
+        const bi = (spans[0] as HeapSpan).index;
+        const nesterov = c.nesterov === true;
+        for (let i = 0; i < n; i++) {
+          const wv = heap[wi + i] as number;
+          const g = decay ? f((heap[gi + i] as number) + f(wv * wd)) : (heap[gi + i] as number);
+          const v = f(f((heap[bi + i] as number) * mu) + g);
+          heap[bi + i] = v;
+          const step = nesterov ? f(g + f(v * mu)) : v;
+          heap[oi + i] = f(wv - f(step * lr32));
+        }
+        return;
+      }
+      case 'adam': {
+        const b1 = c.beta1 ?? 0.9;
+        const b2 = c.beta2 ?? 0.999;
+        const eps = f(c.epsilon ?? 1e-8);
+        const [b1f, b2f, c1, c2] = [f(b1), f(b2), f(1 - b1), f(1 - b2)];
+        const [bc1, bc2] = [f(1 - b1 ** t), f(1 - b2 ** t)];
+        const mi = (spans[0] as HeapSpan).index;
+        const vi = (spans[1] as HeapSpan).index;
+        for (let i = 0; i < n; i++) {
+          const wv = heap[wi + i] as number;
+          const g = decay ? f((heap[gi + i] as number) + f(wv * wd)) : (heap[gi + i] as number);
+          const m1 = f(f((heap[mi + i] as number) * b1f) + f(g * c1));
+          const v1 = f(f((heap[vi + i] as number) * b2f) + f(f(g * g) * c2));
+          heap[mi + i] = m1;
+          heap[vi + i] = v1;
+          const mHat = f(m1 / bc1);
+          const vHat = f(v1 / bc2);
+          heap[oi + i] = f(wv - f(f(mHat / f(f(Math.sqrt(vHat)) + eps)) * lr32));
+        }
+        return;
+      }
+      case 'rmsprop': {
+        const rho = c.rho ?? 0.9;
+        const eps = f(c.epsilon ?? 1e-8);
+        const [rhof, c1] = [f(rho), f(1 - rho)];
+        const si = (spans[0] as HeapSpan).index;
+        for (let i = 0; i < n; i++) {
+          const wv = heap[wi + i] as number;
+          const g = decay ? f((heap[gi + i] as number) + f(wv * wd)) : (heap[gi + i] as number);
+          const s1 = f(f((heap[si + i] as number) * rhof) + f(f(g * g) * c1));
+          heap[si + i] = s1;
+          heap[oi + i] = f(wv - f(f(g / f(f(Math.sqrt(s1)) + eps)) * lr32));
+        }
+        return;
+      }
+    }
   }
 
   /** A serialisable copy of the state (slot values are copied out of TF.js). */

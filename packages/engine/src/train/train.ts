@@ -84,6 +84,23 @@ export interface TrainStepOptions {
   readonly varList?: ReadonlyMap<string, tf.Variable>;
   /** Adds `strength`·Σ|w| over `keys` to the loss that is differentiated; the returned loss is the data loss. */
   readonly l1?: L1Penalty;
+  /** When given, the step adds its wall time per phase to it (see {@link StepTimings}). */
+  readonly timings?: StepTimings;
+}
+
+/**
+ * Wall time of training steps by phase, in ms, added up over the steps that were given this object. Kernels run
+ * synchronously on the `wasm` and `cpu` backends, so the phase boundaries are exact there.
+ * - `forward`: the forward pass in training mode (batch statistics, moving-statistics update), the loss and the
+ *   correct-prediction count, with the gradient tape recording;
+ * - `backward`: the gradients of the loss with respect to every trainable variable (the tape played back);
+ * - `optimizer`: the update of the variables and optimizer slots, then reading the loss and count back.
+ */
+export interface StepTimings {
+  forwardMs: number;
+  backwardMs: number;
+  optimizerMs: number;
+  steps: number;
 }
 
 /**
@@ -103,32 +120,57 @@ export function trainStep(
   const keyOf = new Map([...trainable].map(([k, v]) => [v.name, k]));
   const held: { correct?: tf.Scalar; data?: tf.Scalar } = {};
   const penalised = options.l1 !== undefined && options.l1.strength > 0 && options.l1.keys.length > 0 ? options.l1 : null;
-  const lossT = tf.tidy(() => {
+  const timings = options.timings;
+  const t0 = timings === undefined ? 0 : performance.now();
+  let t1 = 0;
+  // The gradients are computed in one scope and applied after it has released every intermediate tensor: the
+  // update then runs with the least memory held, and no saved tensor still shares a buffer with a weight or an
+  // optimizer slot (which the wasm optimizer path requires of slots it updates in place).
+  const { lossT, grads } = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const out = forward(model, x, { training: true, ...(options.rng !== undefined ? { rng: options.rng } : {}) });
       if (options.task === 'classification') held.correct = tf.keep(countCorrect(out, y));
       const data = computeLoss(options.loss, out, y);
+      if (timings !== undefined && penalised === null) t1 = performance.now();
       if (penalised === null) return data;
       held.data = tf.keep(data);
       const norms = penalised.keys.map((key) => tf.sum(tf.abs(model.variables.get(key) ?? missingWeight(key))));
-      return tf.add(data, tf.mul(penalised.strength, tf.addN(norms))) as tf.Scalar;
+      const total = tf.add(data, tf.mul(penalised.strength, tf.addN(norms))) as tf.Scalar;
+      if (timings !== undefined) t1 = performance.now();
+      return total;
     }, [...trainable.values()]);
-    const byKey = new Map<string, tf.Tensor>();
-    for (const [name, g] of Object.entries(grads)) byKey.set(keyOf.get(name) ?? name, g);
-    optimizer.applyGradients(trainable, byKey, options.learningRate);
+    let kept: tf.Scalar = value;
     if (held.data !== undefined) {
-      const data = held.data;
+      kept = held.data;
       delete held.data;
-      return data;
     }
-    return value;
+    // A plain object: tidy keeps the tensors it finds in objects and arrays (not in a Map).
+    return { lossT: kept, grads };
   });
+  const byKey = new Map<string, tf.Tensor>();
+  for (const [name, g] of Object.entries(grads)) byKey.set(keyOf.get(name) ?? name, g);
+  const t2 = timings === undefined ? 0 : performance.now();
+  try {
+    optimizer.applyGradients(trainable, byKey, options.learningRate);
+  } catch (error) {
+    tf.dispose([lossT, ...(held.correct === undefined ? [] : [held.correct])]);
+    throw error;
+  } finally {
+    tf.dispose([...byKey.values()]);
+  }
   const loss = lossT.dataSync()[0] as number;
   lossT.dispose();
   let correct = 0;
   if (held.correct !== undefined) {
     correct = held.correct.dataSync()[0] as number;
     held.correct.dispose();
+  }
+  if (timings !== undefined) {
+    const t3 = performance.now();
+    timings.forwardMs += t1 - t0;
+    timings.backwardMs += t2 - t1;
+    timings.optimizerMs += t3 - t2;
+    timings.steps += 1;
   }
   return { loss, correct };
 }

@@ -1,0 +1,35 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/** Where a float32 tensor's values sit in the wasm heap: `heap[index … index + size)`. */
+export interface HeapSpan {
+  readonly heap: Float32Array;
+  readonly index: number;
+  readonly size: number;
+}
+
+/**
+ * The heap span of `t` when the active backend is `wasm`, `t` is float32 and it is the only tensor holding its
+ * buffer (reference count 1: no reshape, clone or variable shares it), so that writing the span in place changes
+ * `t` alone; otherwise undefined. The span is valid until the next tensor allocation (which may grow, and
+ * replace, the heap).
+ */
+export function exclusiveHeapSpan(t: tf.Tensor): HeapSpan | undefined {
+  if (t.dtype !== 'float32' || t.isDisposed || tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as BackendWasm;
+  const data = backend.dataIdMap.get(t.dataId);
+  if (data === undefined || backend.refCount(t.dataId) !== 1) return undefined;
+  const heap = (backend.wasm as unknown as { HEAPF32?: Float32Array }).HEAPF32;
+  if (heap === undefined || data.memoryOffset % 4 !== 0) return undefined;
+  return { heap, index: data.memoryOffset / 4, size: t.size };
+}
+
+/** Like {@link exclusiveHeapSpan} but for reading: any float32 tensor on the wasm heap, shared or not. */
+export function heapSpan(t: tf.Tensor): HeapSpan | undefined {
+  if (t.dtype !== 'float32' || t.isDisposed || tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as BackendWasm;
+  const data = backend.dataIdMap.get(t.dataId);
+  const heap = (backend.wasm as unknown as { HEAPF32?: Float32Array }).HEAPF32;
+  if (data === undefined || heap === undefined || data.memoryOffset % 4 !== 0) return undefined;
+  return { heap, index: data.memoryOffset / 4, size: t.size };
+}
