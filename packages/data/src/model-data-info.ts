@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readModelSideFile } from './normalise.js';
 import { NasError, writeFileAtomicSync, type Dataset, type DatasetSplits } from '@mitosis/core';
 
 /** File a model directory keeps what its inputs and outputs mean in (written by every run's final model). */
@@ -61,13 +61,8 @@ export function writeModelDataInfo(modelDir: string, info: ModelDataInfo): void 
 /** `<modelDir>/dataset.json`, or null when the model has none (models written before it existed). */
 export function readModelDataInfo(modelDir: string): ModelDataInfo | null {
   const file = join(modelDir, MODEL_DATA_FILE);
-  if (!existsSync(file)) return null;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new NasError('E_DATA_INVALID', `${file} is not valid JSON: ${(cause as Error).message}`, { file });
-  }
+  const doc = readModelSideFile(file);
+  if (doc === undefined) return null;
   const d = doc as Partial<ModelDataInfo>;
   const shapeOk = Array.isArray(d.inputShape) && d.inputShape.every((v) => Number.isInteger(v) && v > 0);
   const rangeOk = Array.isArray(d.inputRange) && d.inputRange.length === 2 && d.inputRange.every((v) => typeof v === 'number' && Number.isFinite(v));

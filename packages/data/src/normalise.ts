@@ -81,18 +81,26 @@ export function normaliseSplits(
 export const NORMALISATION_FILE = 'normalisation.json';
 
 /**
+ * A JSON file kept beside a model (`normalisation.json`, `dataset.json`): its parsed content, `undefined` when the
+ * model has none, `E_DATA_INVALID` naming it when it is not JSON.
+ */
+export function readModelSideFile(file: string): unknown {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (cause) {
+    throw new NasError('E_DATA_INVALID', `${file} is not valid JSON: ${(cause as Error).message}`, { file });
+  }
+}
+
+/**
  * The input normalisation a model was trained with, from `<modelDir>/normalisation.json`, or `null` when the
  * model was trained on raw inputs. A malformed file is `E_DATA_INVALID` naming it.
  */
 export function readModelNormalisation(modelDir: string): ChannelStats | null {
   const file = join(modelDir, NORMALISATION_FILE);
-  if (!existsSync(file)) return null;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (cause) {
-    throw new NasError('E_DATA_INVALID', `${file} is not valid JSON: ${(cause as Error).message}`, { file });
-  }
+  const doc = readModelSideFile(file);
+  if (doc === undefined) return null;
   const d = doc as { mean?: unknown; std?: unknown };
   const ok = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!ok(d.mean) || !ok(d.std) || d.mean.length !== d.std.length) {

@@ -117,6 +117,31 @@ export async function checkStudy(study: Study, source: string, options: GlobalOp
   });
 }
 
+/**
+ * While a study or generation runs: SIGINT / SIGTERM abort `controller` (the executor stops its trials, which
+ * resume on the next run with the same --out), once, saying so on stderr. `release` removes the handlers.
+ */
+export function stopOnSignals(io: Io): { controller: AbortController; stoppedBy: () => NodeJS.Signals | undefined; release: () => void } {
+  const controller = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stoppedBy !== undefined) return;
+    stoppedBy = signal;
+    io.stderr(`\n${signal}: stopping the running trials (run again with the same --out to resume)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    controller,
+    stoppedBy: () => stoppedBy,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** Progress on stderr: a bar on a terminal, one line per trial otherwise, nothing with --json. */
 export function progressReporter(io: Io, options: GlobalOptions, total: () => number): (e: ExecutorEvent) => void {
   let bar: ReturnType<typeof createProgress> | undefined;
@@ -228,16 +253,8 @@ export function registerCompareCommands(program: Command, io: Io): void {
       const jobs = flags.jobs === undefined ? defaultJobs() : integerFlag('--jobs', flags.jobs, 1);
       const distributed = remote === undefined ? undefined : await redisExecutorFor(remote, flags, io, options);
       await checkStudy(study, source, options);
-      const controller = new AbortController();
-      let stoppedBy: NodeJS.Signals | undefined;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (stoppedBy !== undefined) return;
-        stoppedBy = signal;
-        io.stderr(`\n${signal}: stopping the running trials (run again with the same --out to resume)\n`);
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const stop = stopOnSignals(io);
+      const controller = stop.controller;
       let total = 0;
       let run: StudyRun;
       try {
@@ -255,8 +272,7 @@ export function registerCompareCommands(program: Command, io: Io): void {
           onEvent: progressReporter(io, options, () => total),
         });
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stop.release();
       }
       emit(
         io,
@@ -273,7 +289,7 @@ export function registerCompareCommands(program: Command, io: Io): void {
         },
         () => render(run),
       );
-      if (stoppedBy !== undefined) throw new CommandExit(stoppedBy === 'SIGINT' ? 130 : 143);
+      if (stop.stoppedBy() !== undefined) throw new CommandExit(stop.stoppedBy() === 'SIGINT' ? 130 : 143);
       // Every trial must have a result: failed ones, and ones stopped from outside, make the study fail.
       if (run.results.counts.failed > 0 || run.results.counts.incomplete > 0) throw new CommandExit(1);
     });

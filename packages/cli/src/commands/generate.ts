@@ -22,7 +22,7 @@ import {
 import { integerFlag, jsonFlag } from '../flags.js';
 import { CommandExit, emit, type GlobalOptions, type Io } from '../io.js';
 import { pluginContainer, runServices } from '../plugin-context.js';
-import { progressReporter, trialCommand } from './compare.js';
+import { progressReporter, stopOnSignals, trialCommand } from './compare.js';
 
 interface GenerateFlags {
   space: string;
@@ -200,16 +200,7 @@ export function registerGenerateCommand(program: Command, io: Io): void {
       const outDir = resolve(flags.out);
       const jobs = flags.jobs === undefined ? defaultJobs() : integerFlag('--jobs', flags.jobs, 1);
       const release = lockStudy(outDir);
-      const controller = new AbortController();
-      let stoppedBy: NodeJS.Signals | undefined;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (stoppedBy !== undefined) return;
-        stoppedBy = signal;
-        io.stderr(`\n${signal}: stopping the running trials (run again with the same --out to resume)\n`);
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const stop = stopOnSignals(io);
       let report: GenerationReport;
       try {
         mkdirSync(join(outDir, STUDY_FILES.trials), { recursive: true });
@@ -220,17 +211,17 @@ export function registerGenerateCommand(program: Command, io: Io): void {
           studyDir: outDir,
           command: trialCommand(options),
           jobs,
-          signal: controller.signal,
+          signal: stop.controller.signal,
           onEvent: progressReporter(io, options, () => plan.trials.length),
         });
         const results = writeResults(outDir, plan);
         report = await collect(outDir, plan, request, results.trials, interrupted, io, options);
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stop.release();
         release();
       }
       emit(io, options, report, () => renderReport(outDir, report));
+      const stoppedBy = stop.stoppedBy();
       if (stoppedBy !== undefined) throw new CommandExit(stoppedBy === 'SIGINT' ? 130 : 143);
       if (report.models.some((m) => m.status !== 'done' || m.budgetMet === false)) throw new CommandExit(1);
     });
