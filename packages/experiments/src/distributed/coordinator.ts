@@ -101,6 +101,8 @@ async function runOnRedis(
   const outcomes: TrialOutcome[] = [];
   const pending = new Map<string, PlannedTrial>();
   const running = new Map<string, number>();
+  /** Trial processes launched per trial, from the workers' `start` progress events. */
+  const launches = new Map<string, number>();
   const durations: number[] = [];
   let done = 0;
   let failed = 0;
@@ -232,6 +234,8 @@ async function runOnRedis(
   const settle = async (id: string): Promise<void> => {
     const t = pending.get(id);
     if (t === undefined) return;
+    // Launches seen before the reads below: a state read before a worker took the job must not undo its start.
+    const seenLaunches = launches.get(id) ?? 0;
     // The state first, then the job: a completed or failed job no longer changes, whereas a job read first may be
     // a snapshot from before it finished (no return value yet, one attempt fewer).
     const state = await queue.getJobState(id);
@@ -252,7 +256,7 @@ async function runOnRedis(
     if (state === 'completed') await collect(t, job);
     else if (state === 'failed') await collectFailure(t, job);
     else if (state === 'active') markRunning(t);
-    else running.delete(id);
+    else if ((launches.get(id) ?? 0) === seenLaunches) running.delete(id);
   };
 
   // One settle at a time per trial; a request during one runs it once more afterwards.
@@ -290,6 +294,7 @@ async function runOnRedis(
       events.on(name, (args: { jobId: string }) => schedule(args.jobId));
     }
     events.on('progress', ({ jobId, data }: { jobId: string; data: unknown }) => {
+      if (typeof data === 'object' && data !== null && (data as { type?: unknown }).type === 'start') launches.set(jobId, (launches.get(jobId) ?? 0) + 1);
       const t = pending.get(jobId);
       if (t !== undefined && typeof data === 'object' && data !== null) markRunning(t);
     });

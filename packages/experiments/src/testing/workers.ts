@@ -59,7 +59,7 @@ function jsonChild(script: string, args: readonly string[], env: Readonly<Record
     lines,
     stderr: () => err,
     exited,
-    waitFor: (pred, ms = 15_000) => {
+    waitFor: (pred, ms = 60_000) => {
       const found = lines.find(pred);
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolveLine, reject) => {
