@@ -1,3 +1,5 @@
+import { processAlive } from '@mitosis/core';
+
 /**
  * A process started by `mitosis compare` (which sets `MITOSIS_PARENT_PID`) exits when that parent is gone —
  * killed with SIGKILL, it cannot stop its children itself — so that no orphan keeps writing into a trial
@@ -9,7 +11,7 @@ export function exitWithParent(env: NodeJS.ProcessEnv, intervalMs = 1000, exit: 
   const parent = raw === undefined ? Number.NaN : Number(raw);
   if (!Number.isInteger(parent) || parent <= 1) return undefined;
   const timer = setInterval(() => {
-    if (!alive(parent) || process.ppid !== parent) {
+    if (!processAlive(parent) || process.ppid !== parent) {
       clearInterval(timer);
       process.stderr.write(`mitosis: the study process ${parent} is gone; stopping this trial (re-run the study to resume it)\n`);
       exit(137);
@@ -17,13 +19,4 @@ export function exitWithParent(env: NodeJS.ProcessEnv, intervalMs = 1000, exit: 
   }, intervalMs);
   timer.unref();
   return timer;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

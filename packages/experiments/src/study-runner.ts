@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { NasError } from '@mitosis/core';
+import { NasError, processAlive } from '@mitosis/core';
 import { runTrials, type ExecutorEvent, type TrialCommandFactory, type TrialExecutor, type TrialOutcome } from './executor.js';
 import { expandStudy, STUDY_FILES, writePlan, type StudyPlan } from './plan.js';
 import { writeReport, type ReportFiles } from './report.js';
@@ -38,15 +38,6 @@ export interface StudyRun {
   readonly failed: readonly TrialOutcome[];
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes `<studyDir>/compare.lock` for this process, so that two `mitosis compare` on one directory never run
  * a trial twice at once. A lock left by a process that no longer exists is taken over. Returns the release
@@ -62,7 +53,7 @@ export function lockStudy(studyDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new NasError('E_USAGE', `Another mitosis compare (pid ${pid}) is running on ${studyDir}; wait for it or stop it`, {
           file,
           pid,

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { NasError, parseBudget, type Budget } from '@mitosis/core';
 import { buildModelCard, exportModelOnnx, formatSignificant, loadMitosisModel, onnxBesideModel, writeModelCard, type ModelCard } from '@mitosis/deploy';
 import { loadProfile } from '@mitosis/hardware';
-import { loadSearchSpace, setupRun, type RunServices } from '@mitosis/growth';
+import { loadSearchSpace, setupRun, type RunServices, type SearchSpace } from '@mitosis/growth';
 import {
   GENERATION_FILES,
   STUDY_FILES,
@@ -97,8 +97,7 @@ export function generationMarkdown(report: GenerationReport): string {
  * Checks every device before any training: the profile loads, the method and its options are valid, and the
  * seed (grower) or full network (pruner) can meet that device's budget. All problems are reported together.
  */
-async function checkTargets(request: GenerationRequest, budgets: readonly Budget[], services: RunServices): Promise<void> {
-  const { space } = loadSearchSpace(request.space);
+async function checkTargets(space: SearchSpace, request: GenerationRequest, budgets: readonly Budget[], services: RunServices): Promise<void> {
   const problems: { device: string; code: string; message: string }[] = [];
   for (const [i, device] of request.devices.entries()) {
     loadProfile(device);
@@ -195,7 +194,7 @@ export function registerGenerateCommand(program: Command, io: Io): void {
       const { plan, targets } = planGeneration(request);
       const { container } = await pluginContainer(options, io);
       const services = runServices(container);
-      await checkTargets(request, targets.map((t) => t.budget), services);
+      await checkTargets(space, request, targets.map((t) => t.budget), services);
 
       const outDir = resolve(flags.out);
       const jobs = flags.jobs === undefined ? defaultJobs() : integerFlag('--jobs', flags.jobs, 1);

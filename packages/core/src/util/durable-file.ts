@@ -446,7 +446,8 @@ export function removeStaleTemporaries(dir: string): string[] {
 
 // --- locks -------------------------------------------------------------------------------------------------
 
-function pidAlive(pid: number): boolean {
+/** True when a process with this pid runs on this host (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -509,7 +510,7 @@ export function lockDirectory(dir: string, what = 'run'): () => void {
         host: holder.host,
       });
     }
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
       throw new NasError('E_USAGE', `Another mitosis process (pid ${pid}) is writing to the ${what} directory ${dir}; wait for it, stop it, or choose another --out (if pid ${pid} is not mitosis, remove ${file})`, {
         file,
         pid,
