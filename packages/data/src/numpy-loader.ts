@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { NasError, type Dataset } from '@mitosis/core';
@@ -6,6 +6,7 @@ import { createDataset } from './dataset-ops.js';
 import type { JsonDatasetParts } from './json-loader.js';
 import { looksOneHot, readOneHot } from './labels.js';
 import { parseNpy, type NpyArray, type NpySource } from './npy.js';
+import { readDataFile } from './binary-file.js';
 
 /**
  * The array names a NumPy data set may hold: `x` and `y` (or Keras' `x_train` and `y_train`), and optionally its
@@ -21,13 +22,9 @@ interface SourcedArray {
   readonly src: NpySource;
 }
 
+/** The bytes of a `.npy` / `.npz` file (`E_DATA_READ` naming it when it cannot be read). */
 function readBytes(file: string): Uint8Array {
-  try {
-    const raw = readFileSync(file);
-    return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  } catch (cause) {
-    throw new NasError('E_DATA_READ', `Cannot read ${file}: ${(cause as Error).message}`, { file }, { cause });
-  }
+  return readDataFile(file).bytes;
 }
 
 /** A problem with a whole array (no byte offset): `E_DATA_INVALID` naming the file and the array. */

@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NasError, type Budget } from '@mitosis/core';
-import { budgetArgument, formatBudget } from './budget.js';
+import { formatBudget } from './budget.js';
 import { shortHash } from './canonical.js';
-import { STUDY_FILES, trialConfig, type PlannedTrial, type StudyPlan } from './plan.js';
+import { STUDY_FILES, trialArgs, trialConfig, type PlannedTrial, type StudyPlan } from './plan.js';
 import { resolveSpace } from './space-ref.js';
 
 /**
@@ -69,21 +68,7 @@ export function planGeneration(request: GenerationRequest, env: NodeJS.ProcessEn
       data: request.data,
     };
     const id = shortHash(trialConfig(space, base));
-    const args = [
-      '--method',
-      request.method,
-      ...(Object.keys(request.options).length > 0 ? ['--method-options', JSON.stringify(request.options)] : []),
-      '--space',
-      space.file,
-      '--budget',
-      budgetArgument(budget),
-      '--profile',
-      device,
-      ...(request.rounds === null ? [] : ['--rounds', String(request.rounds)]),
-      '--seed',
-      String(request.seed),
-      ...(request.data === null ? [] : ['--data', request.data]),
-    ];
+    const args = trialArgs(base, space.file);
     return { device, budget, trial: { id, dir: join(STUDY_FILES.trials, id), label: device, ...base, args } };
   });
   const unique = new Map<string, Budget>();
@@ -94,7 +79,7 @@ export function planGeneration(request: GenerationRequest, env: NodeJS.ProcessEn
     study: `generate-${space.id}`,
     description: `mitosis generate: ${request.method} on ${space.id} for ${request.devices.join(', ')}`,
     space: { ref: space.ref, id: space.id, file: space.file, sha256: space.sha256 },
-    methods: request.devices.map((d) => d),
+    methods: [...request.devices],
     budgets: [...unique.values()],
     devices: [...request.devices],
     seeds: [request.seed],
@@ -111,8 +96,3 @@ export const GENERATION_FILES = {
   reportJson: 'generate-report.json',
   models: 'models',
 } as const;
-
-/** True when `dir` holds a generation (its request file). */
-export function isGenerationDir(dir: string): boolean {
-  return existsSync(join(dir, GENERATION_FILES.request));
-}

@@ -15,13 +15,8 @@ export interface HeapSpan {
  * replace, the heap).
  */
 export function exclusiveHeapSpan(t: tf.Tensor): HeapSpan | undefined {
-  if (t.dtype !== 'float32' || t.isDisposed || tf.getBackend() !== 'wasm') return undefined;
-  const backend = tf.backend() as BackendWasm;
-  const data = backend.dataIdMap.get(t.dataId);
-  if (data === undefined || backend.refCount(t.dataId) !== 1) return undefined;
-  const heap = (backend.wasm as unknown as { HEAPF32?: Float32Array }).HEAPF32;
-  if (heap === undefined || data.memoryOffset % 4 !== 0) return undefined;
-  return { heap, index: data.memoryOffset / 4, size: t.size };
+  const span = heapSpan(t);
+  return span !== undefined && (tf.backend() as BackendWasm).refCount(t.dataId) === 1 ? span : undefined;
 }
 
 /** Like {@link exclusiveHeapSpan} but for reading: any float32 tensor on the wasm heap, shared or not. */

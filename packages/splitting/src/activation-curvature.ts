@@ -146,38 +146,10 @@ export function activationCurvatureTf(kind: ActivationKind, z: tf.Tensor, option
 }
 
 /**
- * The slope σ'(z) of `kind` in float64: the exact derivative (relu/relu6: the step, 0 at the kinks). The
- * splitting operator uses it to carry a direction through an activation that sits between a producer and its
+ * σ'(z) elementwise as a TF.js tensor of z's shape: the exact derivative (relu/relu6: the step, 0 at the kinks).
+ * The splitting operator uses it to carry a direction through an activation that sits between a producer and its
  * linear consumers (the curvature of the later nonlinearities of a depthwise chain).
  */
-export function activationSlope(kind: ActivationKind, z: number): number {
-  switch (kind) {
-    case 'relu':
-      return z > 0 ? 1 : 0;
-    case 'relu6':
-      return z > 0 && z < 6 ? 1 : 0;
-    case 'tanh': {
-      const t = Math.tanh(z);
-      return 1 - t * t;
-    }
-    case 'sigmoid': {
-      const s = sigmoid(z);
-      return s * (1 - s);
-    }
-    case 'softplus':
-      return sigmoid(z);
-    case 'swish': {
-      const s = sigmoid(z);
-      return s + z * s * (1 - s);
-    }
-    case 'gaussian':
-      return -z * Math.exp(-0.5 * z * z);
-    case 'identity':
-      return 1;
-  }
-}
-
-/** σ'(z) elementwise as a TF.js tensor of z's shape (same formulas as {@link activationSlope}). */
 export function activationSlopeTf(kind: ActivationKind, z: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     switch (kind) {

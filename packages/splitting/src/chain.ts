@@ -311,9 +311,18 @@ export function chainAdjoint(plan: ChainPlan, data: readonly ChainStepData[], u:
   const steps = plan.steps;
   const tangents: tf.Tensor[] = [];
   const at = (i: number): tf.Tensor => (i < 0 ? u : tangents[i]!);
+  // Each step's input tangent (the sum where several meet) and depthwise filter, computed once in the forward
+  // sweep and read again by the reverse sweep.
+  const inputs: tf.Tensor[] = [];
+  const filters: tf.Tensor4D[] = [];
   const inputOf = (i: number): tf.Tensor => {
-    const ins = steps[i]!.inputs;
-    return ins.length === 1 ? at(ins[0]!) : tf.addN(ins.map(at));
+    let x = inputs[i];
+    if (x === undefined) {
+      const ins = steps[i]!.inputs;
+      x = ins.length === 1 ? at(ins[0]!) : tf.addN(ins.map(at));
+      inputs[i] = x;
+    }
+    return x;
   };
   // Forward: the tangent of every step's output (activations that carry nothing later need none).
   steps.forEach((step, s) => {
@@ -332,6 +341,7 @@ export function chainAdjoint(plan: ChainPlan, data: readonly ChainStepData[], u:
         const [h, w] = step.inHw;
         const [kh, kw] = step.kernelSize;
         const f = tf.reshape(cols.columns((d as { filter: tf.Tensor2D }).filter), [kh, kw, m, 1]) as tf.Tensor4D;
+        filters[s] = f;
         const y = tf.depthwiseConv2d(tf.reshape(inputOf(s), [n, h, w, m]) as tf.Tensor4D, f, [...step.strides], step.padding);
         out = tf.reshape(y, [n, step.view.positions, m]);
         break;
@@ -376,8 +386,7 @@ export function chainAdjoint(plan: ChainPlan, data: readonly ChainStepData[], u:
       case 'depthwise': {
         if (g === null) break;
         const [h, w] = step.inHw;
-        const [kh, kw] = step.kernelSize;
-        const f = tf.reshape(cols.columns((d as { filter: tf.Tensor2D }).filter), [kh, kw, m, 1]) as tf.Tensor4D;
+        const f = filters[s]!;
         const dy = tf.reshape(g, [n, ...step.outHw, m]) as tf.Tensor4D;
         back = tf.reshape(depthwiseInputGradient(dy, f, [n, h, w, m], step.strides, step.padding), [n, h * w, m]);
         break;

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { NasError, parseBudget, type Budget } from '@mitosis/core';
@@ -130,7 +130,7 @@ async function checkTargets(space: SearchSpace, request: GenerationRequest, budg
 }
 
 /** Copies a finished trial's model into `models/<device>/` and writes its model card there. */
-async function collectModel(outDir: string, deviceId: string, trialDir: string, device: string): Promise<{ dir: string; card: ModelCard; cardFile: string; onnxCheck: number | null }> {
+async function collectModel(outDir: string, deviceId: string, trialDir: string, device: string): Promise<{ dir: string; card: ModelCard; cardFile: string }> {
   const from = join(trialDir, 'model');
   const dir = join(outDir, GENERATION_FILES.models, deviceId);
   rmSync(dir, { recursive: true, force: true });
@@ -138,17 +138,15 @@ async function collectModel(outDir: string, deviceId: string, trialDir: string, 
   cpSync(from, dir, { recursive: true });
   // Runs write model.onnx themselves; a model without one (an older run, an export that failed there) gets it here,
   // checked against the TF.js model in ONNX Runtime.
-  let onnxCheck: number | null = null;
   if (!existsSync(onnxBesideModel(dir))) {
     const exported = await exportModelOnnx(await loadMitosisModel(dir), onnxBesideModel(dir));
-    onnxCheck = exported.check?.maxAbsDiff ?? null;
     if (exported.check !== null && !exported.check.withinTolerance) {
       throw new NasError('E_MODEL_FORMAT', `${deviceId}: model.onnx differs from the TF.js model by ${exported.check.maxAbsDiff} in ONNX Runtime`, { file: onnxBesideModel(dir) });
     }
   }
   const card = await buildModelCard({ modelDir: dir, runDir: trialDir, profile: device });
   const files = writeModelCard(dir, card);
-  return { dir, card, cardFile: files.md, onnxCheck };
+  return { dir, card, cardFile: files.md };
 }
 
 /**
@@ -306,11 +304,4 @@ function renderReport(outDir: string, report: GenerationReport): string {
   }
   lines.push(`  report: ${join(outDir, GENERATION_FILES.reportMd)}`, `  models: ${join(outDir, GENERATION_FILES.models)}/<device>/ (model.json, model.onnx, model-card.md)`, '');
   return lines.join('\n');
-}
-
-/** Reads a generation's report (for tests and tools). */
-export function readGenerationReport(outDir: string): GenerationReport {
-  const file = join(outDir, GENERATION_FILES.reportJson);
-  if (!existsSync(file)) throw new NasError('E_USAGE', `${outDir} holds no generation report`, { file });
-  return JSON.parse(readFileSync(file, 'utf8')) as GenerationReport;
 }

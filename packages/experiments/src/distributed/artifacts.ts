@@ -1,6 +1,6 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { NasError } from '@mitosis/core';
+import { NasError, ensureDirectory, writeFileAtomicSync } from '@mitosis/core';
 import { TRIAL_FILES } from '../plan.js';
 
 /** Default bound on a finished trial's files sent back through Redis (bytes before base64). */
@@ -68,10 +68,8 @@ function mib(bytes: number): string {
 }
 
 function writeAtomic(file: string, data: Buffer): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  ensureDirectory(dirname(file), 'create a trial folder');
+  writeFileAtomicSync(file, data, 'write a trial artifact');
 }
 
 /**
@@ -116,9 +114,4 @@ export function unpackArtifacts(files: unknown, dir: string, workerDir: string, 
   }
   writeAtomic(join(dir, TRIAL_FILES.summary), Buffer.from(`${JSON.stringify(doc, null, 2)}\n`));
   return { bytes };
-}
-
-/** True when `dir` exists and is a directory. */
-export function isDirectory(dir: string): boolean {
-  return existsSync(dir) && lstatSync(dir).isDirectory();
 }

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { ensureDirectory, writeFileAtomicSync } from '@mitosis/core';
 import { sha256Hex, shortHash } from '../canonical.js';
 import { defaultJobs, lastLines, launchTrial, type LaunchedTrial, type TrialCommandFactory } from '../executor.js';
 import { STUDY_FILES, TRIAL_FILES, trialArgs, trialConfig, trialDone, type PlannedTrial } from '../plan.js';
@@ -173,9 +174,8 @@ export async function startTrialWorker(options: TrialWorkerOptions): Promise<Tri
     const dir = join(workDir, 'spaces');
     const file = join(dir, `${space.sha256.slice(0, 16)}.json`);
     if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(`${file}.tmp-${process.pid}`, space.text);
-      renameSync(`${file}.tmp-${process.pid}`, file);
+      ensureDirectory(dir, 'create the worker folder');
+      writeFileAtomicSync(file, space.text, 'write a study search space');
     }
     return file;
   };
