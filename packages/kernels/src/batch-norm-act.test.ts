@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { BatchNormActInfer, batchNormActFused, batchNormActInfer, batchNormActTrain, type BatchNormActivation } from './batch-norm-act.js';
+import { BatchNormActInfer, BatchNormActInferGrad, batchNormActFused, batchNormActInfer, batchNormActTrain, type BatchNormActivation } from './batch-norm-act.js';
 import { batchNormInfer } from './batch-norm.js';
 import { relError, seeded } from './test-support.js';
 import { initWasmBackend } from './wasm-backend.js';
@@ -91,15 +91,42 @@ describe('batchNormActTrain (fused wasm kernels)', () => {
     });
   }
 
-  it('inference mode stays differentiable while a gradient is recorded (TF.js ops, not the fused kernel)', () => {
-    tf.tidy(() => {
-      const x = seeded([2, 3, 3, 4], 31);
-      const [mean, variance, gamma, beta] = [tf.zeros([4]), tf.ones([4]), tf.fill([4], 2), tf.zeros([4])] as tf.Tensor1D[];
-      const dx = tf.grad((a: tf.Tensor) => tf.sum(batchNormActInfer(a, mean as tf.Tensor1D, variance as tf.Tensor1D, gamma as tf.Tensor1D, beta as tf.Tensor1D, EPS, 'relu')))(x);
-      const want = tf.mul(tf.step(x), 2 / Math.sqrt(1 + EPS));
-      assert.ok(relError(dx.dataSync(), want.dataSync()) < 1e-6);
-    });
-  });
+  for (const act of ['linear', 'relu', 'relu6', 'swish'] as const) {
+    for (const c of [6, 8]) {
+      it(`inference mode: the registered gradients (input, statistics, parameters) equal the unfused ones: ${act}, C = ${c}`, async () => {
+        const grads = (fused: boolean): Float32Array[] =>
+          tf.tidy(() => {
+            const x = tf.mul(seeded([3, 4, 5, c], 41), 3);
+            const mean = seeded([c], 42);
+            const variance = tf.add(tf.abs(seeded([c], 43)), 0.5);
+            const gamma = tf.add(seeded([c], 44), 2);
+            const beta = seeded([c], 45);
+            const r = seeded([3, 4, 5, c], 46);
+            const f = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => {
+              const [m1, v1, g1, b1] = [m, v, g, b] as tf.Tensor1D[];
+              if (fused) return tf.sum(tf.mul(batchNormActInfer(a, m1!, v1!, g1!, b1!, EPS, act), r));
+              const z = batchNormInfer(a, m1!, v1!, g1!, b1!, EPS);
+              const y = act === 'relu' ? tf.relu(z) : act === 'relu6' ? tf.relu6(z) : act === 'swish' ? tf.mul(z, tf.sigmoid(z)) : z;
+              return tf.sum(tf.mul(y, r));
+            };
+            return tf.grads(f as (...a: tf.Tensor[]) => tf.Scalar)([x, mean, variance, gamma, beta]).map((t) => t.dataSync() as Float32Array);
+          });
+        const [fused, plain] = [grads(true), grads(false)];
+        ['x', 'mean', 'variance', 'gamma', 'beta'].forEach((name, i) => assert.ok(relError(fused[i]!, plain[i]!) < 5e-5, `${name}: ${relError(fused[i]!, plain[i]!)}`));
+        // Only the input's gradient asked for: one backward kernel, none of the parameter gradients' ops.
+        const info = await tf.profile(() =>
+          tf.tidy(() => {
+            const [m, v, g, b] = [tf.zeros([c]), tf.ones([c]), tf.fill([c], 2), tf.zeros([c])] as tf.Tensor1D[];
+            void tf.grad((a: tf.Tensor) => tf.sum(batchNormActInfer(a, m!, v!, g!, b!, EPS, act)))(seeded([2, 3, 3, c], 47));
+          }),
+        );
+        if (batchNormActFused(c)) {
+          assert.equal(info.kernelNames.filter((k) => k === BatchNormActInferGrad).length, 1);
+          assert.ok(!info.kernelNames.includes('Rsqrt') && !info.kernelNames.includes('Sigmoid'), info.kernelNames.join(','));
+        }
+      });
+    }
+  }
 
   it('relu6 saturates at 6 and passes no gradient there, like tf.relu6', () => {
     const run = (fused: boolean): Float32Array[] =>

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { batchNormInfer, batchNormReluTrain, batchNormTrain, type BatchNormTrainResult } from './batch-norm.js';
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { geometry, rowFunctions, Scratch, sigmoid, type Geometry, type Locals, type RowFn, type WasmAlloc } from './simd-rows.js';
+import { Code, encodeModule, heapOffset, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
  * Batch normalisation with batch statistics followed by an activation, as one TF.js kernel with one registered
@@ -17,18 +18,12 @@ export type BatchNormActivation = 'linear' | 'relu' | 'relu6' | 'swish';
 /** Kernel names (wasm only). */
 export const BatchNormAct = 'MitosisBatchNormAct';
 export const BatchNormActGrad = 'MitosisBatchNormActGrad';
+/** The input gradient of {@link BatchNormActInfer} (frozen statistics): `dx = dy·act′(z)·γ/√(σ²+ε)`. */
+export const BatchNormActInferGrad = 'MitosisBatchNormActInferGrad';
 export const BatchNormActInfer = 'MitosisBatchNormActInfer';
 
 /** Rows per partial sum: each block is summed in float32 in wasm, blocks are added in float64. */
 const BLOCK_ROWS = 1024;
-
-/** Cephes `expf` constants: exp(t) = 2ⁿ·p(r), t = n·ln 2 + r, |r| ≤ ln2/2. */
-const LOG2E = 1.44269504088896341;
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
-const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-
-type RowFn = (...pointersAndRows: number[]) => void;
 
 interface Fns {
   /** (x; acc, rows): acc = Σ x (stored, not added). */
@@ -41,105 +36,12 @@ interface Fns {
   readonly gradSums: RowFn;
   /** (dz, x, dx; coef, rows): dx = k0·dz + k1·x + k2, coef = [k0, k1, k2]. */
   readonly gradApply: RowFn;
-}
-
-/**
- * Channels are handled in groups of four lanes: groups g < ⌊C/4⌋ at channel 4g and, when C is not a multiple of
- * 4, one last group over the row's last four channels (overlapping the previous group; elementwise passes write
- * the overlap twice with the same value, sums keep the group apart). `laneChannel` maps lanes to channels.
- */
-function layout(c: number): { groups: number; rowOffset: (v: number) => number; laneChannel: (l: number) => number } {
-  const full = Math.floor(c / 4);
-  const groups = c % 4 === 0 ? full : full + 1;
-  const rowOffset = (v: number): number => (v < full ? v * 16 : (c - 4) * 4);
-  const laneChannel = (l: number): number => {
-    const v = Math.floor(l / 4);
-    return v < full ? l : c - 4 + (l % 4);
-  };
-  return { groups, rowOffset, laneChannel };
-}
-
-/** Locals (v128) that the bodies use, after the parameters. */
-interface Locals {
-  /** The local holding `value` in all four lanes (set once on entry: V8 materialises a `v128.const` in several instructions). */
-  readonly konst: (value: number) => number;
-  readonly Z: number;
-  readonly S: number;
-  readonly T: number;
-  readonly N: number;
-  readonly R: number;
-  readonly D: number;
-}
-
-/** 1.5·2²³ + 127: adding it rounds to an integer n and leaves n + 127 in the low mantissa bits. */
-const MAGIC = 12583039;
-
-/**
- * Pushes nothing; sets `S` = sigmoid(`Z`) = 1 / (1 + exp(−z)), exp by Cephes' range reduction and polynomial:
- * t = clamp(−z), n = round(t·log₂e) by the magic-number addition (whose bits, shifted, are 2ⁿ's), r = t − n·ln 2.
- * Pseudo-min/max and the magic number avoid `f32x4.min`/`max`/`trunc_sat`, which V8 lowers to several
- * instructions each on x64.
- */
-function sigmoid(code: Code, l: Locals): void {
-  const k = l.konst;
-  code.get(k(1));
-  code.zero().get(l.Z).f32x4Sub().get(k(88)).f32x4Pmin().get(k(-87)).f32x4Pmax().set(l.T);
-  // N holds the biased float n + MAGIC; its bits << 23 are 2ⁿ.
-  code.get(l.T).get(k(LOG2E)).f32x4Mul().get(k(MAGIC)).f32x4Add().set(l.N);
-  code.get(l.N).get(k(MAGIC)).f32x4Sub().set(l.D);
-  code.get(l.T).get(l.D).get(k(LN2_HI)).f32x4Mul().f32x4Sub().get(l.D).get(k(LN2_LO)).f32x4Mul().f32x4Sub().set(l.R);
-  code.get(k(EXP_POLY[0] as number));
-  for (const c of EXP_POLY.slice(1)) code.get(l.R).f32x4Mul().get(k(c)).f32x4Add();
-  code.get(l.R).get(l.R).f32x4Mul().f32x4Mul().get(l.R).f32x4Add().get(k(1)).f32x4Add();
-  code.get(l.N).i32x4Shl(23).f32x4Mul();
-  code.get(k(1)).f32x4Add().f32x4Div().set(l.S);
+  /** (dy, x, y, dx; coef, rows): dx = dy·act′(z)·scale, z = x·scale + shift, coef = [scale, shift]. */
+  readonly inferGrad: RowFn;
 }
 
 function emit(c: number, act: BatchNormActivation): Uint8Array {
-  const row = c * 4;
-  const { groups, rowOffset } = layout(c);
-  const lanes = groups * 16;
-  /**
-   * A function of `rowPointers` row-major tensors and `fixed` other pointers, then `rows`: the body runs once per
-   * row and group, the row pointers advance one row per iteration. With `sums` > 0 the function also keeps
-   * `sums` accumulators per group in locals (`acc(k, v)`), zeroed on entry and stored on exit at the last fixed
-   * pointer, sum k at byte `k·lanes + 16v`.
-   */
-  const fn = (
-    name: string,
-    rowPointers: number,
-    fixed: number,
-    body: (code: Code, v: number, o: number, l: Locals, acc: (k: number, v: number) => number) => void,
-    sums = 0,
-  ) => {
-    const params = rowPointers + fixed + 1;
-    const rows = params - 1;
-    const constants = new Map<number, number>();
-    const firstConst = params + 6 + sums * groups;
-    const konst = (value: number): number => {
-      const f = Math.fround(value);
-      let local = constants.get(f);
-      if (local === undefined) {
-        local = firstConst + constants.size;
-        constants.set(f, local);
-      }
-      return local;
-    };
-    const l: Locals = { konst, Z: params, S: params + 1, T: params + 2, N: params + 3, R: params + 4, D: params + 5 };
-    const acc = (k: number, v: number): number => params + 6 + k * groups + v;
-    const code = new Code();
-    for (let k = 0; k < sums; k++) for (let v = 0; v < groups; v++) code.zero().set(acc(k, v));
-    code.repeat(rows, (r) => {
-      for (let v = 0; v < groups; v++) body(r, v, rowOffset(v), l, acc);
-      for (let i = 0; i < rowPointers; i++) r.inc(i, row);
-    });
-    const out = rows - 1;
-    for (let k = 0; k < sums; k++) for (let v = 0; v < groups; v++) code.get(out).get(acc(k, v)).store(k * lanes + v * 16);
-    const init = new Code();
-    for (const [value, local] of constants) init.f32x4Const(value).set(local);
-    init.bytes.push(...code.bytes);
-    return { name, params: new Array<number>(params).fill(I32), locals: new Array<number>(6 + sums * groups + constants.size).fill(V128), body: init };
-  };
+  const { lanes, fn } = rowFunctions(c);
   const colSum = fn(
     'colSum',
     1,
@@ -174,8 +76,29 @@ function emit(c: number, act: BatchNormActivation): Uint8Array {
     else g.get(l.Z).get(l.S).f32x4Mul();
     g.store(o);
   });
-  // gradSums(dy 0, x 1, dz 2, y 3; coef 4, acc 5): D = dz. Swish reads its forward output y (saved, not recomputed):
-  // sigmoid(z) = y/z, or 1/2 + z/4 for |z| ≤ 1e-3 (the next term, z³/48, is below 2.1e-11).
+  /**
+   * D = dz = dy·act′(z) for dy at row pointer `dyp`, Z already set, the forward output y at row pointer `yp`.
+   * Swish reads its forward output y (saved, not recomputed): sigmoid(z) = y/z, or 1/2 + z/4 for |z| ≤ 1e-3 (the
+   * next term, z³/48, is below 2.1e-11).
+   */
+  const activationGrad = (g: Code, o: number, l: Locals, dyp: number, yp: number): void => {
+    if (act === 'relu') {
+      g.get(dyp).load(o).get(l.Z).zero().f32x4Gt().and().set(l.D);
+    } else if (act === 'relu6') {
+      // TF.js's ReLU6 gradient: dy where 0 < z ≤ 6.
+      g.get(dyp).load(o).get(l.Z).zero().f32x4Gt().and().get(l.Z).get(l.konst(6)).f32x4Le().and().set(l.D);
+    } else {
+      g.get(yp).load(o).set(l.T);
+      g.get(l.T).get(l.Z).f32x4Div();
+      g.get(l.konst(0.25)).get(l.Z).f32x4Mul().get(l.konst(0.5)).f32x4Add();
+      g.get(l.Z).f32x4Abs().get(l.konst(1e-3)).f32x4Gt().bitselect().set(l.S);
+      // dz = dy · (s + y·(1 − s)), the derivative of z·sigmoid(z)
+      g.get(dyp).load(o);
+      g.get(l.S).get(l.konst(1)).get(l.S).f32x4Sub().get(l.T).f32x4Mul().f32x4Add();
+      g.f32x4Mul().set(l.D);
+    }
+  };
+  // gradSums(dy 0, x 1, dz 2, y 3; coef 4, acc 5): D = dz.
   const gradSums = fn(
     'gradSums',
     4,
@@ -184,21 +107,7 @@ function emit(c: number, act: BatchNormActivation): Uint8Array {
       if (act === 'linear') g.get(0).load(o).set(l.D);
       else {
         affine(g, v, o, l, 1, 4);
-        if (act === 'relu') {
-          g.get(0).load(o).get(l.Z).zero().f32x4Gt().and().set(l.D);
-        } else if (act === 'relu6') {
-          // TF.js's ReLU6 gradient: dy where 0 < z ≤ 6.
-          g.get(0).load(o).get(l.Z).zero().f32x4Gt().and().get(l.Z).get(l.konst(6)).f32x4Le().and().set(l.D);
-        } else {
-          g.get(3).load(o).set(l.T);
-          g.get(l.T).get(l.Z).f32x4Div();
-          g.get(l.konst(0.25)).get(l.Z).f32x4Mul().get(l.konst(0.5)).f32x4Add();
-          g.get(l.Z).f32x4Abs().get(l.konst(1e-3)).f32x4Gt().bitselect().set(l.S);
-          // dz = dy · (s + y·(1 − s)), the derivative of z·sigmoid(z)
-          g.get(0).load(o);
-          g.get(l.S).get(l.konst(1)).get(l.S).f32x4Sub().get(l.T).f32x4Mul().f32x4Add();
-          g.f32x4Mul().set(l.D);
-        }
+        activationGrad(g, o, l, 0, 3);
         g.get(2).get(l.D).store(o);
       }
       g.get(acc(0, v)).get(l.D).f32x4Add().set(acc(0, v));
@@ -213,7 +122,16 @@ function emit(c: number, act: BatchNormActivation): Uint8Array {
     g.get(3).load(lanes + v * 16).get(1).load(o).f32x4Mul().f32x4Add();
     g.get(3).load(2 * lanes + v * 16).f32x4Add().store(o);
   });
-  return encodeModule([colSum, colSqDev, fwd, gradSums, gradApply]);
+  // inferGrad(dy 0, x 1, y 2, dx 3; coef 4): dx = dz·scale.
+  const inferGrad = fn('inferGrad', 4, 1, (g, v, o, l) => {
+    if (act === 'linear') g.get(0).load(o).set(l.D);
+    else {
+      affine(g, v, o, l, 1, 4);
+      activationGrad(g, o, l, 0, 2);
+    }
+    g.get(3).get(l.D).get(4).load(v * 16).f32x4Mul().store(o);
+  });
+  return encodeModule([colSum, colSqDev, fwd, gradSums, gradApply, inferGrad]);
 }
 
 const compiledByMemory = new WeakMap<WasmMemory, Map<string, Fns>>();
@@ -234,45 +152,12 @@ function fns(memory: WasmMemory, c: number, act: BatchNormActivation): Fns {
       fwd: e['fwd'] as RowFn,
       gradSums: e['gradSums'] as RowFn,
       gradApply: e['gradApply'] as RowFn,
+      inferGrad: e['inferGrad'] as RowFn,
     };
     if (cache.size >= 256) cache.clear();
     cache.set(key, f);
   }
   return f;
-}
-
-interface WasmAlloc {
-  _malloc(n: number): number;
-  _free(p: number): void;
-}
-
-/** Scratch memory on the wasm heap, freed by {@link Scratch.free}; offsets are bytes. */
-class Scratch {
-  private readonly pointers: number[] = [];
-  constructor(private readonly wasm: WasmAlloc) {}
-  alloc(bytes: number): number {
-    const p = this.wasm._malloc(Math.max(16, bytes));
-    this.pointers.push(p);
-    return p;
-  }
-  free(): void {
-    for (const p of this.pointers) this.wasm._free(p);
-    this.pointers.length = 0;
-  }
-}
-
-interface Geometry {
-  readonly m: number;
-  readonly c: number;
-  readonly groups: number;
-  readonly laneChannel: (l: number) => number;
-}
-
-function geometry(x: tf.TensorInfo): Geometry {
-  const c = x.shape[x.shape.length - 1] ?? 1;
-  const m = c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c;
-  const { groups, laneChannel } = layout(c);
-  return { m, c, groups, laneChannel };
 }
 
 /**
@@ -470,6 +355,55 @@ function inferKernel(args: KernelArgs): tf.TensorInfo {
   return y;
 }
 
+/** Input gradient of the inference kernel: `dy`, `x`, `y`, `mean`, `variance`, `gamma`, `beta` → `dx`, one pass. */
+function inferGradKernel(args: KernelArgs): tf.TensorInfo {
+  const { backend, act, epsilon } = setup(args, BatchNormActInferGrad);
+  const dy = need(args, BatchNormActInferGrad, 'dy');
+  const x = need(args, BatchNormActInferGrad, 'x');
+  const g = geometry(x);
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
+  try {
+    const coef = scratch.alloc(2 * g.groups * 16);
+    const mem = wasmHeapMemory(backend) as WasmMemory;
+    const read = (name: string): Float32Array => readVector(mem, backend, need(args, BatchNormActInferGrad, name), g.c);
+    const { scale, shift } = affineCoefficients(read('gamma'), read('beta'), read('mean'), read('variance'), epsilon);
+    writeLanes(mem, coef, g, [scale, shift]);
+    const y = need(args, BatchNormActInferGrad, 'y');
+    if (g.m > 0) fns(mem, g.c, act).inferGrad(heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dx), coef, g.m);
+  } finally {
+    scratch.free();
+  }
+  return dx;
+}
+
+/**
+ * Gradients of the inference kernel with respect to its statistics and parameters, from TF.js ops (rarely
+ * needed: a frozen batch norm's parameters are usually not trained): with dz = dy·act′(z) and a = γ·r,
+ * r = 1/√(σ²+ε): dβ = Σdz, dγ = Σ dz·(x − μ)·r, dμ = −a·Σdz, dσ² = −½·γ·r³·Σ dz·(x − μ).
+ */
+function inferParameterGrads(dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<'mean' | 'variance' | 'gamma' | 'beta', () => tf.Tensor> {
+  const [x, mean, variance, gamma, beta, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const epsilon = attrs['epsilon'] as number;
+  const act = (attrs['activation'] ?? 'linear') as BatchNormActivation;
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const r = (): tf.Tensor => tf.rsqrt(tf.add(variance, epsilon));
+  const dz = (): tf.Tensor => {
+    if (act === 'linear') return dy;
+    const z = tf.add(tf.mul(tf.sub(x, mean), tf.mul(gamma, r())), beta);
+    if (act === 'relu') return tf.mul(dy, tf.step(z));
+    if (act === 'relu6') return tf.mul(dy, tf.mul(tf.step(z), tf.cast(tf.lessEqual(z, 6), 'float32')));
+    const s = tf.sigmoid(z);
+    return tf.mul(dy, tf.add(s, tf.mul(y, tf.sub(1, s))));
+  };
+  return {
+    beta: () => tf.sum(dz(), axes),
+    gamma: () => tf.mul(tf.sum(tf.mul(dz(), tf.sub(x, mean)), axes), r()),
+    mean: () => tf.neg(tf.mul(tf.sum(dz(), axes), tf.mul(gamma, r()))),
+    variance: () => tf.mul(tf.sum(tf.mul(dz(), tf.sub(x, mean)), axes), tf.mul(tf.mul(gamma, tf.pow(r(), 3)), -0.5)),
+  };
+}
+
 let registered = false;
 
 function register(): void {
@@ -483,6 +417,26 @@ function register(): void {
   }
   if (tf.getKernel(BatchNormActGrad, 'wasm') === undefined) {
     tf.registerKernel({ kernelName: BatchNormActGrad, backendName: 'wasm', kernelFunc: gradKernel as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel(BatchNormActInferGrad, 'wasm') === undefined) {
+    tf.registerKernel({ kernelName: BatchNormActInferGrad, backendName: 'wasm', kernelFunc: inferGradKernel as unknown as tf.KernelFunc });
+  }
+  if (tf.getGradient(BatchNormActInfer) === undefined) {
+    tf.registerGradient({
+      kernelName: BatchNormActInfer,
+      inputsToSave: ['x', 'mean', 'variance', 'gamma', 'beta'],
+      outputsToSave: [true],
+      // Lazy per input: TF.js calls only the functions of inputs on a path to what is differentiated, so a
+      // backward pass through frozen batch norms (the splitting pass) costs one kernel per layer.
+      gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+        const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+        const [x, mean, variance, gamma, beta, y] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return {
+          x: () => tf.engine().runKernel(BatchNormActInferGrad, { dy, x, y, mean, variance, gamma, beta }, attrs) as tf.Tensor,
+          ...inferParameterGrads(dy, saved, attrs),
+        };
+      },
+    });
   }
   if (tf.getGradient(BatchNormAct) === undefined) {
     tf.registerGradient({
@@ -539,16 +493,11 @@ export function batchNormActTrain(
   return { y, mean, variance };
 }
 
-/** True while TF.js records operations for a gradient (inside `tf.grads`, `variableGrads`, `customGrad`…). */
-function recordingGradients(): boolean {
-  return ((tf.engine() as unknown as { state: { gradientDepth?: number } }).state.gradientDepth ?? 0) > 0;
-}
-
 /**
  * Inference-mode batch normalisation with given statistics, then `activation`:
- * `y = act(γ·(x − mean)/√(variance + ε) + β)`. On wasm with SIMD and C ≥ 4, and while no gradient is being
- * recorded, one pass of the fused kernel (it has no gradient); otherwise {@link batchNormInfer} and TF.js's
- * activation ops, differentiable.
+ * `y = act(γ·(x − mean)/√(variance + ε) + β)`. On wasm with SIMD and C ≥ 4, one pass of the fused kernel, and
+ * one pass back for the input gradient (the gradients of the statistics and parameters come from TF.js ops, and
+ * only when asked for); otherwise {@link batchNormInfer} and TF.js's activation ops. Differentiable either way.
  */
 export function batchNormActInfer(
   x: tf.Tensor,
@@ -560,7 +509,7 @@ export function batchNormActInfer(
   activation: BatchNormActivation,
 ): tf.Tensor {
   const c = x.shape[x.shape.length - 1] ?? 1;
-  if (!batchNormActFused(c) || x.dtype !== 'float32' || recordingGradients()) {
+  if (!batchNormActFused(c) || x.dtype !== 'float32') {
     return tf.tidy(() => {
       const z = batchNormInfer(x, mean, variance, gamma, beta, epsilon);
       if (activation === 'relu') return tf.relu(z);

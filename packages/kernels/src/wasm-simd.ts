@@ -144,6 +144,10 @@ export class Code {
   f32x4Gt(): this {
     return this.simd(0x44);
   }
+  /** Lane-wise `a < b` as an all-ones / all-zeros mask. */
+  f32x4Lt(): this {
+    return this.simd(0x43);
+  }
   and(): this {
     return this.simd(0x4e);
   }

@@ -1,4 +1,5 @@
 import { NasError, type ActivationKind } from '@mitosis/core';
+import { activationTerms, activationTermsFused } from '@mitosis/kernels';
 import { tf } from './tf.js';
 
 /**
@@ -177,4 +178,35 @@ export function activationSlopeTf(kind: ActivationKind, z: tf.Tensor): tf.Tensor
         return tf.onesLike(z);
     }
   });
+}
+
+/**
+ * The per-element terms of a splitting matrix at one activation: `coef = g·σ''(z)·coefFactors` and, with
+ * `slopeFactors`, `slope = σ'(z)·slopeFactors` (factors per channel: z's last axis; null means 1). One fused wasm
+ * pass for swish, ReLU and ReLU6 (`@mitosis/kernels`' `activationTerms`, within a few float32 ulps of the TF.js
+ * formulas), otherwise {@link activationCurvatureTf} and {@link activationSlopeTf}. The caller owns the results.
+ */
+export function activationTermsTf(
+  kind: ActivationKind,
+  z: tf.Tensor,
+  g: tf.Tensor,
+  coefFactors: Float32Array | null,
+  slopeFactors: Float32Array | null,
+  wantSlope: boolean,
+  options: CurvatureOptions = {},
+): { coef: tf.Tensor; slope: tf.Tensor | null } {
+  const beta = checkBeta(options.reluBeta);
+  const channels = z.shape[z.rank - 1] ?? 1;
+  if ((kind === 'swish' || kind === 'relu' || kind === 'relu6') && z.dtype === 'float32' && g.dtype === 'float32' && activationTermsFused(channels)) {
+    const ones = (): Float32Array => new Float32Array(channels).fill(1);
+    return activationTerms(kind, z, g, coefFactors ?? ones(), wantSlope ? (slopeFactors ?? ones()) : null, beta);
+  }
+  const [coef, slope] = tf.tidy(() => {
+    const curved = tf.mul(g, activationCurvatureTf(kind, z, options));
+    const c = coefFactors === null ? curved : tf.mul(curved, tf.tensor1d(coefFactors));
+    if (!wantSlope) return [c];
+    const s = activationSlopeTf(kind, z);
+    return [c, slopeFactors === null ? s : tf.mul(s, tf.tensor1d(slopeFactors))];
+  });
+  return { coef: coef!, slope: slope ?? null };
 }

@@ -180,6 +180,10 @@ test('multiplyMany = one multiply per set; the cache (full, coefficients only, n
       }
     }
     assert.ok(full.cacheSize > partial.cacheSize && partial.cacheSize > 0, `${full.cacheSize} > ${partial.cacheSize} > 0`);
+    // Without a cache every full pass recomputes each of the 3 minibatches; with one, the full passes share one
+    // merged network pass over all 9 samples and the minibatch products one pass for minibatch 2.
+    assert.equal(reference.networkPasses, 3 * 3 + 3);
+    assert.equal(full.networkPasses, 2);
     // Zero vectors (retired neurons) are skipped: their products are zero, the others unchanged.
     const holed = sets[0]!.map((v, k) => {
       const c = v.slice();

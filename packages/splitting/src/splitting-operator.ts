@@ -11,7 +11,8 @@ import {
 } from '@mitosis/core';
 import { buildChannelGraph, followingActivation, inferShapes, readersOf, topoSort } from '@mitosis/ir';
 import { computeLoss, forward, type NetworkModel } from '@mitosis/engine';
-import { activationCurvatureTf, activationSlopeTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
+import { rowMatMulAvailable, rowMatMulSimd, transposedProductAvailable, transposedProductSimd } from '@mitosis/kernels';
+import { activationTermsTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
 import { chainAdjoint, planChain, viewOf, viewParams, type ChainPlan, type ChainStepData, type ColumnMap } from './chain.js';
 import { conv2dFilterGradient, extractPatches, sumToChannels } from './patches.js';
 import { tf } from './tf.js';
@@ -174,7 +175,10 @@ interface BlockBatchData {
   readonly coef: tf.Tensor2D;
   /** The producer's input (conv2d blocks without `patches`). */
   readonly input: tf.Tensor4D | null;
-  /** The rows x̃ (im2col for conv2d, bias column of ones included), `[rows, dim]`. */
+  /**
+   * The rows x̃ (im2col for conv2d, bias column of ones included), `[rows, dim]`, or `[rows, dimP]` with zero
+   * columns up to a multiple of 4 where the wasm product kernels take them (see `patchRows`).
+   */
   readonly patches: tf.Tensor2D | null;
   /** Blocks with a chain: c·σ₁'(z) per row and neuron, `[rows, neurons]` (the first activation's slope). */
   readonly slope: tf.Tensor2D | null;
@@ -226,18 +230,30 @@ function bytesOf(data: BatchData): number {
   return batchTensorsOf(data).reduce((a, t) => a + 4 * t.size, 0);
 }
 
+/** c² per element, rounded to float32 (as a float32 multiply of c by itself rounds it). */
+function squares(c: Float32Array): Float32Array {
+  return c.map((v) => v * v);
+}
+
+/** Cache key of the entry holding every scored sample (see `fullData`). */
+const FULL = -1;
+
 /** Disposes cached tensors of operators that were dropped without {@link NetworkSplittingOperator.dispose}. */
 const orphans = new FinalizationRegistry<Map<number, BatchData>>((cache) => {
   for (const data of cache.values()) tf.dispose(batchTensorsOf(data));
 });
 
 /**
- * The non-zero vectors of one block over several sets, stacked as rows `[m, dim]` (float32); `rows[r]` is
+ * The vectors of one block over several sets, stacked as rows `[m, dim]` (float32); `rows[r]` is
  * `k·neurons + j` for set k, neuron j. All-zero vectors are left out (their products are zero), so solvers
- * that retire converged neurons by passing zeros pay only for the others.
+ * that retire converged neurons by passing zeros pay only for the others — unless at least an eighth of the
+ * vectors are non-zero: then every vector is kept, zeros included, because picking columns out of every
+ * per-neuron tensor of the block (a one-hot matMul per tensor and call, see {@link StackedVectors}) costs more
+ * than the zero columns (mobilenetv1-cifar seed, lanczos: the passes after the first took 490 ms picking at
+ * half, 400–440 ms never picking, 415–423 ms picking below an eighth).
  */
 function stackVectors(sets: readonly (readonly Float64Array[])[], block: number, neurons: number, dim: number): { values: Float32Array; rows: Int32Array } {
-  const rows: number[] = [];
+  let rows: number[] = [];
   sets.forEach((set, k) => {
     const v = set[block]!;
     for (let j = 0; j < neurons; j++) {
@@ -249,6 +265,7 @@ function stackVectors(sets: readonly (readonly Float64Array[])[], block: number,
       }
     }
   });
+  if (rows.length > 0 && 8 * rows.length >= sets.length * neurons) rows = Array.from({ length: sets.length * neurons }, (_, r) => r);
   const values = new Float32Array(rows.length * dim);
   rows.forEach((r, m) => {
     const k = Math.floor(r / neurons);
@@ -324,8 +341,6 @@ export class NetworkSplittingOperator implements SplittingOperator {
   /** Samples scored (≤ the data set's count). */
   readonly sampleCount: number;
   private readonly plans: readonly BlockPlan[];
-  /** Shapes of every node without the batch axis. */
-  private readonly shapes: ReadonlyMap<string, number[]>;
   private readonly batches: readonly Batch[];
   private readonly curvature: CurvatureOptions;
   private readonly chunkElements: number;
@@ -333,6 +348,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
   private readonly cache = new Map<number, BatchData>();
   private cachedBytes = 0;
   private weightIds: unknown[] = [];
+  private passes = 0;
 
   constructor(
     readonly model: NetworkModel,
@@ -376,7 +392,6 @@ export class NetworkSplittingOperator implements SplittingOperator {
     }
     this.chunkElements = options.chunkElements ?? 1 << 22;
     this.plans = planBlocks(model, options.includeLinear ?? false, options.firstActivationOnly !== true);
-    this.shapes = inferShapes(model.spec);
     this.weightIds = this.variableIds();
     this.blocks = this.plans.map((p) => p.block);
     const batches: Batch[] = [];
@@ -402,6 +417,14 @@ export class NetworkSplittingOperator implements SplittingOperator {
   /** The activation feeding each block's neurons (`identity` blocks have S ≡ 0). */
   activationOf(block: number): ActivationKind {
     return this.plan(block).activation;
+  }
+
+  /**
+   * Network passes (one eval-mode forward and backward over a minibatch, or over every sample at once for the
+   * merged entry) computed so far: with the cache, later calls need none.
+   */
+  get networkPasses(): number {
+    return this.passes;
   }
 
   /** Bytes of minibatch data currently cached (see {@link SplittingOperatorOptions.cacheBytes}). */
@@ -465,8 +488,40 @@ export class NetworkSplittingOperator implements SplittingOperator {
       return { data, owned: true };
     }
     const b = this.batches[index]!;
-    const n = b.end - b.start;
     // Decide what to keep before computing: coefficients + inputs first, then im2col rows.
+    const { base, extra } = this.entryBytes(b.end - b.start);
+    const keep = this.cachedBytes + base <= this.cacheBytes;
+    const keepPatches = keep && this.cachedBytes + base + extra <= this.cacheBytes;
+    const data = this.computeBatch(b, (i) => keepPatches || i === needPatches);
+    if (!keep) return { data, owned: true };
+    this.cache.set(index, data);
+    this.cachedBytes += bytesOf(data);
+    return { data, owned: false };
+  }
+
+  /**
+   * The data of every scored sample as one cached entry (key {@link FULL}), for products over the whole scoring
+   * set: one network pass for all samples and then one set of kernels per block and call instead of one per
+   * minibatch (on small networks the per-kernel cost dominates). The loss is the mean over all samples, so
+   * the product equals the sample-weighted sum over minibatches up to float32 rounding. Null when it would not
+   * fit the cache budget beside what is cached (the caller then goes minibatch by minibatch) or when there is
+   * a single minibatch anyway.
+   */
+  private fullData(): BatchData | null {
+    if (this.batches.length < 2) return null;
+    const hit = this.cache.get(FULL);
+    if (hit !== undefined) return hit;
+    const { base, extra } = this.entryBytes(this.sampleCount);
+    if (this.cachedBytes + base > this.cacheBytes) return null;
+    const keepPatches = this.cachedBytes + base + extra <= this.cacheBytes;
+    const data = this.computeBatch({ start: 0, end: this.sampleCount }, () => keepPatches);
+    this.cache.set(FULL, data);
+    this.cachedBytes += bytesOf(data);
+    return data;
+  }
+
+  /** Bytes of a cache entry for `n` samples: coefficients and inputs (`base`), and the im2col rows (`extra`). */
+  private entryBytes(n: number): { base: number; extra: number } {
     let base = 0;
     let extra = 0;
     for (const p of this.plans) {
@@ -484,79 +539,95 @@ export class NetworkSplittingOperator implements SplittingOperator {
         base += 4 * rows * p.block.dim;
       }
     }
-    const keep = this.cachedBytes + base <= this.cacheBytes;
-    const keepPatches = keep && this.cachedBytes + base + extra <= this.cacheBytes;
-    const data = this.computeBatch(b, (i) => keepPatches || i === needPatches);
-    if (!keep) return { data, owned: true };
-    this.cache.set(index, data);
-    this.cachedBytes += bytesOf(data);
-    return { data, owned: false };
-  }
-
-  /** x̃ rows `[rows, dim]` of a block's input (im2col for conv2d; a ones column for the bias). */
-  private patchRows(p: BlockPlan, x: tf.Tensor): tf.Tensor2D {
-    const rows = p.node.op === 'conv2d' ? extractPatches(x as tf.Tensor4D, p.kernelShape, p.node) : tf.reshape(x, [-1, p.fanIn]);
-    return (p.hasBias ? tf.concat([rows, tf.ones([rows.shape[0]!, 1])], 1) : rows) as tf.Tensor2D;
+    return { base, extra };
   }
 
   /**
-   * One eval-mode forward with zero probes on the output of every activation with curvature that a block needs
-   * (its first activation and the curved activations of its chain), one backward to the probes.
+   * x̃ rows `[rows, dim]` of a block's input (im2col for conv2d; a ones column for the bias). On wasm, with zero
+   * columns up to a multiple of 4 when dim is not one: the generated product kernels (`blockProduct`) then take
+   * every block (a 3×3 RGB convolution has dim 27).
+   */
+  private patchRows(p: BlockPlan, x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => {
+      let rows: tf.Tensor2D = p.node.op === 'conv2d' ? extractPatches(x as tf.Tensor4D, p.kernelShape, p.node) : (tf.reshape(x, [-1, p.fanIn]) as tf.Tensor2D);
+      if (p.hasBias) rows = tf.concat([rows, tf.ones([rows.shape[0], 1])], 1);
+      const dim = rows.shape[1];
+      const padded = Math.ceil(dim / 4) * 4;
+      if (padded !== dim && transposedProductAvailable(padded, 8)) rows = tf.pad(rows, [[0, 0], [0, padded - dim]]);
+      return rows;
+    });
+  }
+
+  /**
+   * One eval-mode forward (batch norms fused with their activations) that taps the output of every activation
+   * with curvature that a block needs (its first activation and the curved activations of its chain), and one
+   * backward that records the loss gradient at each tap; then each block's coefficients from those.
    */
   private computeBatch(b: Batch, patchesFor: (block: number) => boolean): BatchData {
+    this.passes++;
     const { x, y } = this.batchTensors(b);
-    const n = b.end - b.start;
     const active = this.plans.map((p, i) => (p.zero ? -1 : i)).filter((i) => i >= 0);
-    // Probed activation nodes: every active block's first activation and its chain's curved activations.
-    const probed: string[] = [];
-    const slotOf = new Map<string, number>();
-    const want = (name: string): void => {
-      if (slotOf.has(name)) return;
-      slotOf.set(name, probed.length);
-      probed.push(name);
-    };
+    // Tapped activation nodes: every active block's first activation and its chain's curved activations.
+    const probed = new Set<string>();
     for (const i of active) {
       const p = this.plans[i]!;
-      want(p.activationNode);
-      for (const s of p.chain?.steps ?? []) if (s.kind === 'activation' && s.curved) want(s.node);
+      probed.add(p.activationNode);
+      for (const s of p.chain?.steps ?? []) if (s.kind === 'activation' && s.curved) probed.add(s.node);
     }
     const inputOf = new Map(active.map((i) => [this.plans[i]!.node.name, this.plans[i]!.input]));
-    const shapes = this.shapes;
     const captured = new Map<string, tf.Tensor>();
+    const gradsOf = new Map<string, tf.Tensor>();
+    const inputName = this.model.spec.nodes.find((node) => node.op === 'input')!.name;
     try {
       const wantRows = active.map((i) => this.plans[i]!.node.op !== 'conv2d' || patchesFor(i));
       const out: BlockBatchData[] = [];
       tf.tidy(() => {
-        const probes = probed.map((name) => tf.zeros([n, ...shapes.get(name)!]));
-        const loss = (...es: tf.Tensor[]): tf.Scalar => {
-          const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
-            const k = slotOf.get(node.name);
-            if (k === undefined) return;
-            const pre = (node as { inputs: readonly string[] }).inputs[0]!;
-            if (!captured.has(pre)) captured.set(pre, tf.keep(values.get(pre)!));
-            return tf.add(value, es[k]!);
+        // The network pass in its own scope: only the probe gradients (and the captured values) outlive it, so
+        // the forward activations and backward temporaries are freed before the per-block tensors are made
+        // (a smaller peak: on a fresh heap every new megabyte costs a page fault).
+        tf.tidy(() => {
+          // ∂L/∂h at every probed activation output, from one backward pass: each output goes through a tap (an
+          // identity whose gradient function keeps the incoming gradient), and the pass differentiates with
+          // respect to a scalar added to the output of every node that reads the network input (every other node
+          // depends on one of them). No per-node zero probes, no gradient with respect to the input itself.
+          const tapped = (name: string, value: tf.Tensor): tf.Tensor =>
+            tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+              value: tf.clone(args[0] as tf.Tensor),
+              gradFunc: (dy: tf.Tensor) => {
+                if (!gradsOf.has(name)) gradsOf.set(name, tf.keep(tf.clone(dy)));
+                return [dy];
+              },
+            }))(value);
+          const loss = (e: tf.Tensor): tf.Scalar => {
+            const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
+              if (node.op !== 'input' && node.inputs.includes(inputName)) value = tf.add(value, e);
+              if (!probed.has(node.name)) return value;
+              const pre = (node as { inputs: readonly string[] }).inputs[0]!;
+              if (!captured.has(pre)) captured.set(pre, tf.keep(values.get(pre)!));
+              return tapped(node.name, value);
+            };
+            // The producers' inputs (x of S·v), read when each producer runs.
+            const keepInputs = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
+              const input = inputOf.get(node.name);
+              if (input !== undefined && !captured.has(input)) captured.set(input, tf.keep(values.get(input)!));
+              return hook(node, value, values);
+            };
+            return this.loss(forward(this.model, x, { training: false, hook: keepInputs, fuseUnderHook: true }), y);
           };
-          // The producers' inputs (x of S·v), read when each producer runs.
-          const keepInputs = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
-            const input = inputOf.get(node.name);
-            if (input !== undefined && !captured.has(input)) captured.set(input, tf.keep(values.get(input)!));
-            return hook(node, value, values);
-          };
-          return this.loss(forward(this.model, x, { training: false, hook: keepInputs }), y);
-        };
-        const gs = probed.length > 0 ? tf.grads(loss)(probes) : [];
-        const gradOf = (name: string): tf.Tensor => gs[slotOf.get(name)!]!;
-        const made = active.map((i, k): BlockBatchData => {
+          if (probed.size > 0) tf.grads(loss)([tf.scalar(0)]);
+        });
+        const gradOf = (name: string): tf.Tensor => gradsOf.get(name)!;
+        const blockData = (i: number, k: number): BlockBatchData => {
           const p = this.plans[i]!;
           const z = captured.get(p.zNode)!;
-          const c = this.scaleSquared(p);
-          const curvature = activationCurvatureTf(p.activation, z, this.curvature);
-          const coef = tf.reshape(tf.mul(tf.mul(gradOf(p.activationNode), curvature), c), [-1, p.block.neurons]) as tf.Tensor2D;
+          // coef = c²·g·σ''(z) and (with a chain) slope = c·σ'(z), one fused pass where the kernels allow.
+          const terms = activationTermsTf(p.activation, z, gradOf(p.activationNode), squares(p.scale), p.scale, p.chain !== null, this.curvature);
+          const coef = tf.reshape(terms.coef, [-1, p.block.neurons]) as tf.Tensor2D;
           const xIn = captured.get(p.input)!;
           const rows = wantRows[k] ? this.patchRows(p, xIn) : null;
           const input = wantRows[k] ? null : (tf.clone(xIn) as tf.Tensor4D);
           if (p.chain === null) return { coef, patches: rows, input, slope: null, chain: null };
-          const slope = tf.reshape(tf.mul(activationSlopeTf(p.activation, z), tf.tensor1d(p.scale)), [-1, p.block.neurons]) as tf.Tensor2D;
+          const slope = tf.reshape(terms.slope!, [-1, p.block.neurons]) as tf.Tensor2D;
           const steps = p.chain.steps;
           const scaleOf = (s: Extract<(typeof steps)[number], { kind: 'batchNorm' }>): tf.Tensor =>
             tf.tensor3d(viewParams(bnScale(this.model, s.node, s.epsilon), s.view), [1, s.view.partSpatial, s.view.width]);
@@ -570,13 +641,20 @@ export class NetworkSplittingOperator implements SplittingOperator {
                 const g = viewOf(gradOf(s.node), s.view);
                 // A folded batch norm right before: its c goes into the slope (×c) and the coefficient (×c²).
                 const before = s.inputs.length === 1 && s.inputs[0]! >= 0 ? steps[s.inputs[0]!]! : null;
-                const c = before !== null && before.kind === 'batchNorm' && before.folded ? scaleOf(before) : null;
-                const slope = s.carries ? activationSlopeTf(s.activation, a) : null;
-                const coef = tf.mul(g, activationCurvatureTf(s.activation, a, this.curvature));
+                const folded = before !== null && before.kind === 'batchNorm' && before.folded ? before : null;
+                if (folded === null || s.view.partSpatial === 1) {
+                  // Per-channel factors (or none): one pass.
+                  const c = folded === null ? null : viewParams(bnScale(this.model, folded.node, folded.epsilon), folded.view);
+                  const terms = activationTermsTf(s.activation, a, g, c === null ? null : squares(c), c, s.carries, this.curvature);
+                  return { kind: 'activation', slope: terms.slope, coef: terms.coef };
+                }
+                // Factors per position and channel (a flattened view): the terms, then the factors.
+                const c = scaleOf(folded);
+                const terms = activationTermsTf(s.activation, a, g, null, null, s.carries, this.curvature);
                 return {
                   kind: 'activation',
-                  slope: slope === null || c === null ? slope : tf.mul(slope, c),
-                  coef: c === null ? coef : tf.mul(coef, tf.square(c)),
+                  slope: terms.slope === null ? null : tf.mul(terms.slope, c),
+                  coef: tf.mul(terms.coef, tf.square(c)),
                 };
               }
               case 'depthwise': {
@@ -596,7 +674,9 @@ export class NetworkSplittingOperator implements SplittingOperator {
             }
           });
           return { coef, patches: rows, input, slope, chain };
-        });
+        };
+        // Each block's tensors in a scope of its own: its temporaries are freed before the next block's.
+        const made = active.map((i, k) => tf.tidy(() => blockData(i, k) as unknown as tf.TensorContainer) as unknown as BlockBatchData);
         for (const d of made) {
           for (const t of batchTensorsOf([d])) tf.keep(t);
           out.push(d);
@@ -606,7 +686,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
       active.forEach((i, k) => (result[i] = out[k]!));
       return result;
     } finally {
-      tf.dispose([...captured.values()]);
+      tf.dispose([...captured.values(), ...gradsOf.values()]);
       x.dispose();
       y.dispose();
     }
@@ -622,9 +702,16 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const nk = vt.shape[1];
       if (d.patches !== null) {
         const x = d.patches;
-        const w = this.adjoint(p, d, stacked, tf.matMul(x, vt), cached);
-        // An explicit transpose then matMul is faster on wasm than transposeA (engine-notes.md).
-        return tf.matMul(tf.transpose(w), x);
+        const [rows, width] = x.shape;
+        const dim = vt.shape[0];
+        // Zero rows of V for the zero columns of x̃ (see patchRows).
+        const v = width === dim ? vt : (tf.pad(vt, [[0, width - dim], [0, 0]]) as tf.Tensor2D);
+        const xv = rowMatMulAvailable(rows, width, nk) ? rowMatMulSimd(x, v) : tf.matMul(x, v);
+        const w = tf.reshape(this.adjoint(p, d, stacked, xv, cached), [rows, nk]) as tf.Tensor2D;
+        // Wᵀ·x̃ as (x̃ᵀ·W)ᵀ in one streaming kernel where it applies; else an explicit transpose then matMul,
+        // which is faster on wasm than transposeA (engine-notes.md).
+        const product = transposedProductAvailable(width, nk) ? tf.transpose(transposedProductSimd(x, w)) : tf.matMul(tf.transpose(w), x);
+        return (width === dim ? product : tf.slice(product, [0, 0], [nk, dim])) as tf.Tensor2D;
       }
       const node = p.node as Conv2dNode;
       const x = d.input!;
@@ -677,10 +764,6 @@ export class NetworkSplittingOperator implements SplittingOperator {
     else byTensor.set(c, r);
     this.cachedBytes += bytes;
     return r;
-  }
-
-  private scaleSquared(p: BlockPlan): tf.Tensor1D {
-    return tf.tensor1d(p.scale.map((c) => c * c));
   }
 
   private checkVectors(vectors: readonly Float64Array[]): void {
@@ -740,10 +823,13 @@ export class NetworkSplittingOperator implements SplittingOperator {
       return { vt, repeat: 1, selector: tf.tensor2d(oneHot, [neurons, rows.length]), rows };
     });
     const acc: (tf.Tensor | null)[] = this.plans.map(() => null);
+    // A pass over every sample uses the merged entry when it fits the cache (one set of kernels per block).
+    const full = batch === undefined ? this.fullData() : null;
+    const parts = full === null ? chosen : [FULL];
     try {
-      for (const index of chosen) {
-        const b = this.batches[index]!;
-        const { data, owned } = this.batchData(index);
+      for (const index of parts) {
+        const b = index === FULL ? { start: 0, end: this.sampleCount } : this.batches[index]!;
+        const { data, owned } = index === FULL ? { data: full!, owned: false } : this.batchData(index);
         const weight = (b.end - b.start) / total;
         try {
           this.plans.forEach((p, i) => {
@@ -880,7 +966,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
       for (let r0 = 0; r0 < total; r0 += chunk) {
         const r = Math.min(chunk, total - r0);
         const [xc, xt] = tf.tidy(() => {
-          const c = r === total ? tf.clone(x) : tf.slice(x, [r0, 0], [r, dim]);
+          const c = r === total && x.shape[1] === dim ? tf.clone(x) : tf.slice(x, [r0, 0], [r, dim]);
           return [c, tf.transpose(c)];
         });
         for (let j = 0; j < neurons; j++) {

@@ -187,10 +187,45 @@ export function branching(): NetworkSpec {
 }
 
 /**
- * Random initial weights (scaled ×1.5 so that the activations curve), random BN statistics and affine
- * parameters, and 6 random regression samples of [6, 6, 2] with 2 targets (issue 12 oracles).
+ * conv 3×3 over 3 input channels (dim 27, not a multiple of 4) → BN → a → dw → BN → a → pw 1×1 with bias (dim 9)
+ * → BN → b → dw (stride 2) → BN → b → pw 1×1 → BN → a → GAP → dense 2; 8 channels everywhere, so that wasm's fused
+ * kernels and product kernels take every layer (issue 18).
  */
-export function chainSetup(spec: NetworkSpec, seed: number): { weights: WeightMap; data: Dataset } {
+export function wideMobileNet(a: ActivationKind, b: ActivationKind): NetworkSpec {
+  return {
+    format: 'mitosis-network',
+    version: 1,
+    name: `wide-${a}-${b}`,
+    nodes: [
+      { name: 'x', op: 'input', shape: [8, 8, 3] },
+      conv('c0', 'x', 8, 3),
+      bn('c0_bn', 'c0'),
+      act('c0_act', 'c0_bn', a),
+      dw('dw1', 'c0_act'),
+      bn('dw1_bn', 'dw1'),
+      act('dw1_act', 'dw1_bn', a),
+      conv('pw1', 'dw1_act', 8, 1, 1, true),
+      bn('pw1_bn', 'pw1'),
+      act('pw1_act', 'pw1_bn', b),
+      dw('dw2', 'pw1_act', 2),
+      bn('dw2_bn', 'dw2'),
+      act('dw2_act', 'dw2_bn', b),
+      conv('pw2', 'dw2_act', 8, 1),
+      bn('pw2_bn', 'pw2'),
+      act('pw2_act', 'pw2_bn', a),
+      { name: 'gap', op: 'globalAvgPool', inputs: ['pw2_act'] },
+      { name: 'out', op: 'dense', inputs: ['gap'], units: 2, useBias: true },
+    ],
+    output: 'out',
+  };
+}
+
+/**
+ * Random initial weights (scaled ×1.5 so that the activations curve), random BN statistics and affine
+ * parameters, and `count` random regression samples of `inputShape` (default 6 of [6, 6, 2]) with 2 targets
+ * (issue 12 oracles).
+ */
+export function chainSetup(spec: NetworkSpec, seed: number, inputShape: readonly number[] = [6, 6, 2], count = 6): { weights: WeightMap; data: Dataset } {
   const weights = initWeights(spec, seed);
   let state = seed * 7919 + 17;
   const rnd = (): number => ((state = (state * 1664525 + 1013904223) % 4294967296) / 4294967296) * 2 - 1;
@@ -201,9 +236,9 @@ export function chainSetup(spec: NetworkSpec, seed: number): { weights: WeightMa
     else if (key.endsWith('/beta')) t.data.forEach((_, i) => (t.data[i] = 0.3 * rnd()));
     else t.data.forEach((v, i) => (t.data[i] = 1.5 * v));
   }
-  const count = 6;
-  const x = Float32Array.from({ length: count * 72 }, rnd);
+  const size = inputShape.reduce((p, d) => p * d, 1);
+  const x = Float32Array.from({ length: count * size }, rnd);
   const y = Float32Array.from({ length: count * 2 }, rnd);
-  return { weights, data: { name: 'oracle', task: 'regression', inputShape: [6, 6, 2], targetSize: 2, count, x, y } };
+  return { weights, data: { name: 'oracle', task: 'regression', inputShape: [...inputShape], targetSize: 2, count, x, y } };
 }
 

@@ -80,7 +80,7 @@ describe('eigen-lanczos plugin module', () => {
     container.bind(EigenSolverRegistry).toSelf();
     container.load(lanczosModule);
     const registry = container.get(EigenSolverRegistry);
-    assert.deepEqual(registry.options('lanczos', {}), defaults);
+    assert.deepEqual(registry.options('lanczos', {}), { ...defaults, restarts: 2, checkEvery: 1 });
     assert.throws(() => registry.create('lanczos', { steps: 0 }), (e: unknown) => NasError.is(e, 'E_OPTIONS_INVALID'));
   });
 });

@@ -34,9 +34,17 @@ export interface LanczosEigenOptions {
    * gaps down to ~0.5% of ‖S‖ then still give |cos| ≥ 0.98; stopped neurons cost nothing in later passes.
    */
   readonly tolerance: number;
-  /** Explicit restarts for neurons not converged after `steps`: the new start vector is v_min + v_max (Ritz). */
+  /**
+   * Explicit restarts for neurons not converged after `steps`: the new start vector is v_min + v_max (Ritz).
+   * Default 2 (what the run loop's retry of another solver's flagged neurons uses); they only run for neurons
+   * still above the tolerance, and never for a block whose dim ≤ `steps` (its Krylov space is then the whole
+   * space and the pairs are exact).
+   */
   readonly restarts: number;
-  /** Ritz values are checked every this many steps (and at the last). */
+  /**
+   * Ritz values are checked every this many steps (and at the last). Default 1: a check is a k × k tridiagonal
+   * eigenproblem per neuron, far cheaper than the product a converged neuron would otherwise keep paying for.
+   */
   readonly checkEvery: number;
   /** Seed of the Gaussian start vectors. */
   readonly seed: number;
@@ -47,8 +55,8 @@ export const lanczosOptionsSchema: JSONSchemaType<LanczosEigenOptions> = {
   properties: {
     steps: { type: 'integer', minimum: 1, default: 40 },
     tolerance: { type: 'number', exclusiveMinimum: 0, default: 1e-3 },
-    restarts: { type: 'integer', minimum: 0, default: 0 },
-    checkEvery: { type: 'integer', minimum: 1, default: 4 },
+    restarts: { type: 'integer', minimum: 0, default: 2 },
+    checkEvery: { type: 'integer', minimum: 1, default: 1 },
     seed: { type: 'integer', minimum: 0, default: 1 },
   },
   required: ['steps', 'tolerance', 'restarts', 'checkEvery', 'seed'],

@@ -94,15 +94,6 @@ export const rayleighOptionsSchema: JSONSchemaType<RayleighEigenOptions> = {
   additionalProperties: false,
 };
 
-/** An operator that can multiply several vector sets in one pass (e.g. `NetworkSplittingOperator`). */
-interface MultiVectorOperator extends SplittingOperator {
-  multiplyMany(sets: readonly (readonly Float64Array[])[], batch?: number): Promise<Float64Array[][]>;
-}
-
-function hasMultiplyMany(operator: SplittingOperator): operator is MultiVectorOperator {
-  return typeof (operator as Partial<MultiVectorOperator>).multiplyMany === 'function';
-}
-
 /** S·v for the min and the max vectors of every block, in one pass when the operator allows it. */
 async function multiplyBoth(
   operator: SplittingOperator,
@@ -110,7 +101,7 @@ async function multiplyBoth(
   maxs: readonly Float64Array[],
   batch?: number,
 ): Promise<[Float64Array[], Float64Array[]]> {
-  if (hasMultiplyMany(operator)) {
+  if (operator.multiplyMany !== undefined) {
     const [a, b] = await operator.multiplyMany([mins, maxs], batch);
     return [a!, b!];
   }

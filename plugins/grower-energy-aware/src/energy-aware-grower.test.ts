@@ -24,9 +24,9 @@ function grower(options: Partial<EnergyAwareOptions> = {}) {
 const details = <T>(plan: GrowthPlan): T => plan.details as T;
 
 describe('energy-aware grower', () => {
-  it('fills the reference defaults (rayleigh solver, sqrt costs, grow 0.2, β ≥ 0.99, ε 0.01)', () => {
+  it('fills the reference defaults (lanczos solver, sqrt costs, grow 0.2, β ≥ 0.99, ε 0.01)', () => {
     assert.deepEqual(growers.options('energy-aware', {}), {
-      solver: 'rayleigh',
+      solver: 'lanczos',
       solverOptions: {},
       epsilon: 0.01,
       grow: 0.2,
@@ -44,8 +44,8 @@ describe('energy-aware grower', () => {
     }
   });
 
-  it('declares the splitting scores of the rayleigh solver (or the configured one) as its needs', () => {
-    assert.deepEqual(grower().needs, [{ kind: 'splitting', solver: 'rayleigh', solverOptions: {} }]);
+  it('declares the splitting scores of the lanczos solver (or the configured one) as its needs', () => {
+    assert.deepEqual(grower().needs, [{ kind: 'splitting', solver: 'lanczos', solverOptions: {} }]);
     assert.deepEqual(grower({ solver: 'dense', solverOptions: { epochs: 3 } }).needs, [
       { kind: 'splitting', solver: 'dense', solverOptions: { epochs: 3 } },
     ]);
@@ -56,7 +56,7 @@ describe('energy-aware grower', () => {
     assert.deepEqual(plan.entries.map((e) => [e.node, e.neuron]), [['l0', 0], ['l0', 1], ['l2', 1]]);
     assert.equal(plan.action, 'grow');
     assert.equal(plan.method, 'energy-aware');
-    assert.equal(details<{ solver: string }>(plan).solver, 'rayleigh');
+    assert.equal(details<{ solver: string }>(plan).solver, 'lanczos');
     const stats = plan.details as { lp: { objective: number; fractional: number }; budget: { used: number; available: number } };
     assert.ok(Math.abs(stats.lp.objective - -7.7) < 1e-12);
     assert.equal(stats.lp.fractional, 1);
@@ -200,7 +200,7 @@ describe('energy-aware grower', () => {
 
   it('loads through the plugin loader and declares solverOptions in its needs', async () => {
     const { container } = await loadPlugins([pluginDir]);
-    const g = container.get(GrowerRegistry).create('energy-aware', { costTransform: 'linear', solverOptions: { epochs: 3 } });
+    const g = container.get(GrowerRegistry).create('energy-aware', { costTransform: 'linear', solver: 'rayleigh', solverOptions: { epochs: 3 } });
     assert.deepEqual(g.needs, [{ kind: 'splitting', solver: 'rayleigh', solverOptions: { epochs: 3 } }]);
     const plan = await g.plan(fakeContext(checkH, { budget: 4 }));
     assert.equal(plan.entries.length, 3);

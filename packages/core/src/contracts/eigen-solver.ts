@@ -27,6 +27,12 @@ export interface SplittingOperator {
    */
   multiply(vectors: readonly Float64Array[], batch?: number): Promise<Float64Array[]>;
   /**
+   * Optional: `multiply` for several vector sets (`sets[k]` is one `multiply` argument) sharing one pass over
+   * the data, e.g. v_min and v_max of a stochastic solver. Operators that wrap another should forward it when
+   * the inner one has it.
+   */
+  multiplyMany?(sets: readonly (readonly Float64Array[])[], batch?: number): Promise<Float64Array[][]>;
+  /**
    * The explicit matrices of one block, `neurons × dim × dim` (row-major per neuron), averaged over the
    * whole scoring set. Exact solvers and tests use it; memory is `neurons·dim²` doubles.
    */

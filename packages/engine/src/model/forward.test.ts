@@ -103,6 +103,62 @@ describe('forward', () => {
     model.dispose();
   });
 
+  for (const activation of ['relu', 'swish'] as const) {
+    it(`fuseUnderHook (${activation}): the same probe gradients and batch-norm values as the unfused pass, with fused kernels`, async () => {
+      const base = tinyMobileNetSpec();
+      const spec = { ...base, nodes: base.nodes.map((n) => (n.op === 'activation' ? { ...n, activation } : n)) };
+      const weights = randomizeBatchNorm(spec, initWeights(spec, 3), 4);
+      const model = new NetworkModel(spec, weights);
+      const input = spec.nodes.find((n) => n.op === 'input')!;
+      const x = tf.tensor(randomInput(3 * input.shape.reduce((a, b) => a * b, 1), 9), [3, ...input.shape]);
+      const acts = spec.nodes.filter((n) => n.op === 'activation');
+      const run = (fuseUnderHook: boolean): { grads: Float32Array[]; pre: Float32Array[] } =>
+        tf.tidy(() => {
+          const pre: tf.Tensor[] = [];
+          const probes = acts.map(() => tf.scalar(0));
+          const grads = tf.grads((...es: tf.Tensor[]) =>
+            tf.sum(
+              tf.square(
+                forward(model, x, {
+                  training: false,
+                  fuseUnderHook,
+                  hook: (node, value, values) => {
+                    const k = acts.findIndex((a) => a.name === node.name);
+                    if (k < 0) return undefined;
+                    pre.push(tf.keep(values.get((node as { inputs: readonly string[] }).inputs[0]!)!));
+                    // A probe scaled per element, so that its gradient depends on every position.
+                    return tf.add(value, tf.mul(es[k]!, tf.onesLike(value)));
+                  },
+                }),
+              ),
+            ),
+          )(probes);
+          const out = { grads: grads.map((g) => g.dataSync() as Float32Array), pre: pre.map((t) => t.dataSync() as Float32Array) };
+          tf.dispose(pre);
+          return out;
+        });
+      const [fused, plain] = [run(true), run(false)];
+      fused.grads.forEach((g, k) => assert.ok(maxAbsDiff(g, plain.grads[k]!) < 1e-3 * (1 + Math.abs(plain.grads[k]![0]!)), `probe ${k}`));
+      fused.pre.forEach((z, k) => assert.ok(maxAbsDiff(z, plain.pre[k]!) < 1e-4, `batch norm value ${k}`));
+      if (tf.getBackend() === 'wasm') {
+        const kernels = async (fuseUnderHook: boolean): Promise<string[]> =>
+          (
+            await tf.profile(() =>
+              tf.tidy(() => {
+                const d = tf.scalar(0);
+                void tf.grad((e: tf.Tensor) => tf.sum(forward(model, x, { training: false, fuseUnderHook, hook: (node, value) => (node.op === 'activation' ? tf.add(value, e) : undefined) })))(d);
+              }),
+            )
+          ).kernelNames;
+        const [withFusion, without] = [await kernels(true), await kernels(false)];
+        assert.ok(withFusion.includes('MitosisBatchNormActInferGrad'), withFusion.join(','));
+        assert.ok(withFusion.length < without.length, `${withFusion.length} kernels fused, ${without.length} unfused`);
+      }
+      x.dispose();
+      model.dispose();
+    });
+  }
+
   it('applies dropout only in training, with masks reproducible from the seed', () => {
     const spec = parseNetworkSpec(
       {

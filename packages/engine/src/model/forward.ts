@@ -29,6 +29,13 @@ export interface ForwardOptions {
   readonly updateMovingStats?: boolean;
   /** Seeds dropout masks; default the model's own stream. */
   readonly rng?: SeededRandom;
+  /**
+   * Eval mode with a hook that only reads batch-norm outputs (it may replace other nodes' values, e.g. add a
+   * probe to an activation's output): keep each batch norm fused with its activation (one kernel forward, one
+   * backward) and compute the batch norm's own value z separately for the hook to read. Replacing a fused batch
+   * norm's value then has no effect on its activation. Ignored in training mode. Default false.
+   */
+  readonly fuseUnderHook?: boolean;
 }
 
 function shapeError(node: NetworkNode, message: string, shape: readonly number[]): NasError {
@@ -161,13 +168,18 @@ function evalNode(
  * `batchNormActTrain`, one kernel forward, one backward on wasm; eval mode: `batchNormActInfer`, one pass while no
  * gradient is recorded), mapped to the activation fused into them:
  * a ReLU, ReLU6 or swish activation node that is the batch norm's only consumer is evaluated inside the layer and
- * passes the value through unchanged (`fusedInto`); any other batch norm is fused with `linear`. Empty with a
- * hook, which may read or replace the pre-activation value.
+ * passes the value through unchanged (`fusedInto`, with `activationOf` naming it per batch norm); any other batch
+ * norm is fused with `linear`. Empty unless `fuse` (false with a hook, which may read or replace the
+ * pre-activation value, unless {@link ForwardOptions.fuseUnderHook}).
  */
-function fusedBatchNorms(model: NetworkModel, options: ForwardOptions): { activation: Map<string, BatchNormActivation>; fusedInto: Set<string> } {
+function fusedBatchNorms(
+  model: NetworkModel,
+  fuse: boolean,
+): { activation: Map<string, BatchNormActivation>; fusedInto: Set<string>; activationOf: Map<string, string> } {
   const activation = new Map<string, BatchNormActivation>();
   const fusedInto = new Set<string>();
-  if (options.hook !== undefined) return { activation, fusedInto };
+  const activationOf = new Map<string, string>();
+  if (!fuse) return { activation, fusedInto, activationOf };
   const consumers = new Map<string, NetworkNode[]>();
   for (const node of model.spec.nodes) {
     if (node.op === 'input') continue;
@@ -186,9 +198,10 @@ function fusedBatchNorms(model: NetworkModel, options: ForwardOptions): { activa
     ) {
       activation.set(node.name, only.activation);
       fusedInto.add(only.name);
+      activationOf.set(node.name, only.name);
     } else activation.set(node.name, 'linear');
   }
-  return { activation, fusedInto };
+  return { activation, fusedInto, activationOf };
 }
 
 /**
@@ -199,7 +212,10 @@ function fusedBatchNorms(model: NetworkModel, options: ForwardOptions): { activa
  */
 export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptions): tf.Tensor {
   const values = new Map<string, tf.Tensor>();
-  const { activation: fused, fusedInto: passThrough } = fusedBatchNorms(model, options);
+  const underHook = options.hook !== undefined && options.fuseUnderHook === true && !options.training;
+  const { activation: fused, fusedInto: passThrough, activationOf } = fusedBatchNorms(model, options.hook === undefined || underHook);
+  /** Under a hook: the fused layers' activation outputs, by activation node. */
+  const activated = new Map<string, tf.Tensor>();
   for (const node of topoSort(model.spec)) {
     let value: tf.Tensor;
     if (node.op === 'input') {
@@ -214,9 +230,15 @@ export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptio
         if (v === undefined) throw new NasError('E_SPEC_INVALID', `Node "${node.name}" reads unknown "${name}"`, { node: node.name });
         return v;
       });
-      if (passThrough.has(node.name)) value = ins[0] as tf.Tensor;
+      if (passThrough.has(node.name)) value = activated.get(node.name) ?? (ins[0] as tf.Tensor);
       else if (node.op === 'batchNorm' && fused.has(node.name)) {
-        value = batchNorm(model, node, ins[0] as tf.Tensor, options.training, options.updateMovingStats ?? options.training, fused.get(node.name));
+        const act = fused.get(node.name)!;
+        const update = options.updateMovingStats ?? options.training;
+        if (underHook && act !== 'linear') {
+          // z for the hook; the activation's output from the fused layer (both from the batch norm's input).
+          activated.set(activationOf.get(node.name)!, batchNorm(model, node, ins[0] as tf.Tensor, false, update, act));
+          value = batchNorm(model, node, ins[0] as tf.Tensor, false, update, 'linear');
+        } else value = batchNorm(model, node, ins[0] as tf.Tensor, options.training, update, act);
       } else value = evalNode(model, node, ins, options);
     }
     values.set(node.name, value);

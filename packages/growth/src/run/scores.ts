@@ -101,13 +101,25 @@ function restrictOperator(inner: SplittingOperator, keep: readonly number[]): Sp
     blocks,
     batchCount: inner.batchCount,
     async multiply(vectors, batch) {
-      const full: Float64Array[] = inner.blocks.map((b) => new Float64Array(b.neurons * b.dim));
-      keep.forEach((b, i) => (full[b] = vectors[i]!));
-      const products = await inner.multiply(full, batch);
+      const products = await inner.multiply(widen(vectors), batch);
       return keep.map((b) => products[b]!);
     },
+    ...(inner.multiplyMany === undefined
+      ? {}
+      : {
+          async multiplyMany(sets: readonly (readonly Float64Array[])[], batch?: number) {
+            const products = await inner.multiplyMany!(sets.map(widen), batch);
+            return products.map((set) => keep.map((b) => set[b]!));
+          },
+        }),
     matrices: (block) => inner.matrices(keep[block]!),
   };
+  /** The inner operator's vector blocks: `vectors` at the kept blocks, zeros (skipped) elsewhere. */
+  function widen(vectors: readonly Float64Array[]): Float64Array[] {
+    const full: Float64Array[] = inner.blocks.map((b) => new Float64Array(b.neurons * b.dim));
+    keep.forEach((b, i) => (full[b] = vectors[i]!));
+    return full;
+  }
 }
 
 async function splittingScores(input: ScoringInput, solverId: string, solverOptions: Readonly<Record<string, unknown>>): Promise<EigenResult[]> {
@@ -150,17 +162,18 @@ function maskOperator(inner: SplittingOperator, mask: readonly Uint8Array[]): Sp
   return {
     blocks: inner.blocks,
     batchCount: inner.batchCount,
-    async multiply(vectors, batch) {
-      const masked = vectors.map((v, b) => {
-        const { neurons, dim } = inner.blocks[b]!;
-        const out = v.slice();
-        for (let j = 0; j < neurons; j++) if (mask[b]![j] === 0) out.fill(0, j * dim, (j + 1) * dim);
-        return out;
-      });
-      return inner.multiply(masked, batch);
-    },
+    multiply: (vectors, batch) => inner.multiply(masked(vectors), batch),
+    ...(inner.multiplyMany === undefined ? {} : { multiplyMany: (sets: readonly (readonly Float64Array[])[], batch?: number) => inner.multiplyMany!(sets.map(masked), batch) }),
     matrices: (block) => inner.matrices(block),
   };
+  function masked(vectors: readonly Float64Array[]): Float64Array[] {
+    return vectors.map((v, b) => {
+      const { neurons, dim } = inner.blocks[b]!;
+      const out = v.slice();
+      for (let j = 0; j < neurons; j++) if (mask[b]![j] === 0) out.fill(0, j * dim, (j + 1) * dim);
+      return out;
+    });
+  }
 }
 
 /** Retries flagged pairs with lanczos on those neurons only, then hides what is still flagged (see {@link EigenConvergenceStats}). */

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// Where a growth round's scoring time goes, next to one training epoch on the same data: trains the space's seed
+// as the run loop does (one epoch cold, one warm), then scores the seed on the round's scoring subset with each
+// solver in turn on a fresh operator (cold: the first product fills the per-batch cache), counting operator
+// passes and timing the cache fill, the solve and the convergence of the pairs.
+// usage: node bench/profile-scoring.mjs [--space convnet-fashion] [--solvers rayleigh,lanczos,dense]
+//          [--seed-epochs 1] [--options JSON (per solver id)] [--kernels] [--backend wasm]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SeededRandom, notConvergedCount } from '@mitosis/core';
+import { loadDataset, normaliseSplits, subset } from '@mitosis/data';
+import { NetworkModel, train, useBackend, tf } from '@mitosis/engine';
+import { initWeights } from '@mitosis/ir';
+import { createSplittingOperator } from '@mitosis/splitting';
+import { RayleighEigenSolver, rayleighOptionsSchema } from '@mitosis/plugin-eigen-rayleigh';
+import { LanczosEigenSolver, lanczosOptionsSchema } from '@mitosis/plugin-eigen-lanczos';
+import { DenseEigenSolver, denseOptionsSchema } from '@mitosis/plugin-eigen-dense';
+
+const { values: args } = parseArgs({
+  options: {
+    space: { type: 'string', default: 'convnet-fashion' },
+    solvers: { type: 'string', default: 'rayleigh,lanczos,dense' },
+    'seed-epochs': { type: 'string', default: '1' },
+    options: { type: 'string', default: '{}' },
+    kernels: { type: 'boolean', default: false },
+    fill: { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'wasm' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const seed = Number(args.seed);
+const perSolver = JSON.parse(args.options);
+const defaultsOf = (schema) => Object.fromEntries(Object.entries(schema.properties).map(([k, s]) => [k, s.default]));
+const make = {
+  rayleigh: (o) => new RayleighEigenSolver({ ...defaultsOf(rayleighOptionsSchema), ...o }),
+  lanczos: (o) => new LanczosEigenSolver({ ...defaultsOf(lanczosOptionsSchema), restarts: 2, ...o }),
+  dense: (o) => new DenseEigenSolver({ ...defaultsOf(denseOptionsSchema), ...o }),
+};
+
+await useBackend(args.backend);
+const space = JSON.parse(readFileSync(new URL(`../search-spaces/${args.space}.json`, import.meta.url), 'utf8'));
+const spec = space.seed;
+const input = spec.nodes.find((n) => n.op === 'input');
+const lossKind = space.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse';
+const raw = await loadDataset(space.data.dataset, { seed, ...space.data.options, inputShape: input.shape });
+const splits = space.data.normalise ? normaliseSplits(raw).splits : raw;
+const rng = new SeededRandom(seed);
+const order = Int32Array.from({ length: splits.train.count }, (_, i) => i);
+rng.shuffle(order);
+const samples = Math.min(space.scoring.samples, splits.train.count);
+const scoring = subset(splits.train, Array.from(order.subarray(0, samples)).sort((a, b) => a - b));
+
+const model = new NetworkModel(spec, initWeights(spec, seed));
+const t = space.training;
+const epochTimes = [];
+for (let e = 0; e < Math.max(1, Number(args['seed-epochs'])); e++) {
+  const started = performance.now();
+  const result = await train(model, { train: splits.train }, {
+    epochs: 1,
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    optimizer: t.optimizer === 'sgd' ? { kind: 'sgd', momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay } : { kind: t.optimizer, weightDecay: t.weightDecay },
+    schedule: { kind: 'constant', warmupEpochs: 0 },
+    loss: lossKind,
+    seed: seed + e,
+    progress: false,
+  });
+  result.optimizer.dispose();
+  epochTimes.push(performance.now() - started);
+}
+console.log(`${args.space}: ${splits.train.count} training samples, batch ${t.batchSize}; epoch ${epochTimes.map((x) => x.toFixed(0)).join(' · ')} ms (first cold)`);
+console.log(`scoring: ${scoring.count} samples, batch ${space.scoring.batchSize}`);
+
+for (const id of args.solvers.split(',')) {
+  const operator = createSplittingOperator(model, scoring, { loss: space.loss, batchSize: space.scoring.batchSize });
+  let passes = 0;
+  let batchProducts = 0;
+  let vectorSets = 0;
+  let firstMs = 0;
+  const wrap = (name) => {
+    const inner = operator[name].bind(operator);
+    operator[name] = async (...a) => {
+      const started = performance.now();
+      const out = await inner(...a);
+      if (passes === 0) firstMs = performance.now() - started;
+      passes++;
+      const batch = name === 'multiplyMany' ? a[1] : a[1];
+      batchProducts += batch === undefined ? operator.batchCount : 1;
+      vectorSets += name === 'multiplyMany' ? a[0].length : 1;
+      return out;
+    };
+  };
+  wrap('multiply');
+  wrap('multiplyMany');
+  const solver = make[id](perSolver[id] ?? {});
+  const started = performance.now();
+  let profile = null;
+  let results;
+  if (args.kernels) {
+    profile = await tf.profile(async () => {
+      if (args.fill) await operator.multiply(operator.blocks.map((b) => new Float64Array(b.neurons * b.dim).fill(1)));
+      else results = await solver.solve(operator);
+    });
+    if (args.fill) results = await solver.solve(operator);
+  } else {
+    results = await solver.solve(operator);
+  }
+  const ms = performance.now() - started;
+  operator.dispose();
+  const neurons = results.reduce((a, r) => a + r.neurons, 0);
+  const flagged = results.reduce((a, r) => a + notConvergedCount(r).either, 0);
+  console.log(
+    `${id}: ${ms.toFixed(0)} ms (${(ms / epochTimes.at(-1)).toFixed(2)} warm epochs); ${passes} operator calls, ${batchProducts} minibatch products, ${vectorSets} vector sets; first call ${firstMs.toFixed(0)} ms; ${flagged} of ${neurons} neurons not converged`,
+  );
+  if (profile !== null) {
+    const byKernel = new Map();
+    for (const k of profile.kernels) {
+      const e = byKernel.get(k.name) ?? { ms: 0, n: 0 };
+      e.ms += k.kernelTimeMs;
+      e.n++;
+      byKernel.set(k.name, e);
+    }
+    const top = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+    console.log(`  kernels: ${profile.kernels.length} calls; ${top.map(([name, e]) => `${name} ${e.ms.toFixed(0)} ms/${e.n}`).join(', ')}`);
+  }
+}
+model.dispose();
