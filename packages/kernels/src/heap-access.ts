@@ -28,3 +28,21 @@ export function heapSpan(t: tf.Tensor): HeapSpan | undefined {
   if (data === undefined || heap === undefined || data.memoryOffset % 4 !== 0) return undefined;
   return { heap, index: data.memoryOffset / 4, size: t.size };
 }
+
+/**
+ * Grows the wasm heap, when the active backend is `wasm`, so that about `bytes` more can be allocated without
+ * growing it again: one `malloc` of that size, freed at once (the block stays with the allocator for the
+ * tensors that follow). Emscripten grows the heap by 20 % at a time, and in V8 each growth adjusts the external
+ * memory that the garbage collector paces itself by: a pass that needs a few hundred MB more than the heap holds
+ * otherwise pays for some ten growths and full collections. Pages are still only touched when written.
+ * Returns whether it reserved anything.
+ */
+export function reserveWasmHeap(bytes: number): boolean {
+  if (!(bytes > 0) || tf.getBackend() !== 'wasm') return false;
+  const wasm = (tf.backend() as unknown as { wasm?: { _malloc?: (n: number) => number; _free?: (p: number) => void } }).wasm;
+  if (wasm?._malloc === undefined || wasm._free === undefined) return false;
+  const p = wasm._malloc(Math.min(Math.ceil(bytes), 2 ** 31 - 2 ** 16));
+  if (p === 0) return false;
+  wasm._free(p);
+  return true;
+}

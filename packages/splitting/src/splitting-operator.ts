@@ -11,7 +11,7 @@ import {
 } from '@mitosis/core';
 import { buildChannelGraph, followingActivation, inferShapes, readersOf, topoSort } from '@mitosis/ir';
 import { computeLoss, forward, type NetworkModel } from '@mitosis/engine';
-import { rowMatMulAvailable, rowMatMulSimd, transposedProductAvailable, transposedProductSimd } from '@mitosis/kernels';
+import { reserveWasmHeap, rowMatMulAvailable, rowMatMulSimd, transposedProductAvailable, transposedProductSimd } from '@mitosis/kernels';
 import { activationTermsTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
 import { chainAdjoint, planChain, viewOf, viewParams, type ChainPlan, type ChainStepData, type ColumnMap } from './chain.js';
 import { conv2dFilterGradient, extractPatches, sumToChannels } from './patches.js';
@@ -168,7 +168,8 @@ interface Batch {
 
 /**
  * Per-minibatch quantities of one block that do not depend on the vectors: the curvature coefficients and the
- * producer's input, or (budget permitting, and always for dense blocks) its im2col rows.
+ * producer's input, or its rows (always for dense blocks; for 1×1 convolutions budget permitting, see
+ * `rowsWorthCaching`).
  */
 interface BlockBatchData {
   /** c²·g·σ''(z) per row (sample × output position) and neuron, `[rows, neurons]`, g from the minibatch-mean loss. */
@@ -228,6 +229,18 @@ function batchTensorsOf(data: BatchData): tf.Tensor[] {
 
 function bytesOf(data: BatchData): number {
   return batchTensorsOf(data).reduce((a, t) => a + 4 * t.size, 0);
+}
+
+/**
+ * Whether a block's im2col rows are worth caching beside its input: for dense layers and 1×1 convolutions they
+ * are the input itself (reshaped), and the products are two plain matrix products. A k×k convolution's rows
+ * copy the input k² times: on wasm its products cost the same through the convolution and its filter gradient
+ * on the cached input (mobilenetv1-cifar seed, lanczos: the passes after the first 313 ms with the rows of the
+ * 3×3 RGB convolution cached, 318 ms without), while building and holding the rows (29 MB there, on a fresh heap)
+ * made the first pass 380 ms instead of 304.
+ */
+function rowsWorthCaching(p: BlockPlan): boolean {
+  return p.node.op !== 'conv2d' || (p.kernelShape[0] === 1 && p.kernelShape[1] === 1);
 }
 
 /** c² per element, rounded to float32 (as a float32 multiply of c by itself rounds it). */
@@ -492,7 +505,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const { base, extra } = this.entryBytes(b.end - b.start);
     const keep = this.cachedBytes + base <= this.cacheBytes;
     const keepPatches = keep && this.cachedBytes + base + extra <= this.cacheBytes;
-    const data = this.computeBatch(b, (i) => keepPatches || i === needPatches);
+    const data = this.computeBatch(b, (i) => (keepPatches && rowsWorthCaching(this.plans[i]!)) || i === needPatches);
     if (!keep) return { data, owned: true };
     this.cache.set(index, data);
     this.cachedBytes += bytesOf(data);
@@ -514,7 +527,10 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const { base, extra } = this.entryBytes(this.sampleCount);
     if (this.cachedBytes + base > this.cacheBytes) return null;
     const keepPatches = this.cachedBytes + base + extra <= this.cacheBytes;
-    const data = this.computeBatch({ start: 0, end: this.sampleCount }, () => keepPatches);
+    // Room for the entry and about as much again for the network pass, grown at once (see reserveWasmHeap): on
+    // mobilenetv1-cifar's seed the pass then took 201–233 ms instead of 303–355 in a fresh process.
+    reserveWasmHeap(2 * (base + (keepPatches ? extra : 0)));
+    const data = this.computeBatch({ start: 0, end: this.sampleCount }, (i) => keepPatches && rowsWorthCaching(this.plans[i]!));
     this.cache.set(FULL, data);
     this.cachedBytes += bytesOf(data);
     return data;
@@ -534,7 +550,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
       }
       if (p.node.op === 'conv2d') {
         base += 4 * n * p.inputShape.reduce((a, c) => a * c, 1);
-        extra += 4 * rows * p.block.dim;
+        if (rowsWorthCaching(p)) extra += 4 * rows * p.block.dim;
       } else {
         base += 4 * rows * p.block.dim;
       }
