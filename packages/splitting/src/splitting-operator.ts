@@ -568,8 +568,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
       let rows: tf.Tensor2D = p.node.op === 'conv2d' ? extractPatches(x as tf.Tensor4D, p.kernelShape, p.node) : (tf.reshape(x, [-1, p.fanIn]) as tf.Tensor2D);
       if (p.hasBias) rows = tf.concat([rows, tf.ones([rows.shape[0], 1])], 1);
       const dim = rows.shape[1];
-      const padded = Math.ceil(dim / 4) * 4;
-      if (padded !== dim && transposedProductAvailable(padded, 8)) rows = tf.pad(rows, [[0, 0], [0, padded - dim]]);
+      const width = Math.ceil(dim / 4) * 4;
+      if (width !== dim && transposedProductAvailable(width, 8)) rows = tf.pad(rows, [[0, 0], [0, width - dim]]);
       return rows;
     });
   }
@@ -832,7 +832,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const { neurons, dim } = p.block;
       const { values, rows } = stackVectors(sets, i, neurons, dim);
       const all = rows.length === count * neurons && rows.every((r, m) => r === m);
-      const vt = tf.tidy(() => tf.transpose(tf.tensor2d(values, [rows.length, dim])) as tf.Tensor2D);
+      // No kernel for a block whose vectors are all zero (skipped below).
+      const vt = rows.length === 0 ? tf.tensor2d(values, [dim, 0]) : tf.tidy(() => tf.transpose(tf.tensor2d(values, [rows.length, dim])) as tf.Tensor2D);
       if (all) return { vt, repeat: count, selector: null, rows };
       const oneHot = new Float32Array(neurons * rows.length);
       rows.forEach((r, c) => (oneHot[(r % neurons) * rows.length + c] = 1));
