@@ -9,6 +9,7 @@ import { maxPoolGradSimdKernel } from './max-pool-grad.js';
 import { wasmConcatKernel, wasmPackKernel } from './wasm-concat.js';
 import { wasmPadKernel } from './wasm-pad.js';
 import { rowMatMulAvailable, rowMatMulSimd } from './pointwise-conv.js';
+import { winogradConv2d, winogradConv2dApplies, winogradConv2dFilterGrad } from './winograd-conv.js';
 import { wasmIdentityKernel, wasmSliceKernel, wasmStridedSliceKernel } from './wasm-slice.js';
 
 /** Marks the kernel configs registered here, so re-installation (even from a second copy) is a no-op. */
@@ -78,6 +79,16 @@ function backpropFilterKernel(kernel: string, depthwise: boolean): tf.KernelFunc
   return ({ inputs, attrs }) => {
     const a = attrs ?? {};
     checkAttrs(kernel, a);
+    const x = inputs['x'];
+    const dy = inputs['dy'];
+    const filterShape = a['filterShape'] as unknown as [number, number, number, number];
+    if (!depthwise && x !== undefined && dy !== undefined && x.dtype === 'float32' && dy.dtype === 'float32' && x.shape.length === 4 && filterShape[0] === 3 && filterShape[1] === 3) {
+      const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, a['strides'] as number | [number, number], 1, a['pad'] as ConvPad, (a['dimRoundingMode'] as Rounding | null) ?? undefined);
+      const p = info.padInfo;
+      if (info.strideHeight === 1 && info.strideWidth === 1 && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1 && winogradConv2dApplies(x.shape, filterShape)) {
+        return tf.tidy(() => winogradConv2dFilterGrad(asTensor4D(x, kernel, 'x'), asTensor4D(dy, kernel, 'dy')));
+      }
+    }
     return tf.tidy(() =>
       convBackpropFilter(
         asTensor4D(inputs['x'], kernel, 'x'),
@@ -147,7 +158,8 @@ function depthwiseForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<
  * Forward `Conv2D` for wasm: pointwise convolutions (1×1 filter, stride 1, no padding, NHWC, float32,
  * N·H·W a multiple of 4, output channels a multiple of 8) as one row-major SIMD product
  * (`pointwise-conv.ts`; faster than wasm's XNNPACK convolution here, which also re-packs the
- * filter whenever it changes); anything else through the kernel it replaced.
+ * filter whenever it changes); 3×3 stride-1 `same` convolutions with enough channels by Winograd's F(2×2, 3×3)
+ * (`winograd-conv.ts`); anything else through the kernel it replaced.
  */
 function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.KernelFunc> {
   const a = args.attrs ?? {};
@@ -156,17 +168,29 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
   const dilations = a['dilations'] as number | number[] | null | undefined;
   const dil = dilations == null ? [1, 1] : typeof dilations === 'number' ? [dilations] : dilations;
   const format = a['dataFormat'] as string | null | undefined;
-  if (
+  const plain =
     x !== undefined &&
     filter !== undefined &&
     x.dtype === 'float32' &&
     filter.dtype === 'float32' &&
     x.shape.length === 4 &&
-    filter.shape[0] === 1 &&
-    filter.shape[1] === 1 &&
     dil.every((d) => d === 1) &&
-    (format == null || format === 'NHWC' || format === 'channelsLast')
-  ) {
+    (format == null || format === 'NHWC' || format === 'channelsLast');
+  if (plain && filter.shape[0] === 3 && filter.shape[1] === 3 && winogradConv2dApplies(x.shape, filter.shape)) {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a['strides'] as number | [number, number],
+      1,
+      a['pad'] as ConvPad,
+      (a['dimRoundingMode'] as Rounding | null) ?? undefined,
+    );
+    const p = info.padInfo;
+    if (info.strideHeight === 1 && info.strideWidth === 1 && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1) {
+      return tf.tidy(() => winogradConv2d(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter')));
+    }
+  }
+  if (plain && filter.shape[0] === 1 && filter.shape[1] === 1) {
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
       filter.shape as [number, number, number, number],

@@ -55,7 +55,7 @@ function emitGemm(k: number, n: number): Uint8Array {
 }
 
 /** Copies row-major `w` `[K, N]` into `[N/8, K, 8]` (each 8-column tile contiguous). */
-function packTiles(src: Float32Array, dst: Float32Array, k: number, n: number): void {
+export function packTiles(src: Float32Array, dst: Float32Array, k: number, n: number): void {
   let o = 0;
   for (let t = 0; t < n; t += TILE_N) {
     for (let r = 0; r < k; r++) {
@@ -89,6 +89,20 @@ function gemmFn(memory: WasmMemory, k: number, n: number): GemmFn {
   return fn;
 }
 
+/**
+ * `out = x · w` on heap byte offsets: `x` `[m, k]` and `out` `[m, n]` row-major, `packed` the filter as
+ * {@link packTiles} writes it; m a multiple of 4, n of 8. Rows go in blocks that stay in cache.
+ */
+export function gemmOnHeap(memory: WasmMemory, xOff: number, packed: number, outOff: number, m: number, k: number, n: number): void {
+  const fn = gemmFn(memory, k, n);
+  const groups = m / TILE_M;
+  const block = blockGroups(k);
+  for (let g0 = 0; g0 < groups; g0 += block) {
+    const rows = g0 * TILE_M;
+    fn(xOff + rows * k * 4, packed, outOff + rows * n * 4, Math.min(block, groups - g0));
+  }
+}
+
 function gemmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const x = args.inputs['x'];
@@ -104,21 +118,13 @@ function gemmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): 
   const memory = wasmHeapMemory(backend);
   if (memory === undefined) throw new Error(`${RowMatMul}: the wasm heap memory is not importable`);
   const out = backend.makeOutput([m, n], 'float32');
-  const fn = gemmFn(memory, k, n);
   const wasm = backend.wasm as unknown as { _malloc(bytes: number): number; _free(ptr: number): void };
   const packed = wasm._malloc(k * n * 4);
   try {
     // Offsets after every allocation (an allocation may grow the heap).
     const wOff = heapOffset(backend, w);
     packTiles(new Float32Array(memory.buffer, wOff, k * n), new Float32Array(memory.buffer, packed, k * n), k, n);
-    const xOff = heapOffset(backend, x);
-    const oOff = heapOffset(backend, out);
-    const groups = m / TILE_M;
-    const block = blockGroups(k);
-    for (let g0 = 0; g0 < groups; g0 += block) {
-      const rows = g0 * TILE_M;
-      fn(xOff + rows * k * 4, packed, oOff + rows * n * 4, Math.min(block, groups - g0));
-    }
+    gemmOnHeap(memory, heapOffset(backend, x), packed, heapOffset(backend, out), m, k, n);
   } finally {
     wasm._free(packed);
   }

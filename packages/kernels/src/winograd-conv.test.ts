@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { WinogradConv2D, WinogradConv2DFilterGrad, winogradConv2dApplies } from './winograd-conv.js';
+import { relError, seeded } from './test-support.js';
+import { initWasmBackend } from './wasm-backend.js';
+
+/** The direct convolution: `valid` on an explicitly padded input (a padding the Winograd path does not take). */
+function direct(x: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor4D, f, 1, 'valid'));
+}
+
+describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
+  before(async () => {
+    await initWasmBackend();
+  });
+
+  const shapes: [number[], number[]][] = [
+    [[2, 14, 14, 32], [3, 3, 32, 64]],
+    [[3, 8, 6, 16], [3, 3, 16, 32]],
+    // 9 tiles: the products run on 12 rows, the last 3 never read back.
+    [[1, 6, 6, 32], [3, 3, 32, 16]],
+    [[2, 4, 10, 64], [3, 3, 64, 8]],
+  ];
+  for (const [xs, fs] of shapes) {
+    it(`conv2d 'same' [${xs.join(',')}] * [${fs.join(',')}] equals the direct convolution (values and gradients)`, async () => {
+      assert.ok(winogradConv2dApplies(xs, fs));
+      const start = tf.memory().numTensors;
+      const x = tf.tidy(() => tf.mul(seeded(xs, 1), 2)) as tf.Tensor4D;
+      const f = seeded(fs, 2) as tf.Tensor4D;
+      const r = seeded([...xs.slice(0, 3), fs[3]!], 3);
+      const info = await tf.profile(() => tf.tidy(() => void tf.conv2d(x, f, 1, 'same')));
+      assert.ok(info.kernelNames.includes(WinogradConv2D), info.kernelNames.join(','));
+      const y = tf.conv2d(x, f, 1, 'same');
+      const want = direct(x, f);
+      assert.ok(relError(y.dataSync(), want.dataSync()) < 1e-5, `value: ${relError(y.dataSync(), want.dataSync())}`);
+      // Gradients: the input's is a stride-1 'same' convolution with the rotated filter (Winograd again when its
+      // channels allow), the filter's is not.
+      const loss = (conv: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D) => (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r));
+      const [dx, df] = tf.grads(loss((a, b) => tf.conv2d(a, b, 1, 'same')))([x, f]);
+      const backward = await tf.profile(() => tf.tidy(() => void tf.grads(loss((a, b) => tf.conv2d(a, b, 1, 'same')))([x, f])));
+      assert.ok(backward.kernelNames.includes(WinogradConv2DFilterGrad), backward.kernelNames.join(','));
+      const [dxWant, dfWant] = tf.grads(loss(direct))([x, f]);
+      assert.ok(relError(dx!.dataSync(), dxWant!.dataSync()) < 1e-5, `dx: ${relError(dx!.dataSync(), dxWant!.dataSync())}`);
+      assert.ok(relError(df!.dataSync(), dfWant!.dataSync()) < 1e-5, `dfilter: ${relError(df!.dataSync(), dfWant!.dataSync())}`);
+      tf.dispose([x, f, r, y, want, dx!, df!, dxWant!, dfWant!]);
+      assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
+    });
+  }
+
+  it('leaves other convolutions to the direct kernels', () => {
+    assert.equal(winogradConv2dApplies([1, 7, 8, 32], [3, 3, 32, 64]), false, 'odd height');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 6], [3, 3, 6, 64]), false, 'channels not a multiple of 4');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 32], [3, 3, 32, 12]), false, 'filters not a multiple of 8');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 8]), false, 'too few channels to pay');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 32], [5, 5, 32, 64]), false, '5×5');
+  });
+});
