@@ -97,6 +97,21 @@ describe('prunePolicy', () => {
     assert.ok(stats.budgetUsed! >= 1);
   });
 
+  it('ends on the candidate that reaches the target with the least overshoot, not on an expensive next channel', () => {
+    const plan = ranking([['fc', 0], ['conv1', 0], ['conv1', 1], ['pw2', 0], ['pw2', 1]]);
+    const before = macs.estimate(spec).total!;
+    const two = priceWidths(macs, spec, { fc: 4, conv1: 7 })!;
+    const withConv = priceWidths(macs, spec, { fc: 4, conv1: 6 })!;
+    const widths = Object.fromEntries(layers.map((l) => [l.node, l.width]));
+    const withPw = priceWidths(macs, spec, { ...widths, fc: 4, conv1: 7, pw2: widths['pw2']! - 1 })!;
+    assert.ok(two - withPw < two - withConv, 'a pw2 channel costs less than a conv1 channel here');
+    // The target is exactly what removing pw2's channel after the first two reaches; conv1's would overshoot it.
+    const { plan: out, stats } = prunePolicy(plan, { spec, layers, costModel: macs, budget: before - withPw });
+    assert.deepEqual(out.entries.map((e) => `${e.node}${e.channel}`), ['fc0', 'conv10', 'pw20']);
+    assert.equal(stats.cost.after, withPw);
+    assert.equal(stats.budgetUsed, 1);
+  });
+
   it('counts a tied channel once', () => {
     const { stats } = prunePolicy(ranking([['conv1', 3], ['conv1', 3]]), { spec, layers, costModel: macs, budget: null });
     assert.equal(stats.dropped.tied, 1);

@@ -178,7 +178,11 @@ function budgetShare(budget: number | null, before: number | null, after: number
  * Prune plans: every entry names a layer's node and a channel in range (`E_PLAN_INVALID` otherwise); repeated
  * channels of a tied group count once; removals that would take a layer below its `min` are skipped; then the
  * shortest prefix of the ranking whose exactly-priced cost is at most `cost − budget` is kept (all of it when no
- * prefix gets there: the run then reports the target as not met).
+ * prefix gets there: the run then reports the target as not met). The prefix's last removal may overshoot the
+ * goal by a whole expensive channel (one channel of an early convolution can be a quarter of a small network's
+ * MACs), so the last removal is the one, among the first remaining candidate of each layer (in ranking order),
+ * that still reaches the goal with the least overshoot: the run ends as close under its target as the
+ * granularity allows, which equal-cost comparisons need.
  */
 export function prunePolicy(plan: PrunePlan, input: PolicyInput): { plan: PrunePlan; stats: PlanStats } {
   const { layers } = input;
@@ -226,6 +230,26 @@ export function prunePolicy(plan: PrunePlan, input: PolicyInput): { plan: PruneP
     });
     k = Math.min(kept.length, above + 1);
     if (before <= goal) k = 0;
+    if (k > 0 && k <= kept.length && (priceOf(k) ?? Number.NEGATIVE_INFINITY) <= goal * (1 + 1e-12)) {
+      // The finisher: the first remaining candidate of each layer after the k − 1 kept, priced with them.
+      const base = deltaOf(k - 1);
+      let best = k - 1;
+      let bestPrice = priceOf(k) as number;
+      const seen = new Set<number>();
+      for (let j = k - 1; j < kept.length; j++) {
+        const layer = kept[j]!.layer;
+        if (seen.has(layer)) continue;
+        seen.add(layer);
+        const delta = base.slice();
+        delta[layer] = delta[layer]! - 1;
+        const price = priceWidths(input.costModel, input.spec, widthsAfter(layers, delta), graph);
+        if (price !== null && price <= goal * (1 + 1e-12) && price > bestPrice) {
+          best = j;
+          bestPrice = price;
+        }
+      }
+      if (best !== k - 1) kept.splice(k - 1, 0, kept.splice(best, 1)[0]!);
+    }
   }
   dropped.budget = kept.length - k;
   const entries = kept.slice(0, k).map((x) => x.e);
