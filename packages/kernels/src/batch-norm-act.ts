@@ -337,44 +337,46 @@ function gradKernel(args: KernelArgs): tf.TensorInfo[] {
 
 /** Inference: `x`, `mean`, `variance`, `gamma`, `beta` → `act(γ·(x − mean)/√(variance + ε) + β)`, one pass. */
 function inferKernel(args: KernelArgs): tf.TensorInfo {
-  const { backend, act, epsilon } = setup(args, BatchNormActInfer);
-  const x = need(args, BatchNormActInfer, 'x');
-  const g = geometry(x);
-  const y = backend.makeOutput([...x.shape], 'float32');
-  const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
-  try {
-    const coef = scratch.alloc(2 * g.groups * 16);
-    const mem = wasmHeapMemory(backend) as WasmMemory;
-    const read = (name: string): Float32Array => readVector(mem, backend, need(args, BatchNormActInfer, name), g.c);
-    const { scale, shift } = affineCoefficients(read('gamma'), read('beta'), read('mean'), read('variance'), epsilon);
-    writeLanes(mem, coef, g, [scale, shift]);
-    if (g.m > 0) fns(mem, g.c, act).fwd(heapOffset(backend, x), heapOffset(backend, y), coef, g.m);
-  } finally {
-    scratch.free();
-  }
-  return y;
+  return withInferCoefficients(args, BatchNormActInfer, (f, coef, g, backend) => {
+    const x = need(args, BatchNormActInfer, 'x');
+    const y = backend.makeOutput([...x.shape], 'float32');
+    if (g.m > 0) f().fwd(heapOffset(backend, x), heapOffset(backend, y), coef, g.m);
+    return y;
+  });
 }
 
 /** Input gradient of the inference kernel: `dy`, `x`, `y`, `mean`, `variance`, `gamma`, `beta` → `dx`, one pass. */
 function inferGradKernel(args: KernelArgs): tf.TensorInfo {
-  const { backend, act, epsilon } = setup(args, BatchNormActInferGrad);
-  const dy = need(args, BatchNormActInferGrad, 'dy');
-  const x = need(args, BatchNormActInferGrad, 'x');
-  const g = geometry(x);
-  const dx = backend.makeOutput([...x.shape], 'float32');
+  return withInferCoefficients(args, BatchNormActInferGrad, (f, coef, g, backend) => {
+    const [dy, x, y] = ['dy', 'x', 'y'].map((name) => need(args, BatchNormActInferGrad, name)) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+    const dx = backend.makeOutput([...x.shape], 'float32');
+    if (g.m > 0) f().inferGrad(heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dx), coef, g.m);
+    return dx;
+  });
+}
+
+/**
+ * Shared by the inference kernels: the frozen statistics' per-channel `[scale, shift]`, lane-expanded in scratch
+ * memory at `coef`, then `run` (which may allocate its output: `f` and the offsets it reads come after).
+ */
+function withInferCoefficients(
+  args: KernelArgs,
+  kernel: string,
+  run: (f: () => Fns, coef: number, g: Geometry, backend: BackendWasm) => tf.TensorInfo,
+): tf.TensorInfo {
+  const { backend, act, epsilon } = setup(args, kernel);
+  const g = geometry(need(args, kernel, 'x'));
   const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
     const coef = scratch.alloc(2 * g.groups * 16);
     const mem = wasmHeapMemory(backend) as WasmMemory;
-    const read = (name: string): Float32Array => readVector(mem, backend, need(args, BatchNormActInferGrad, name), g.c);
+    const read = (name: string): Float32Array => readVector(mem, backend, need(args, kernel, name), g.c);
     const { scale, shift } = affineCoefficients(read('gamma'), read('beta'), read('mean'), read('variance'), epsilon);
     writeLanes(mem, coef, g, [scale, shift]);
-    const y = need(args, BatchNormActInferGrad, 'y');
-    if (g.m > 0) fns(mem, g.c, act).inferGrad(heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, dx), coef, g.m);
+    return run(() => fns(wasmHeapMemory(backend) as WasmMemory, g.c, act), coef, g, backend);
   } finally {
     scratch.free();
   }
-  return dx;
 }
 
 /**

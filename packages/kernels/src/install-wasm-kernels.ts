@@ -82,12 +82,9 @@ function backpropFilterKernel(kernel: string, depthwise: boolean): tf.KernelFunc
     const x = inputs['x'];
     const dy = inputs['dy'];
     const filterShape = a['filterShape'] as unknown as [number, number, number, number];
-    if (!depthwise && x !== undefined && dy !== undefined && x.dtype === 'float32' && dy.dtype === 'float32' && x.shape.length === 4 && filterShape[0] === 3 && filterShape[1] === 3) {
-      const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, a['strides'] as number | [number, number], 1, a['pad'] as ConvPad, (a['dimRoundingMode'] as Rounding | null) ?? undefined);
-      const p = info.padInfo;
-      if (info.strideHeight === 1 && info.strideWidth === 1 && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1 && winogradConv2dApplies(x.shape, filterShape)) {
-        return tf.tidy(() => winogradConv2dFilterGrad(asTensor4D(x, kernel, 'x'), asTensor4D(dy, kernel, 'dy')));
-      }
+    const plain = !depthwise && x !== undefined && dy !== undefined && x.dtype === 'float32' && dy.dtype === 'float32' && x.shape.length === 4;
+    if (plain && filterShape[0] === 3 && filterShape[1] === 3 && winogradConv2dApplies(x.shape, filterShape) && samePadded3x3(x.shape, filterShape, a)) {
+      return tf.tidy(() => winogradConv2dFilterGrad(asTensor4D(x, kernel, 'x'), asTensor4D(dy, kernel, 'dy')));
     }
     return tf.tidy(() =>
       convBackpropFilter(
@@ -154,6 +151,25 @@ function depthwiseForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<
   return original(args);
 }
 
+/** `computeConv2DInfo` for a convolution's attributes (dilation 1). */
+function conv2dInfo(xShape: readonly number[], filterShape: readonly number[], a: tf.NamedAttrMap): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a['strides'] as number | [number, number],
+    1,
+    a['pad'] as ConvPad,
+    (a['dimRoundingMode'] as Rounding | null) ?? undefined,
+  );
+}
+
+/** Stride 1 with one pixel of padding on every side: what the Winograd kernels take. */
+function samePadded3x3(xShape: readonly number[], filterShape: readonly number[], a: tf.NamedAttrMap): boolean {
+  const info = conv2dInfo(xShape, filterShape, a);
+  const p = info.padInfo;
+  return info.strideHeight === 1 && info.strideWidth === 1 && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1;
+}
+
 /**
  * Forward `Conv2D` for wasm: pointwise convolutions (1×1 filter, stride 1, no padding, NHWC, float32,
  * N·H·W a multiple of 4, output channels a multiple of 8) as one row-major SIMD product
@@ -177,28 +193,12 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
     dil.every((d) => d === 1) &&
     (format == null || format === 'NHWC' || format === 'channelsLast');
   if (plain && filter.shape[0] === 3 && filter.shape[1] === 3 && winogradConv2dApplies(x.shape, filter.shape)) {
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      a['strides'] as number | [number, number],
-      1,
-      a['pad'] as ConvPad,
-      (a['dimRoundingMode'] as Rounding | null) ?? undefined,
-    );
-    const p = info.padInfo;
-    if (info.strideHeight === 1 && info.strideWidth === 1 && p.top === 1 && p.bottom === 1 && p.left === 1 && p.right === 1) {
+    if (samePadded3x3(x.shape, filter.shape, a)) {
       return tf.tidy(() => winogradConv2d(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter')));
     }
   }
   if (plain && filter.shape[0] === 1 && filter.shape[1] === 1) {
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      a['strides'] as number | [number, number],
-      1,
-      a['pad'] as ConvPad,
-      (a['dimRoundingMode'] as Rounding | null) ?? undefined,
-    );
+    const info = conv2dInfo(x.shape, filter.shape, a);
     const [n, h, w, inC] = x.shape as [number, number, number, number];
     const outC = filter.shape[3] as number;
     const m = n * h * w;
