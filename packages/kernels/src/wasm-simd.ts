@@ -99,6 +99,11 @@ export class Code {
     this.bytes.push(0x47);
     return this;
   }
+  /** `memory.copy` (bulk memory): dst, src, byte count on the stack. */
+  memoryCopy(): this {
+    this.bytes.push(0xfc, ...uleb(10), 0x00, 0x00);
+    return this;
+  }
   /** `local += delta` (i32). */
   inc(local: number, delta: number): this {
     return this.get(local).i32(delta).add().set(local);
@@ -306,4 +311,28 @@ export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
   const offset = backend.dataIdMap.get(info.dataId)?.memoryOffset;
   if (offset === undefined) throw new Error('tensor is not on the wasm heap');
   return offset;
+}
+
+type RowCopyFn = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number, dstStride: number) => void;
+const rowCopies = new WeakMap<WasmMemory, RowCopyFn>();
+
+/**
+ * Copies `rows` runs of `rowBytes` bytes inside the heap, the source advancing `srcStride` and the destination
+ * `dstStride` bytes per run, in one call into wasm (`memory.copy` per run): JavaScript's `copyWithin` costs a
+ * native call per run, which dominates for the many short rows of an image batch.
+ */
+export function copyRows(memory: WasmMemory, src: number, dst: number, rows: number, rowBytes: number, srcStride: number, dstStride: number): void {
+  if (rows <= 0 || rowBytes <= 0) return;
+  let fn = rowCopies.get(memory);
+  if (fn === undefined) {
+    const [SRC, DST, ROWS, BYTES, SS, DS] = [0, 1, 2, 3, 4, 5];
+    const code = new Code();
+    code.repeat(ROWS, (r) => {
+      r.get(DST).get(SRC).get(BYTES).memoryCopy();
+      r.get(SRC).get(SS).add().set(SRC).get(DST).get(DS).add().set(DST);
+    });
+    fn = instantiate(encodeModule([{ name: 'f', params: [I32, I32, I32, I32, I32, I32], locals: [], body: code }]), memory)['f'] as RowCopyFn;
+    rowCopies.set(memory, fn);
+  }
+  fn(src, dst, rows, rowBytes, srcStride, dstStride);
 }

@@ -4,7 +4,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { transposedProductOnHeap } from './pointwise-filter-grad.js';
 import { gemmOnHeap, packTiles } from './pointwise-conv.js';
 import { Scratch, type WasmAlloc } from './simd-rows.js';
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, copyRows, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
  * 3×3, stride-1, `same` convolutions (NHWC) by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
@@ -244,12 +244,7 @@ function transformInput(memory: WasmMemory, t: Tiles, xOff: number, xp: number, 
   const { n, h, w, c, th, tw, tiles, rows, hp, wp } = t;
   const heap = new Float32Array(memory.buffer);
   heap.fill(0, xp / 4, xp / 4 + n * hp * wp * c);
-  for (let b = 0; b < n; b++) {
-    for (let r = 0; r < h; r++) {
-      const from = xOff / 4 + (b * h + r) * w * c;
-      heap.copyWithin(xp / 4 + ((b * hp + r + 1) * wp + 1) * c, from, from + w * c);
-    }
-  }
+  for (let b = 0; b < n; b++) copyRows(memory, xOff + b * h * w * c * 4, xp + ((b * hp + 1) * wp + 1) * c * 4, h, w * c * 4, w * c * 4, wp * c * 4);
   if (rows > tiles) for (let p = 0; p < 16; p++) heap.fill(0, v / 4 + (p * rows + tiles) * c, v / 4 + (p + 1) * rows * c);
   const inT = tileFn(memory, `in/${c}/${wp}/${rows}`, () => emitInput(c, wp * c * 4, rows * c * 4));
   for (let b = 0; b < n; b++) {

@@ -277,6 +277,12 @@ export interface ColumnMap {
   mul(t: tf.Tensor, c: tf.Tensor): tf.Tensor;
   /** `[rows, neurons]` → `[rows, m]`. */
   columns(c: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * `c` (a per-neuron tensor with `t`'s leading axes) as a tensor of `t`'s size whose elements line up with `t`'s
+   * — itself, or its cached copy with repeated columns — when one exists without computing anything; else null
+   * (then `mul` broadcasts or picks columns). Lets callers use same-shape fused kernels.
+   */
+  aligned?(t: tf.Tensor, c: tf.Tensor): tf.Tensor | null;
 }
 
 /** dy → dx of a depthwise conv (`dy` `[n, h', w', m]`, `filter` `[kh, kw, m, 1]`) on the active backend. */

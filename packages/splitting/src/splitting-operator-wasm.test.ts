@@ -62,7 +62,7 @@ for (const [a, b] of [
     const cpu = await products('cpu', spec, weights, data);
     const wasm = await products('wasm', spec, weights, data);
     try {
-      for (const name of ['MitosisActivationTerms', 'MitosisBatchNormActInferGrad', 'MitosisTransposedProduct', 'MitosisRowMatMul']) {
+      for (const name of ['MitosisActivationTerms', 'MitosisBatchNormActInferGrad', 'MitosisTransposedProduct', 'MitosisRowMatMul', 'MitosisMulPair', 'MitosisMulAdd']) {
         assert.ok(wasm.kernels.includes(name), `wasm runs ${name}: ${[...new Set(wasm.kernels)].join(', ')}`);
       }
       // The full pass used the merged entry (one network pass), the minibatch product its own.

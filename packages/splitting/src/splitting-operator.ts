@@ -11,7 +11,7 @@ import {
 } from '@mitosis/core';
 import { buildChannelGraph, followingActivation, inferShapes, readersOf, topoSort } from '@mitosis/ir';
 import { computeLoss, forward, type NetworkModel } from '@mitosis/engine';
-import { reserveWasmHeap, rowMatMulAvailable, rowMatMulSimd, transposedProductAvailable, transposedProductSimd } from '@mitosis/kernels';
+import { mulAdd, mulPair, reserveWasmHeap, rowMatMulAvailable, rowMatMulSimd, transposedProductAvailable, transposedProductSimd } from '@mitosis/kernels';
 import { activationTermsTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
 import { chainAdjoint, planChain, viewOf, viewParams, type ChainPlan, type ChainStepData, type ColumnMap } from './chain.js';
 import { conv2dFilterGradient, extractPatches, sumToChannels } from './patches.js';
@@ -314,8 +314,9 @@ function columnMap(stacked: StackedVectors, neurons: number, repeated?: (c: tf.T
     };
     return { mul: (t, c) => tf.mul(t, pick(c)), columns: (c) => pick(c) as tf.Tensor2D };
   }
-  if (repeat === 1) return { mul: (t, c) => tf.mul(t, c), columns: (c) => c };
+  if (repeat === 1) return { mul: (t, c) => tf.mul(t, c), columns: (c) => c, aligned: (t, c) => (c.size === t.size ? c : null) };
   return {
+    aligned: (t, c) => (repeated !== undefined && c.size * repeat === t.size ? repeated(c) : null),
     // [..., k·neurons] as [..., k, neurons] against [..., 1, neurons]: no copies of the coefficients, unless a
     // cached copy with repeated columns exists (same products, same values).
     mul: (t, c) => {
@@ -752,13 +753,16 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const m = y.shape[y.rank - 1]!;
     const cols = columnMap(stacked, p.block.neurons, cached && stacked.repeat > 1 ? (c) => this.repeatedColumns(d, c, stacked.repeat) : undefined);
     const y2 = tf.reshape(y, [-1, m]);
-    const first = cols.mul(y2, d.coef);
-    if (p.chain === null || d.chain === null || d.slope === null) return tf.reshape(first, y.shape);
+    if (p.chain === null || d.chain === null || d.slope === null) return tf.reshape(cols.mul(y2, d.coef), y.shape);
     const chain = p.chain;
     const steps = d.chain;
-    const u = tf.reshape(cols.mul(y2, d.slope), [-1, chain.rootPositions, m]);
-    const ubar = chainAdjoint(chain, steps, u, cols);
-    return tf.reshape(tf.add(first, cols.mul(tf.reshape(ubar, [-1, m]), d.slope)), y.shape);
+    // Same-shape coefficient and slope columns (cached): one pass for both products and one for the final
+    // multiply-add (the large tensors of early layers pay per pass over memory).
+    const coef = cols.aligned?.(y2, d.coef) ?? null;
+    const slope = cols.aligned?.(y2, d.slope) ?? null;
+    const [first, tangent] = coef !== null && slope !== null ? mulPair(y2, tf.reshape(coef, y2.shape), tf.reshape(slope, y2.shape)) : [cols.mul(y2, d.coef), cols.mul(y2, d.slope)];
+    const ubar = tf.reshape(chainAdjoint(chain, steps, tf.reshape(tangent, [-1, chain.rootPositions, m]), cols), [-1, m]);
+    return tf.reshape(slope !== null ? mulAdd(first, ubar, tf.reshape(slope, y2.shape)) : tf.add(first, cols.mul(ubar, d.slope)), y.shape);
   }
 
   /**
