@@ -82,12 +82,12 @@ function blockRows(ci: number, co: number): number {
 }
 
 /**
- * `out = xᵀ · dy` on heap byte offsets: `x` `[m, ci]`, `dy` `[m, co]` row-major, `out` `[ci, co]` (overwritten);
- * ci a multiple of 4, co of 8.
+ * `out = xᵀ · dy` on heap byte offsets: `x` `[m, ci]`, `dy` `[m, co]` row-major, `out` `[ci, co]` (overwritten, or
+ * added to with `accumulate`); ci a multiple of 4, co of 8.
  */
-export function transposedProductOnHeap(memory: WasmMemory, xOff: number, dyOff: number, outOff: number, m: number, ci: number, co: number): void {
+export function transposedProductOnHeap(memory: WasmMemory, xOff: number, dyOff: number, outOff: number, m: number, ci: number, co: number, accumulate = false): void {
   const fn = productFn(memory, ci, co);
-  new Float32Array(memory.buffer, outOff, ci * co).fill(0);
+  if (!accumulate) new Float32Array(memory.buffer, outOff, ci * co).fill(0);
   const block = blockRows(ci, co);
   for (let r0 = 0; r0 < m; r0 += block) fn(xOff + r0 * ci * 4, dyOff + r0 * co * 4, outOff, Math.min(block, m - r0));
 }

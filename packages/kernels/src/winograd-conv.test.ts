@@ -23,6 +23,8 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
     // 9 tiles: the products run on 12 rows, the last 3 never read back.
     [[1, 6, 6, 32], [3, 3, 32, 16]],
     [[2, 4, 10, 64], [3, 3, 64, 8]],
+    // 6.3 MB of planes per image: chunks of 3 and 2 images (the filter gradient sums over chunks).
+    [[5, 64, 64, 32], [3, 3, 32, 64]],
   ];
   for (const [xs, fs] of shapes) {
     it(`conv2d 'same' [${xs.join(',')}] * [${fs.join(',')}] equals the direct convolution (values and gradients)`, async () => {
@@ -44,7 +46,10 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       assert.ok(backward.kernelNames.includes(WinogradConv2DFilterGrad), backward.kernelNames.join(','));
       const [dxWant, dfWant] = tf.grads(loss(direct))([x, f]);
       assert.ok(relError(dx!.dataSync(), dxWant!.dataSync()) < 1e-5, `dx: ${relError(dx!.dataSync(), dxWant!.dataSync())}`);
-      assert.ok(relError(df!.dataSync(), dfWant!.dataSync()) < 1e-5, `dfilter: ${relError(df!.dataSync(), dfWant!.dataSync())}`);
+      // The filter gradient sums over every position of the batch: float32 rounding (of either method) grows with
+      // the square root of that count.
+      const sumTol = 1e-5 * Math.max(1, Math.sqrt((xs[0]! * xs[1]! * xs[2]!) / 400));
+      assert.ok(relError(df!.dataSync(), dfWant!.dataSync()) < sumTol, `dfilter: ${relError(df!.dataSync(), dfWant!.dataSync())}`);
       tf.dispose([x, f, r, y, want, dx!, df!, dxWant!, dfWant!]);
       assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
     });
@@ -55,6 +60,7 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
     assert.equal(winogradConv2dApplies([1, 8, 8, 6], [3, 3, 6, 64]), false, 'channels not a multiple of 4');
     assert.equal(winogradConv2dApplies([1, 8, 8, 32], [3, 3, 32, 12]), false, 'filters not a multiple of 8');
     assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 8]), false, 'too few channels to pay');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 64]), false, 'fewer than 16 input channels');
     assert.equal(winogradConv2dApplies([1, 8, 8, 32], [5, 5, 32, 64]), false, '5×5');
   });
 });
