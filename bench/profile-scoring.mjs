@@ -5,11 +5,10 @@
 // passes and timing the cache fill, the solve and the convergence of the pairs.
 // usage: node bench/profile-scoring.mjs [--space convnet-fashion] [--solvers rayleigh,lanczos,dense]
 //          [--seed-epochs 1] [--options JSON (per solver id)] [--kernels] [--backend wasm]
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SeededRandom, notConvergedCount } from '@mitosis/core';
-import { loadDataset, normaliseSplits, subset } from '@mitosis/data';
 import { NetworkModel, train, useBackend, tf } from '@mitosis/engine';
+import { loadSearchSpace, loadSpaceData, scoringSet } from '@mitosis/growth';
 import { initWeights } from '@mitosis/ir';
 import { createSplittingOperator } from '@mitosis/splitting';
 import { RayleighEigenSolver, rayleighOptionsSchema } from '@mitosis/plugin-eigen-rayleigh';
@@ -38,17 +37,12 @@ const make = {
 };
 
 await useBackend(args.backend);
-const space = JSON.parse(readFileSync(new URL(`../search-spaces/${args.space}.json`, import.meta.url), 'utf8'));
+// The data and a scoring subset as the run loop makes them.
+const { space } = loadSearchSpace(args.space);
 const spec = space.seed;
-const input = spec.nodes.find((n) => n.op === 'input');
 const lossKind = space.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse';
-const raw = await loadDataset(space.data.dataset, { seed, ...space.data.options, inputShape: input.shape });
-const splits = space.data.normalise ? normaliseSplits(raw).splits : raw;
-const rng = new SeededRandom(seed);
-const order = Int32Array.from({ length: splits.train.count }, (_, i) => i);
-rng.shuffle(order);
-const samples = Math.min(space.scoring.samples, splits.train.count);
-const scoring = subset(splits.train, Array.from(order.subarray(0, samples)).sort((a, b) => a - b));
+const { splits } = await loadSpaceData(space, seed);
+const scoring = scoringSet(splits.train, space.scoring.samples, new SeededRandom(seed));
 
 const model = new NetworkModel(spec, initWeights(spec, seed));
 const t = space.training;

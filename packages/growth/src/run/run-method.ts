@@ -158,7 +158,11 @@ function scheduleOf(phase: TrainingPhase): ScheduleConfig {
 
 type Loss = 'softmaxCrossEntropy' | 'mse';
 
-async function loadData(space: SearchSpace, seed: number): Promise<{ splits: DatasetSplits; stats: ChannelStats | null; info: ModelDataInfo }> {
+/**
+ * A search space's data as a run loads it: the data set fitted to the seed network's input, normalised when the
+ * space says so (with the statistics), and what a model card records of it.
+ */
+export async function loadSpaceData(space: SearchSpace, seed: number): Promise<{ splits: DatasetSplits; stats: ChannelStats | null; info: ModelDataInfo }> {
   // Fit the samples to the seed network's input (e.g. NumPy (n, 28, 28) images to [28, 28, 1]), or fail naming the data.
   const input = space.seed.nodes.find((n) => n.op === 'input');
   const inputShape = input?.op === 'input' ? { inputShape: input.shape } : {};
@@ -167,7 +171,8 @@ async function loadData(space: SearchSpace, seed: number): Promise<{ splits: Dat
   return space.data.normalise ? { ...normaliseSplits(splits), info } : { splits, stats: null, info };
 }
 
-function scoringSet(trainSet: Dataset, samples: number, rng: SeededRandom): Dataset {
+/** A round's scoring samples: `samples` of the training set drawn with `rng` (kept in their order), or all of it. */
+export function scoringSet(trainSet: Dataset, samples: number, rng: SeededRandom): Dataset {
   if (samples >= trainSet.count) return trainSet;
   const idx = Int32Array.from({ length: trainSet.count }, (_, i) => i);
   rng.shuffle(idx);
@@ -508,7 +513,7 @@ async function runInDirectory(
     callbacks.onEvent?.(e);
   };
   const clock = new PhaseClock();
-  const { splits: data, stats: normalisation, info: dataInfo } = await loadData(space, options.seed);
+  const { splits: data, stats: normalisation, info: dataInfo } = await loadSpaceData(space, options.seed);
   const loss: Loss = space.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse';
   const batch = space.fineTune.batchSize;
   // Phase settings: each phase's own, or (scheduleSpan 'run') the seed phase's optimiser and one schedule over
