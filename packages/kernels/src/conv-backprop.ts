@@ -10,6 +10,7 @@ import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-fil
 import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
 import { slidingRows } from './sliding-rows.js';
+import { winogradConv2dApplies, winogradConv2dInputGrad } from './winograd-conv.js';
 
 /** A 1×1, stride-1, unpadded, non-depthwise convolution: its gradients are plain matrix products. */
 function isPlainPointwise(g: ReturnType<typeof convGeometry>, kh: number, kw: number, depthwise: boolean): boolean {
@@ -200,6 +201,10 @@ export function convBackpropInput(
     const left = kw - 1 - g.padLeft;
     const bottom = g.inHeight + g.padTop - g.outHeight * g.strideHeight;
     const right = g.inWidth + g.padLeft - g.outWidth * g.strideWidth;
+    if (!depthwise && kh === 3 && kw === 3 && g.strideHeight === 1 && g.strideWidth === 1 && top === 1 && bottom === 1 && left === 1 && right === 1 && winogradConv2dApplies(dy.shape, [3, 3, outC, inC])) {
+      // Winograd reads the filter rotated and transposed itself: no reversed copy.
+      return winogradConv2dInputGrad(dy, filter);
+    }
     const rotated = tf.reverse(filter, [0, 1]);
     let src: tf.Tensor4D = dilated;
     let convPad: ConvPad = 'valid';

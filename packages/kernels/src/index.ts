@@ -11,6 +11,7 @@ export * from './batch-norm-simd.js';
 export * from './batch-norm-act.js';
 export * from './activation-terms.js';
 export * from './fused-elementwise.js';
+export * from './winograd-conv.js';
 export * from './channel-affine.js';
 export * from './heap-access.js';
 export * from './sum-channels.js';

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { WinogradConv2D, WinogradConv2DFilterGrad, winogradConv2dApplies } from './winograd-conv.js';
+import { WinogradConv2D, WinogradConv2DFilterGrad, winogradConv2dApplies, winogradKeptInputs } from './winograd-conv.js';
 import { relError, seeded } from './test-support.js';
 import { initWasmBackend } from './wasm-backend.js';
 
@@ -44,6 +44,12 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       const [dx, df] = tf.grads(loss((a, b) => tf.conv2d(a, b, 1, 'same')))([x, f]);
       const backward = await tf.profile(() => tf.tidy(() => void tf.grads(loss((a, b) => tf.conv2d(a, b, 1, 'same')))([x, f])));
       assert.ok(backward.kernelNames.includes(WinogradConv2DFilterGrad), backward.kernelNames.join(','));
+      // The input gradient reads the filter rotated itself (no Reverse), and the filter gradient used the input
+      // transform its forward pass kept (none is left over).
+      if (winogradConv2dApplies(xs.slice(0, 3).concat(fs[3]!), [3, 3, fs[3]!, fs[2]!])) assert.ok(!backward.kernelNames.includes('Reverse'), backward.kernelNames.join(','));
+      assert.equal(winogradKeptInputs(), 0);
+      tf.tidy(() => void tf.conv2d(x, f, 1, 'same'));
+      assert.equal(winogradKeptInputs(), 0, 'a forward pass outside a gradient keeps nothing');
       const [dxWant, dfWant] = tf.grads(loss(direct))([x, f]);
       assert.ok(relError(dx!.dataSync(), dxWant!.dataSync()) < 1e-5, `dx: ${relError(dx!.dataSync(), dxWant!.dataSync())}`);
       // The filter gradient sums over every position of the batch: float32 rounding (of either method) grows with
@@ -54,6 +60,26 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
     });
   }
+
+  it('a recorded forward keeps its input transform until the filter gradient of that input uses it', () => {
+    tf.tidy(() => {
+      const x = seeded([8, 14, 14, 32], 5);
+      const f = tf.variable(seeded([3, 3, 32, 64], 6));
+      let during = -1;
+      // An identity whose gradient runs after the convolution's output gradient, before its filter gradient.
+      const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+        value: tf.clone(args[0] as tf.Tensor),
+        gradFunc: (dy: tf.Tensor) => {
+          during = winogradKeptInputs();
+          return [dy];
+        },
+      }));
+      tf.variableGrads(() => tf.sum(probe(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))));
+      assert.equal(during, 1);
+      assert.equal(winogradKeptInputs(), 0);
+      f.dispose();
+    });
+  });
 
   it('leaves other convolutions to the direct kernels', () => {
     assert.equal(winogradConv2dApplies([1, 7, 8, 32], [3, 3, 32, 64]), false, 'odd height');

@@ -174,15 +174,20 @@ function tileFn(memory: WasmMemory, key: string, emit: () => Uint8Array): TileFn
   return fn;
 }
 
-/** U = G g Gᵀ for every (c, k): `[16, C, K]` (ξ = 4i + j), from the filter `[3, 3, C, K]`. */
-function transformFilter(filter: Float32Array, c: number, k: number): Float32Array {
+/**
+ * U = G g Gᵀ for every (c, k): `[16, C, K]` (ξ = 4i + j), from the filter `[3, 3, C, K]`; with `rotated`, from a
+ * filter `[3, 3, K, C]` turned by 180° with its channel axes swapped (the convolution that gives a layer's input
+ * gradient).
+ */
+function transformFilter(filter: Float32Array, c: number, k: number, rotated = false): Float32Array {
   const u = new Float32Array(16 * c * k);
   const plane = c * k;
   const g = new Float64Array(9);
   const gg = new Float64Array(12);
   for (let ci = 0; ci < c; ci++) {
     for (let ki = 0; ki < k; ki++) {
-      for (let t = 0; t < 9; t++) g[t] = filter[t * plane + ci * k + ki] as number;
+      if (rotated) for (let t = 0; t < 9; t++) g[t] = filter[(8 - t) * plane + ki * c + ci] as number;
+      else for (let t = 0; t < 9; t++) g[t] = filter[t * plane + ci * k + ki] as number;
       // G g (4 × 3): rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2 of the filter's rows.
       for (let b = 0; b < 3; b++) {
         const [g0, g1, g2] = [g[b] as number, g[3 + b] as number, g[6 + b] as number];
@@ -262,30 +267,76 @@ function transformInput(memory: WasmMemory, t: Tiles, xOff: number, xp: number, 
   }
 }
 
-function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+/**
+ * Input transforms kept by forward convolutions that asked (training: one batch in one chunk), for the filter
+ * gradients of the same inputs: the backward pass then skips transforming them again. Keyed by the input's data id
+ * (tensors are immutable, and an input saved for the gradient shares its data id); each is freed when used, and
+ * the oldest when more than {@link KEPT_MOST} or {@link KEPT_BYTES} are held.
+ */
+interface Kept {
+  readonly key: string;
+  readonly v: number;
+  readonly bytes: number;
+  readonly wasm: WasmAlloc;
+}
+const kept = new Map<object, Kept>();
+const KEPT_MOST = 8;
+const KEPT_BYTES = 64 * 1024 * 1024;
+
+/** Input transforms held for filter gradients still to come (see {@link Kept}): for tests and diagnostics. */
+export function winogradKeptInputs(): number {
+  return kept.size;
+}
+
+function dropKept(dataId: object): void {
+  const e = kept.get(dataId);
+  if (e !== undefined) e.wasm._free(e.v);
+  kept.delete(dataId);
+}
+
+function keep(dataId: object, entry: Kept): void {
+  dropKept(dataId);
+  kept.set(dataId, entry);
+  let bytes = 0;
+  for (const e of kept.values()) bytes += e.bytes;
+  for (const [id, e] of kept) {
+    if (kept.size <= KEPT_MOST && bytes <= KEPT_BYTES) break;
+    bytes -= e.bytes;
+    dropKept(id);
+  }
+}
+
+function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const x = args.inputs['x'];
   const filter = args.inputs['filter'];
   if (x === undefined || filter === undefined || x.dtype !== 'float32' || filter.dtype !== 'float32') {
     throw new Error(`${WinogradConv2D}: float32 x and filter are required`);
   }
-  if (!applies(x.shape, filter.shape)) throw new Error(`${WinogradConv2D}: unsupported shapes [${x.shape.join(',')}], [${filter.shape.join(',')}]`);
+  // `rotated`: filter [3, 3, K, C] used turned by 180° with its channel axes swapped (an input gradient).
+  const rotated = args.attrs?.['rotated'] === true;
+  const convFilter = rotated ? [3, 3, filter.shape[3] as number, filter.shape[2] as number] : filter.shape;
+  if (!applies(x.shape, convFilter)) throw new Error(`${WinogradConv2D}: unsupported shapes [${x.shape.join(',')}], [${filter.shape.join(',')}]`);
   const { n, h, w, c, th, tw } = tilesOf(x.shape);
-  const k = filter.shape[3] as number;
+  const k = convFilter[3] as number;
   const per = imagesPerChunk(n, th, tw, c, k);
   const most = tilesOf([per, h, w, c]);
+  const keepV = args.attrs?.['keepInput'] === true && per >= n;
   const out = backend.makeOutput([n, h, w, k], 'float32');
-  const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
+  const wasm = backend.wasm as unknown as WasmAlloc;
+  const scratch = new Scratch(wasm);
+  let kept_: number | null = null;
   try {
     const xp = scratch.alloc(per * most.hp * most.wp * c * 4);
-    const v = scratch.alloc(16 * most.rows * c * 4);
+    const vBytes = 16 * most.rows * c * 4;
+    const v = keepV ? (kept_ = wasm._malloc(vBytes)) : scratch.alloc(vBytes);
     const m = scratch.alloc(16 * most.rows * k * 4);
     const up = scratch.alloc(16 * c * k * 4);
     // Offsets and views after every allocation (an allocation may grow the heap).
     const memory = wasmHeapMemory(backend) as WasmMemory;
     const heap = new Float32Array(memory.buffer);
     const fOff = heapOffset(backend, filter) / 4;
-    const u = transformFilter(heap.subarray(fOff, fOff + 9 * c * k), c, k);
+    const u = transformFilter(heap.subarray(fOff, fOff + 9 * c * k), c, k, rotated);
     for (let p = 0; p < 16; p++) packTiles(u.subarray(p * c * k, (p + 1) * c * k), heap.subarray(up / 4 + p * c * k, up / 4 + (p + 1) * c * k), c, k);
     const [xOff, yOff] = [heapOffset(backend, x), heapOffset(backend, out)];
     // Chunks of images, so that the product planes stay within CHUNK_BYTES whatever the batch and image size.
@@ -298,7 +349,12 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
         for (let ty = 0; ty < th; ty++) outT(m + (b * th + ty) * tw * k * 4, yOff + ((b0 + b) * h + 2 * ty) * w * k * 4, tw);
       }
     }
+    if (kept_ !== null) {
+      keep(x.dataId as object, { key: x.shape.join(','), v: kept_, bytes: vBytes, wasm });
+      kept_ = null;
+    }
   } finally {
+    if (kept_ !== null) wasm._free(kept_);
     scratch.free();
   }
   return out;
@@ -333,17 +389,22 @@ function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
     const memory = wasmHeapMemory(backend) as WasmMemory;
     const heap = new Float32Array(memory.buffer);
     const [xOff, dyOff] = [heapOffset(backend, x), heapOffset(backend, dy)];
+    // The forward pass's input transform of this very input, when it kept it.
+    const entry = kept.get(x.dataId as object);
+    const reuse = per >= n && entry !== undefined && entry.key === x.shape.join(',') ? entry.v : null;
     for (let b0 = 0; b0 < n; b0 += per) {
       const t = tilesOf([Math.min(per, n - b0), h, w, c]);
-      transformInput(memory, t, xOff + b0 * h * w * c * 4, xp, v);
+      if (reuse === null) transformInput(memory, t, xOff + b0 * h * w * c * 4, xp, v);
       if (t.rows > t.tiles) for (let p = 0; p < 16; p++) heap.fill(0, d / 4 + (p * t.rows + t.tiles) * k, d / 4 + (p + 1) * t.rows * k);
       const dyT = tileFn(memory, `dy/${k}/${w}/${t.rows}`, () => emitOutputGrad(k, w * k * 4, t.rows * k * 4));
       for (let b = 0; b < t.n; b++) {
         for (let ty = 0; ty < th; ty++) dyT(dyOff + ((b0 + b) * h + 2 * ty) * w * k * 4, d + (b * th + ty) * tw * k * 4, tw);
       }
       // Summed over the chunks: the first overwrites, the others add.
-      for (let p = 0; p < 16; p++) transposedProductOnHeap(memory, v + p * t.rows * c * 4, d + p * t.rows * k * 4, mm + p * c * k * 4, t.rows, c, k, b0 > 0);
+      const planes = reuse ?? v;
+      for (let p = 0; p < 16; p++) transposedProductOnHeap(memory, planes + p * t.rows * c * 4, d + p * t.rows * k * 4, mm + p * c * k * 4, t.rows, c, k, b0 > 0);
     }
+    if (reuse !== null) dropKept(x.dataId as object);
     // ∂L/∂g = Gᵀ M G per (c, k), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
     const plane = c * k;
     const m0 = mm / 4;
@@ -386,9 +447,22 @@ export function winogradConv2dApplies(xShape: readonly number[], filterShape: re
   return true;
 }
 
-/** The 3×3, stride-1, `same` convolution of `x` with `filter` by F(2×2, 3×3); only when {@link winogradConv2dApplies}. */
-export function winogradConv2d(x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
-  return tf.engine().runKernel(WinogradConv2D, { x, filter }) as tf.Tensor4D;
+/**
+ * The 3×3, stride-1, `same` convolution of `x` with `filter` by F(2×2, 3×3); only when {@link winogradConv2dApplies}.
+ * `keepInput`: keep the input's transform for the filter gradient of the same input (a training forward pass).
+ */
+export function winogradConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, keepInput = false): tf.Tensor4D {
+  return tf.engine().runKernel(WinogradConv2D, { x, filter }, { keepInput }) as tf.Tensor4D;
+}
+
+/**
+ * The input gradient `[N, H, W, C]` of a 3×3, stride-1, `same` convolution with `filter` `[3, 3, C, K]`, for the
+ * output gradient `dy` `[N, H, W, K]`: the convolution of dy with the filter turned by 180° and its channel axes
+ * swapped, which the filter transform reads directly (no rotated copy). Only when
+ * {@link winogradConv2dApplies}(dy.shape, [3, 3, K, C]).
+ */
+export function winogradConv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
+  return tf.engine().runKernel(WinogradConv2D, { x: dy, filter }, { rotated: true }) as tf.Tensor4D;
 }
 
 /**
