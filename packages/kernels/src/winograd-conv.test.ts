@@ -77,8 +77,23 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
       tf.variableGrads(() => tf.sum(probe(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))));
       assert.equal(during, 1);
       assert.equal(winogradKeptInputs(), 0);
+      // A gradient with respect to the input only never asks for the filter gradient: what it kept goes at the next
+      // keep once its input is disposed.
+      const x1 = tf.clone(x) as tf.Tensor4D;
+      tf.grad((a: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')))(x1).dispose();
+      assert.equal(winogradKeptInputs(), 1);
+      x1.dispose();
+      tf.grad((a: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')))(x).dispose();
+      assert.equal(winogradKeptInputs(), 1, 'the disposed input\'s transform was freed, the new one kept');
       f.dispose();
     });
+    // x is disposed now: the next recorded pass frees its transform and consumes its own.
+    tf.tidy(() => {
+      const f = tf.variable(seeded([3, 3, 32, 64], 7));
+      tf.variableGrads(() => tf.sum(tf.conv2d(seeded([2, 14, 14, 32], 8) as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')));
+      f.dispose();
+    });
+    assert.equal(winogradKeptInputs(), 0);
   });
 
   it('leaves other convolutions to the direct kernels', () => {

@@ -270,8 +270,9 @@ function transformInput(memory: WasmMemory, t: Tiles, xOff: number, xp: number, 
 /**
  * Input transforms kept by forward convolutions that asked (training: one batch in one chunk), for the filter
  * gradients of the same inputs: the backward pass then skips transforming them again. Keyed by the input's data id
- * (tensors are immutable, and an input saved for the gradient shares its data id); each is freed when used, and
- * the oldest when more than {@link KEPT_MOST} or {@link KEPT_BYTES} are held.
+ * (tensors are immutable, and an input saved for the gradient shares its data id); each is freed when used, when
+ * its input is found disposed at the next keep, and the oldest when more than {@link KEPT_MOST} or
+ * {@link KEPT_BYTES} are held.
  */
 interface Kept {
   readonly key: string;
@@ -294,8 +295,11 @@ function dropKept(dataId: object): void {
   kept.delete(dataId);
 }
 
-function keep(dataId: object, entry: Kept): void {
+function keep(dataId: object, entry: Kept, backend: BackendWasm): void {
   dropKept(dataId);
+  // Inputs disposed since (a pass whose backward never asked for their filter gradient, e.g. a gradient with
+  // respect to the input only) free their transforms here.
+  for (const id of [...kept.keys()]) if (!backend.dataIdMap.has(id)) dropKept(id);
   kept.set(dataId, entry);
   let bytes = 0;
   for (const e of kept.values()) bytes += e.bytes;
@@ -350,7 +354,7 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
       }
     }
     if (kept_ !== null) {
-      keep(x.dataId as object, { key: x.shape.join(','), v: kept_, bytes: vBytes, wasm });
+      keep(x.dataId as object, { key: x.shape.join(','), v: kept_, bytes: vBytes, wasm }, backend);
       kept_ = null;
     }
   } finally {
