@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { geometry, rowFunctions, Scratch, sigmoid, type Locals, type RowFn, type WasmAlloc } from './simd-rows.js';
-import { Code, encodeModule, heapOffset, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
  * The per-element terms of a splitting matrix at one activation (algorithms.md §2.1, §3.1): for pre-activation
@@ -86,23 +86,11 @@ function emit(c: number, kind: ActivationTermsKind, beta: number): Uint8Array {
   return encodeModule([coef, both]);
 }
 
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, Fns>>();
-
 function fns(memory: WasmMemory, c: number, kind: ActivationTermsKind, beta: number): Fns {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = `${c}/${kind}/${beta}`;
-  let f = cache.get(key);
-  if (f === undefined) {
+  return compiledFor(memory, `activation-terms/${c}/${kind}/${beta}`, () => {
     const e = instantiate(emit(c, kind, beta), memory);
-    f = { coef: e['coef'] as RowFn, both: e['both'] as RowFn };
-    if (cache.size >= 256) cache.clear();
-    cache.set(key, f);
-  }
-  return f;
+    return { coef: e['coef'] as RowFn, both: e['both'] as RowFn };
+  });
 }
 
 interface KernelArgs {

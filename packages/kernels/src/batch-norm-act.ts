@@ -3,7 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { batchNormInfer, batchNormReluTrain, batchNormTrain, type BatchNormTrainResult } from './batch-norm.js';
 import { geometry, rowFunctions, Scratch, sigmoid, type Geometry, type Locals, type RowFn, type WasmAlloc } from './simd-rows.js';
-import { Code, encodeModule, heapOffset, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
  * Batch normalisation with batch statistics followed by an activation, as one TF.js kernel with one registered
@@ -134,19 +134,10 @@ function emit(c: number, act: BatchNormActivation): Uint8Array {
   return encodeModule([colSum, colSqDev, fwd, gradSums, gradApply, inferGrad]);
 }
 
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, Fns>>();
-
 function fns(memory: WasmMemory, c: number, act: BatchNormActivation): Fns {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = `${c}/${act}`;
-  let f = cache.get(key);
-  if (f === undefined) {
+  return compiledFor(memory, `batch-norm-act/${c}/${act}`, () => {
     const e = instantiate(emit(c, act), memory);
-    f = {
+    return {
       colSum: e['colSum'] as RowFn,
       colSqDev: e['colSqDev'] as RowFn,
       fwd: e['fwd'] as RowFn,
@@ -154,10 +145,7 @@ function fns(memory: WasmMemory, c: number, act: BatchNormActivation): Fns {
       gradApply: e['gradApply'] as RowFn,
       inferGrad: e['inferGrad'] as RowFn,
     };
-    if (cache.size >= 256) cache.clear();
-    cache.set(key, f);
-  }
-  return f;
+  });
 }
 
 /**

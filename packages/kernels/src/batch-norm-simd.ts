@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel names (wasm only) of the fused batch-norm passes below. */
 export const ChannelMoments = 'MitosisChannelMoments';
@@ -87,28 +87,16 @@ function emitBn(c: number, relu: boolean): Uint8Array {
   return encodeModule([colSum, colSqDev, gradSums, gradApply]);
 }
 
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, BnFns>>();
-
 function bnFns(memory: WasmMemory, c: number, relu: boolean): BnFns {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = `${c}/${relu}`;
-  let fns = cache.get(key);
-  if (fns === undefined) {
+  return compiledFor(memory, `batch-norm/${c}/${relu}`, () => {
     const e = instantiate(emitBn(c, relu), memory);
-    fns = {
+    return {
       colSum: e['colSum'] as RowFn,
       colSqDev: e['colSqDev'] as RowFn,
       gradSums: e['gradSums'] as RowFn,
       gradApply: e['gradApply'] as RowFn,
     };
-    if (cache.size >= 128) cache.clear();
-    cache.set(key, fns);
-  }
-  return fns;
+  });
 }
 
 interface Ctx {

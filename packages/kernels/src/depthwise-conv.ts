@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel name (wasm only) of the depthwise convolution with implicit zero padding. */
 export const DepthwiseConvPadded = 'MitosisDepthwiseConvPadded';
@@ -125,22 +125,8 @@ function emitConv(s: DepthwiseConvShape): Uint8Array {
 }
 
 type ConvFn = (x: number, w: number, out: number) => void;
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, ConvFn>>();
-
 function convFn(memory: WasmMemory, shape: DepthwiseConvShape): ConvFn {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = JSON.stringify(shape);
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    fn = instantiate(emitConv(shape), memory)['f'] as ConvFn;
-    if (cache.size >= 64) cache.clear();
-    cache.set(key, fn);
-  }
-  return fn;
+  return compiledFor(memory, `depthwise/${JSON.stringify(shape)}`, () => instantiate(emitConv(shape), memory)['f'] as ConvFn);
 }
 
 function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwiseConvShape {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { segments } from './depthwise-conv.js';
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel name of the per-image depthwise filter-gradient partial sums (wasm only). */
 export const DepthwiseFilterGradPartials = 'MitosisDepthwiseFilterGradPartials';
@@ -98,26 +98,8 @@ function emitPartials(s: DepthwisePartialsShape): Uint8Array {
 type PartialsFn = (x: number, dy: number, acc: number) => void;
 
 /** Compiled kernels per backend memory, keyed by shape (a few per network; bounded). */
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, PartialsFn>>();
-const MAX_COMPILED = 64;
-
 function compiled(memory: WasmMemory, shape: DepthwisePartialsShape): PartialsFn {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = JSON.stringify(shape);
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    fn = instantiate(emitPartials(shape), memory)['f'] as PartialsFn;
-    if (cache.size >= MAX_COMPILED) {
-      const oldest = cache.keys().next().value;
-      if (oldest !== undefined) cache.delete(oldest);
-    }
-    cache.set(key, fn);
-  }
-  return fn;
+  return compiledFor(memory, `depthwise-filter-grad/${JSON.stringify(shape)}`, () => instantiate(emitPartials(shape), memory)['f'] as PartialsFn);
 }
 
 function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwisePartialsShape {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
  * Two elementwise patterns of the splitting pass's chain products, each one pass over memory instead of two or
@@ -35,11 +35,8 @@ interface Fns {
   readonly fma: VecFn;
 }
 
-const compiled = new WeakMap<WasmMemory, Fns>();
-
 function fns(memory: WasmMemory): Fns {
-  let f = compiled.get(memory);
-  if (f === undefined) {
+  return compiledFor(memory, 'fused-elementwise', () => {
     const Y = 6;
     const pair = instantiate(
       emitVec(
@@ -65,10 +62,8 @@ function fns(memory: WasmMemory): Fns {
       ),
       memory,
     )['f'] as VecFn;
-    f = { pair, fma };
-    compiled.set(memory, f);
-  }
-  return f;
+    return { pair, fma };
+  });
 }
 
 interface KernelArgs {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
@@ -58,22 +58,8 @@ function emitGrad(g: PoolGeometry): Uint8Array {
   return encodeModule([{ name: 'grad', params: [I32, I32, I32, I32, I32], locals: [I32, V128, V128, V128, V128], body: code }]);
 }
 
-const compiled = new WeakMap<WasmMemory, Map<string, RowsFn>>();
-
 function gradFn(memory: WasmMemory, g: PoolGeometry): RowsFn {
-  let cache = compiled.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiled.set(memory, cache);
-  }
-  const key = `${g.w}/${g.c}/${g.kh}/${g.kw}/${g.outW}`;
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    fn = instantiate(emitGrad(g), memory)['grad'] as RowsFn;
-    if (cache.size >= 128) cache.clear();
-    cache.set(key, fn);
-  }
-  return fn;
+  return compiledFor(memory, `max-pool-grad/${g.w}/${g.c}/${g.kh}/${g.kw}/${g.outW}`, () => instantiate(emitGrad(g), memory)['grad'] as RowsFn);
 }
 
 /** `computePool2DInfo` of a `MaxPoolGrad` call. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel name (wasm only) of the row-major product `x · w`, `x` `[M, K]`, `w` `[K, N]`. */
 export const RowMatMul = 'MitosisRowMatMul';
@@ -71,22 +71,8 @@ function blockGroups(k: number): number {
 }
 
 type GemmFn = (x: number, w: number, out: number, rowGroups: number) => void;
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, GemmFn>>();
-
 function gemmFn(memory: WasmMemory, k: number, n: number): GemmFn {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = `${k}x${n}`;
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    fn = instantiate(emitGemm(k, n), memory)['f'] as GemmFn;
-    if (cache.size >= 128) cache.clear();
-    cache.set(key, fn);
-  }
-  return fn;
+  return compiledFor(memory, `gemm/${k}x${n}`, () => instantiate(emitGemm(k, n), memory)['f'] as GemmFn);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel name (wasm only) of `xᵀ · dy` for row-major `x` `[M, Ci]`, `dy` `[M, Co]`. */
 export const TransposedProduct = 'MitosisTransposedProduct';
@@ -58,22 +58,8 @@ function emitProduct(ci: number, co: number): Uint8Array {
 }
 
 type ProductFn = (x: number, dy: number, out: number, rows: number) => void;
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, ProductFn>>();
-
 function productFn(memory: WasmMemory, ci: number, co: number): ProductFn {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  const key = `${ci}x${co}`;
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    fn = instantiate(emitProduct(ci, co), memory)['f'] as ProductFn;
-    if (cache.size >= 128) cache.clear();
-    cache.set(key, fn);
-  }
-  return fn;
+  return compiledFor(memory, `transposed-product/${ci}x${co}`, () => instantiate(emitProduct(ci, co), memory)['f'] as ProductFn);
 }
 
 /** Rows per call: the x and dy blocks (rows × (Ci + Co) floats) take about 16 KiB (L1). */

@@ -1,24 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { Code, encodeModule, heapOffset, I32, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 type RowsFn = (src: number, dst: number, rows: number) => void;
-const compiled = new WeakMap<WasmMemory, RowsFn>();
 
 /** `rows(src, dst, n)`: for r < n, the four floats at src + 4r are copied to dst + 16r (one unaligned v128 each). */
 function rowsFn(memory: WasmMemory): RowsFn {
-  let fn = compiled.get(memory);
-  if (fn === undefined) {
+  return compiledFor(memory, 'sliding-rows', () => {
     const code = new Code();
     code.repeat(2, (r) => {
       r.get(1).get(0).load(0).store(0);
       r.inc(0, 4).inc(1, 16);
     });
-    fn = instantiate(encodeModule([{ name: 'rows', params: [I32, I32, I32], locals: [], body: code }]), memory)['rows'] as RowsFn;
-    compiled.set(memory, fn);
-  }
-  return fn;
+    return instantiate(encodeModule([{ name: 'rows', params: [I32, I32, I32], locals: [], body: code }]), memory)['rows'] as RowsFn;
+  });
 }
 
 /** Kernel name (wasm only) of {@link slidingRows}. */

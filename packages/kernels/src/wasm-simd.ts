@@ -313,8 +313,34 @@ export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
   return offset;
 }
 
+const compiledByMemory = new WeakMap<WasmMemory, Map<string, unknown>>();
+/** Compiled kernels kept per heap memory; the oldest is dropped past this many. */
+const MAX_COMPILED = 512;
+
+/**
+ * The compiled kernel for `key` on `memory`, built by `build` (instantiating a generated module) the first time.
+ * One cache for every generated kernel of the package: keys start with the kernel's own prefix
+ * (e.g. `gemm/32x64`), and a new heap memory (a re-initialised backend) starts afresh.
+ */
+export function compiledFor<T>(memory: WasmMemory, key: string, build: () => T): T {
+  let cache = compiledByMemory.get(memory);
+  if (cache === undefined) {
+    cache = new Map();
+    compiledByMemory.set(memory, cache);
+  }
+  let hit = cache.get(key) as T | undefined;
+  if (hit === undefined) {
+    hit = build();
+    if (cache.size >= MAX_COMPILED) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(key, hit);
+  }
+  return hit;
+}
+
 type RowCopyFn = (src: number, dst: number, rows: number, rowBytes: number, srcStride: number, dstStride: number) => void;
-const rowCopies = new WeakMap<WasmMemory, RowCopyFn>();
 
 /**
  * Copies `rows` runs of `rowBytes` bytes inside the heap, the source advancing `srcStride` and the destination
@@ -323,16 +349,14 @@ const rowCopies = new WeakMap<WasmMemory, RowCopyFn>();
  */
 export function copyRows(memory: WasmMemory, src: number, dst: number, rows: number, rowBytes: number, srcStride: number, dstStride: number): void {
   if (rows <= 0 || rowBytes <= 0) return;
-  let fn = rowCopies.get(memory);
-  if (fn === undefined) {
+  const fn = compiledFor(memory, 'copy-rows', () => {
     const [SRC, DST, ROWS, BYTES, SS, DS] = [0, 1, 2, 3, 4, 5];
     const code = new Code();
     code.repeat(ROWS, (r) => {
       r.get(DST).get(SRC).get(BYTES).memoryCopy();
       r.get(SRC).get(SS).add().set(SRC).get(DST).get(DS).add().set(DST);
     });
-    fn = instantiate(encodeModule([{ name: 'f', params: [I32, I32, I32, I32, I32, I32], locals: [], body: code }]), memory)['f'] as RowCopyFn;
-    rowCopies.set(memory, fn);
-  }
+    return instantiate(encodeModule([{ name: 'f', params: [I32, I32, I32, I32, I32, I32], locals: [], body: code }]), memory)['f'] as RowCopyFn;
+  });
   fn(src, dst, rows, rowBytes, srcStride, dstStride);
 }

@@ -4,7 +4,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { transposedProductOnHeap } from './pointwise-filter-grad.js';
 import { gemmOnHeap, packTiles } from './pointwise-conv.js';
 import { Scratch, type WasmAlloc } from './simd-rows.js';
-import { Code, copyRows, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+import { Code, compiledFor, copyRows, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
  * 3×3, stride-1, `same` convolutions (NHWC) by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
@@ -158,21 +158,8 @@ function emitOutputGrad(k: number, rowBytes: number, planeBytes: number): Uint8A
   return encodeModule([{ name: 'f', params: [I32, I32, I32], locals: [I32, I32, I32, ...new Array<number>(8).fill(V128)], body: code }]);
 }
 
-const compiledByMemory = new WeakMap<WasmMemory, Map<string, TileFn>>();
-
 function tileFn(memory: WasmMemory, key: string, emit: () => Uint8Array): TileFn {
-  let cache = compiledByMemory.get(memory);
-  if (cache === undefined) {
-    cache = new Map();
-    compiledByMemory.set(memory, cache);
-  }
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    fn = instantiate(emit(), memory)['f'] as TileFn;
-    if (cache.size >= 128) cache.clear();
-    cache.set(key, fn);
-  }
-  return fn;
+  return compiledFor(memory, `winograd/${key}`, () => instantiate(emit(), memory)['f'] as TileFn);
 }
 
 /**
