@@ -92,27 +92,34 @@ const dw = (name: string, input: string, stride = 1): NetworkNode => ({
   useBias: false,
 });
 
-/** conv 3×3 → BN → σ → [dw 3×3 → BN → σ → pw 1×1 → BN → σ] ×2 (the second dw with stride 2) → GAP → dense. */
-export function mobileNetV1(a: ActivationKind): NetworkSpec {
+/**
+ * conv 3×3 → BN → a → [dw 3×3 → BN → σ → pw 1×1 → BN → σ] ×2 (the second dw with stride 2) → GAP → dense 2, σ = a
+ * then `b` in the second block. Default shape: a [6, 6, 2] input and widths 3, 4 (with a bias), 3.
+ */
+export function mobileNetV1(
+  a: ActivationKind,
+  { b = a, input = [6, 6, 2], widths = [3, 4, 3], name = `mbv1-${a}` }: { b?: ActivationKind; input?: number[]; widths?: [number, number, number]; name?: string } = {},
+): NetworkSpec {
+  const [w0, w1, w2] = widths;
   return {
     format: 'mitosis-network',
     version: 1,
-    name: `mbv1-${a}`,
+    name,
     nodes: [
-      { name: 'x', op: 'input', shape: [6, 6, 2] },
-      conv('c0', 'x', 3, 3),
+      { name: 'x', op: 'input', shape: input },
+      conv('c0', 'x', w0, 3),
       bn('c0_bn', 'c0'),
       act('c0_act', 'c0_bn', a),
       dw('dw1', 'c0_act'),
       bn('dw1_bn', 'dw1'),
       act('dw1_act', 'dw1_bn', a),
-      conv('pw1', 'dw1_act', 4, 1, 1, true),
+      conv('pw1', 'dw1_act', w1, 1, 1, true),
       bn('pw1_bn', 'pw1'),
-      act('pw1_act', 'pw1_bn', a),
+      act('pw1_act', 'pw1_bn', b),
       dw('dw2', 'pw1_act', 2),
       bn('dw2_bn', 'dw2'),
-      act('dw2_act', 'dw2_bn', a),
-      conv('pw2', 'dw2_act', 3, 1),
+      act('dw2_act', 'dw2_bn', b),
+      conv('pw2', 'dw2_act', w2, 1),
       bn('pw2_bn', 'pw2'),
       act('pw2_act', 'pw2_bn', a),
       { name: 'gap', op: 'globalAvgPool', inputs: ['pw2_act'] },
@@ -187,37 +194,11 @@ export function branching(): NetworkSpec {
 }
 
 /**
- * conv 3×3 over 3 input channels (dim 27, not a multiple of 4) → BN → a → dw → BN → a → pw 1×1 with bias (dim 9)
- * → BN → b → dw (stride 2) → BN → b → pw 1×1 → BN → a → GAP → dense 2; 8 channels everywhere, so that wasm's fused
- * kernels and product kernels take every layer (issue 18).
+ * {@link mobileNetV1} over 3 input channels (the first conv's dim 27, not a multiple of 4; pw1's 9 with its bias)
+ * with 8 channels everywhere, so that wasm's fused kernels and product kernels take every layer (issue 18).
  */
 export function wideMobileNet(a: ActivationKind, b: ActivationKind): NetworkSpec {
-  return {
-    format: 'mitosis-network',
-    version: 1,
-    name: `wide-${a}-${b}`,
-    nodes: [
-      { name: 'x', op: 'input', shape: [8, 8, 3] },
-      conv('c0', 'x', 8, 3),
-      bn('c0_bn', 'c0'),
-      act('c0_act', 'c0_bn', a),
-      dw('dw1', 'c0_act'),
-      bn('dw1_bn', 'dw1'),
-      act('dw1_act', 'dw1_bn', a),
-      conv('pw1', 'dw1_act', 8, 1, 1, true),
-      bn('pw1_bn', 'pw1'),
-      act('pw1_act', 'pw1_bn', b),
-      dw('dw2', 'pw1_act', 2),
-      bn('dw2_bn', 'dw2'),
-      act('dw2_act', 'dw2_bn', b),
-      conv('pw2', 'dw2_act', 8, 1),
-      bn('pw2_bn', 'pw2'),
-      act('pw2_act', 'pw2_bn', a),
-      { name: 'gap', op: 'globalAvgPool', inputs: ['pw2_act'] },
-      { name: 'out', op: 'dense', inputs: ['gap'], units: 2, useBias: true },
-    ],
-    output: 'out',
-  };
+  return mobileNetV1(a, { b, input: [8, 8, 3], widths: [8, 8, 8], name: `wide-${a}-${b}` });
 }
 
 /**
