@@ -56,6 +56,23 @@ describe('depthwise convolution forward on wasm', () => {
     });
   }
 
+  it('one compiled kernel per geometry serves every batch size (forward, input and filter gradients)', async () => {
+    // The batch is a run-time argument of the generated kernels: batches 3, 1, 2 of one geometry in a row.
+    for (const n of [3, 1, 2]) {
+      const run = (): tf.Tensor[] => {
+        const x = seeded([n, 7, 9, 8], 5 + n) as tf.Tensor4D;
+        const w = seeded([3, 3, 8, 1], 6) as tf.Tensor4D;
+        const dy = seeded([n, 4, 5, 8], 7 + n);
+        const f = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor => tf.depthwiseConv2d(a, b, 2, 'same');
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D))([x, w], dy);
+        return [f(x, w), dx!, dw!];
+      };
+      const ref = await onBackend('cpu', run);
+      const got = await onBackend('wasm', run);
+      ref.forEach((r, i) => assert.ok(relError(got[i]!, r) <= TOL, `batch ${n}, output ${i}: rel err ${relError(got[i]!, r)}`));
+    }
+  });
+
   it('accepts null attributes (as tfjs-layers passes them)', async () => {
     const run = (): tf.Tensor[] => {
       const x = seeded([2, 5, 6, 4], 1);

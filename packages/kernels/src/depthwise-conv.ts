@@ -55,7 +55,7 @@ export function segments(outLen: number, inLen: number, k: number, stride: numbe
 }
 
 /**
- * Emits `f(x, w, out)`: `out[n, oh, ow, c] = Σ_{i, j} x[n, oh·sh + i − pt, ow·sw + j − pl, c] · w[i, j, c]`
+ * Emits `f(x, w, out, batch)`: for n < batch, `out[n, oh, ow, c] = Σ_{i, j} x[n, oh·sh + i − pt, ow·sw + j − pl, c] · w[i, j, c]`
  * over the taps that fall inside `x` `[N, H, W, C]` (zero padding is implicit), `w` `[kh, kw, C]`, `out`
  * `[N, Ho, Wo, C]`. Output rows and columns are split into runs with the same valid taps (borders,
  * interior), each emitted with only its taps, so every address is a non-negative base plus a constant.
@@ -63,12 +63,12 @@ export function segments(outLen: number, inLen: number, k: number, stride: numbe
  * column.
  */
 function emitConv(s: DepthwiseConvShape): Uint8Array {
-  const { batch, inHeight, inWidth, outWidth, channels: c, filterWidth: kw } = s;
+  const { inHeight, inWidth, outWidth, channels: c, filterWidth: kw } = s;
   const taps = s.filterHeight * kw;
   const pixel = c * 4;
   const rowBytes = inWidth * pixel;
-  const [X, WT, OUT, N, RC, CB, P, Q, XROW, XIMG, OROW, CC, OIMG, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  const w = (t: number): number => 14 + t;
+  const [X, WT, OUT, BATCH, N, RC, CB, P, Q, XROW, XIMG, OROW, CC, OIMG, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const w = (t: number): number => 15 + t;
   const outRow = (s.outRowStride ?? outWidth) * pixel;
   const outCol = (s.outColStride ?? 1) * pixel;
   const outImage = (s.outImageStride ?? s.outHeight * outWidth) * pixel;
@@ -76,7 +76,7 @@ function emitConv(s: DepthwiseConvShape): Uint8Array {
   const colSegs = segments(outWidth, inWidth, kw, s.strideWidth, s.padLeft);
   const code = new Code();
   code.get(X).set(XIMG).get(OUT).i32((s.outOffset ?? 0) * pixel).add().set(OIMG).i32(0).set(N);
-  code.countedLoop(N, 1, batch, (k) => {
+  code.countedLoopTo(N, 1, BATCH, (k) => {
     for (const rs of rowSegs) {
       // XROW: the first valid tap row of this run's first output row.
       const firstRow = rs.lo <= rs.hi ? rs.start * s.strideHeight - s.padTop + rs.lo : 0;
@@ -117,16 +117,17 @@ function emitConv(s: DepthwiseConvShape): Uint8Array {
   return encodeModule([
     {
       name: 'f',
-      params: [I32, I32, I32],
+      params: [I32, I32, I32, I32],
       locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, ...new Array<number>(taps).fill(V128)],
       body: code,
     },
   ]);
 }
 
-type ConvFn = (x: number, w: number, out: number) => void;
+/** `f(x, w, out, batch)`: the batch (≥ 1) is a run-time argument, so one module serves every batch size. */
+type ConvFn = (x: number, w: number, out: number, batch: number) => void;
 function convFn(memory: WasmMemory, shape: DepthwiseConvShape): ConvFn {
-  return compiledFor(memory, `depthwise/${JSON.stringify(shape)}`, () => instantiate(emitConv(shape), memory)['f'] as ConvFn);
+  return compiledFor(memory, `depthwise/${JSON.stringify({ ...shape, batch: 0 })}`, () => instantiate(emitConv(shape), memory)['f'] as ConvFn);
 }
 
 function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwiseConvShape {
@@ -173,7 +174,7 @@ function convKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
   const memory = wasmHeapMemory(backend);
   if (memory === undefined) throw new Error(`${DepthwiseConvPadded}: the wasm heap memory is not importable`);
   const out = backend.makeOutput([s.batch, s.outHeight, s.outWidth, s.channels], 'float32');
-  convFn(memory, s)(heapOffset(backend, x), heapOffset(backend, filter), heapOffset(backend, out));
+  if (s.batch > 0) convFn(memory, s)(heapOffset(backend, x), heapOffset(backend, filter), heapOffset(backend, out), s.batch);
   return out;
 }
 
@@ -312,7 +313,7 @@ function phasesKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; a
     }
     rows.forEach((r, a) => {
       cols.forEach((q, b) => {
-        if (r.count === 0 || q.count === 0 || r.taps.length === 0 || q.taps.length === 0) return;
+        if (n === 0 || r.count === 0 || q.count === 0 || r.taps.length === 0 || q.taps.length === 0) return;
         const src = new Float32Array(memory.buffer, fOff, kh * kw * c);
         const sub = new Float32Array(memory.buffer, scratch, r.taps.length * q.taps.length * c);
         let o = 0;
@@ -340,7 +341,7 @@ function phasesKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; a
           outImageStride: h * w,
           outOffset: a * w + b,
         };
-        convFn(memory, shape)(dyOff, scratch, outOff);
+        convFn(memory, shape)(dyOff, scratch, outOff, shape.batch);
       });
     });
   } finally {

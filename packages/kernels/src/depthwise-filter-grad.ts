@@ -26,7 +26,7 @@ export interface DepthwisePartialsShape {
 }
 
 /**
- * Emits `f(x, dy, acc)`: for every image n, tap (i, j) and channel c,
+ * Emits `f(x, dy, acc, batch)`: for every image n < batch, tap (i, j) and channel c,
  * `acc[n, i·kw + j, c] += Σ_{oh, ow} x[n, oh·sh + i − pt, ow·sw + j − pl, c] · dy[n, oh, ow, c]` over the
  * taps inside `x` `[N, H, W, C]` (zero padding implicit), `dy` `[N, Ho, Wo, C]`, `acc` `[N, kh·kw, C]`
  * (zeroed by the caller). Output rows and columns are split into runs with the same valid taps
@@ -36,19 +36,19 @@ export interface DepthwisePartialsShape {
  * added into `acc`).
  */
 function emitPartials(s: DepthwisePartialsShape): Uint8Array {
-  const { batch, inHeight, inWidth, outHeight, outWidth, channels: c, filterWidth: kw } = s;
+  const { inHeight, inWidth, outHeight, outWidth, channels: c, filterWidth: kw } = s;
   const taps = s.filterHeight * kw;
   const pixel = c * 4;
   const rowBytes = inWidth * pixel;
-  // Locals: params x 0, dy 1, acc 2; i32 n 3, rc 4, cb 5, p 6, q 7, xRow 8, xImg 9, dyRow 10, accImg 11,
-  // cc 12, dyImg 13; v128 d 14, a_t 15 + t.
-  const [X, DY, ACC, N, RC, CB, P, Q, XROW, XIMG, DYROW, ACCIMG, CC, DYIMG, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  const a = (t: number): number => 15 + t;
+  // Locals: params x 0, dy 1, acc 2, batch 3; i32 n 4, rc 5, cb 6, p 7, q 8, xRow 9, xImg 10, dyRow 11,
+  // accImg 12, cc 13, dyImg 14; v128 d 15, a_t 16 + t.
+  const [X, DY, ACC, BATCH, N, RC, CB, P, Q, XROW, XIMG, DYROW, ACCIMG, CC, DYIMG, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const a = (t: number): number => 16 + t;
   const rowSegs = segments(outHeight, inHeight, s.filterHeight, s.strideHeight, s.padTop).filter((r) => r.lo <= r.hi);
   const colSegs = segments(outWidth, inWidth, kw, s.strideWidth, s.padLeft).filter((r) => r.lo <= r.hi);
   const code = new Code();
   code.get(X).set(XIMG).get(DY).set(DYIMG).get(ACC).set(ACCIMG).i32(0).set(N);
-  code.countedLoop(N, 1, batch, (k) => {
+  code.countedLoopTo(N, 1, BATCH, (k) => {
     for (const rs of rowSegs) {
       const firstRow = rs.start * s.strideHeight - s.padTop + rs.lo;
       k.get(XIMG).i32(firstRow * rowBytes).add().set(XROW);
@@ -88,18 +88,19 @@ function emitPartials(s: DepthwisePartialsShape): Uint8Array {
   return encodeModule([
     {
       name: 'f',
-      params: [I32, I32, I32],
+      params: [I32, I32, I32, I32],
       locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, ...new Array<number>(taps).fill(V128)],
       body: code,
     },
   ]);
 }
 
-type PartialsFn = (x: number, dy: number, acc: number) => void;
+/** `f(x, dy, acc, batch)`: the batch (≥ 1) is a run-time argument, so one module serves every batch size. */
+type PartialsFn = (x: number, dy: number, acc: number, batch: number) => void;
 
-/** Compiled kernels per backend memory, keyed by shape (a few per network; bounded). */
+/** Compiled kernels per backend memory, keyed by shape without the batch (a few per network; bounded). */
 function compiled(memory: WasmMemory, shape: DepthwisePartialsShape): PartialsFn {
-  return compiledFor(memory, `depthwise-filter-grad/${JSON.stringify(shape)}`, () => instantiate(emitPartials(shape), memory)['f'] as PartialsFn);
+  return compiledFor(memory, `depthwise-filter-grad/${JSON.stringify({ ...shape, batch: 0 })}`, () => instantiate(emitPartials(shape), memory)['f'] as PartialsFn);
 }
 
 function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwisePartialsShape {
@@ -155,7 +156,7 @@ function partialsKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown;
   // Offsets after makeOutput (an allocation may grow the heap); the view is taken from the grown buffer.
   const outOffset = heapOffset(backend, out);
   new Float32Array(memory.buffer, outOffset, s.batch * taps * s.channels).fill(0);
-  fn(heapOffset(backend, x), heapOffset(backend, dy), outOffset);
+  if (s.batch > 0) fn(heapOffset(backend, x), heapOffset(backend, dy), outOffset, s.batch);
   return out;
 }
 

@@ -116,6 +116,14 @@ export class Code {
     this.bytes.push(0x0d, 0x00, 0x0b);
     return this;
   }
+  /** {@link countedLoop} up to the value of the i32 local `endLocal` (a run-time bound, ≥ one step). */
+  countedLoopTo(local: number, step: number, endLocal: number, body: (c: this) => void): this {
+    this.bytes.push(0x03, 0x40);
+    body(this);
+    this.inc(local, step).get(local).get(endLocal).ne();
+    this.bytes.push(0x0d, 0x00, 0x0b);
+    return this;
+  }
   /** `v128.load` at the address on the stack plus a constant byte `offset` (4-byte alignment hint). */
   load(offset = 0): this {
     this.simd(0x00);
