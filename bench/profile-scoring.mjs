@@ -4,7 +4,8 @@
 // solver in turn on a fresh operator (cold: the first product fills the per-batch cache), counting operator
 // passes and timing the cache fill, the solve and the convergence of the pairs.
 // usage: node bench/profile-scoring.mjs [--space convnet-fashion] [--solvers rayleigh,lanczos,dense]
-//          [--seed-epochs 1] [--options JSON (per solver id)] [--kernels] [--backend wasm]
+//          [--seed-epochs 1] [--options JSON (per solver id)] [--kernels] [--calls] [--backend wasm]
+// --calls prints each operator call's time and, per block, how many neurons had a non-zero vector.
 import { parseArgs } from 'node:util';
 import { SeededRandom, notConvergedCount } from '@mitosis/core';
 import { NetworkModel, train, useBackend, tf } from '@mitosis/engine';
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     'seed-epochs': { type: 'string', default: '1' },
     options: { type: 'string', default: '{}' },
     kernels: { type: 'boolean', default: false },
+    calls: { type: 'boolean', default: false },
     fill: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
     seed: { type: 'string', default: '0' },
@@ -86,6 +88,15 @@ for (const id of args.solvers.split(',')) {
         const out = await inner(...a);
         operatorMs += performance.now() - started;
         if (passes === 0) firstMs = performance.now() - started;
+        if (args.calls) {
+          const sets = name === 'multiply' ? [a[0]] : a[0];
+          const live = operator.blocks.map((block, b) => {
+            let n = 0;
+            for (const set of sets) for (let j = 0; j < block.neurons; j++) if (set[b].subarray(j * block.dim, (j + 1) * block.dim).some((x) => x !== 0)) n++;
+            return n;
+          });
+          console.log(`  call ${passes}: ${(performance.now() - started).toFixed(1)} ms, non-zero vectors per block ${live.join(' ')}`);
+        }
         passes++;
         batchProducts += a[1] === undefined ? operator.batchCount : 1;
         vectorSets += name === 'multiplyMany' ? a[0].length : 1;

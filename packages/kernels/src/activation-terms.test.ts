@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { ActivationTerms, activationTerms, activationTermsFused, type ActivationTermsKind } from './activation-terms.js';
+import { batchNormActInfer, batchNormInferAffine } from './batch-norm-act.js';
 import { relError, seeded } from './test-support.js';
 import { initWasmBackend } from './wasm-backend.js';
 
@@ -59,6 +60,31 @@ describe('activation terms (coef = g·σ″(z)·a, slope = σ′(z)·b) as one w
         assert.deepEqual(info.kernelNames, [ActivationTerms]);
       });
     }
+  }
+
+  for (const c of [8, 13]) {
+    it(`with a batch norm's input and coefficients (affine), ${c} channels: bit for bit the terms of z = batchNormActInfer(x, …, linear)`, () => {
+      const gamma = Float32Array.from({ length: c }, (_, i) => 0.6 + i / c);
+      const beta = Float32Array.from({ length: c }, (_, i) => 0.3 - i / c);
+      const mean = Float32Array.from({ length: c }, (_, i) => 0.2 * Math.sin(i));
+      const variance = Float32Array.from({ length: c }, (_, i) => 0.5 + 0.1 * i);
+      const eps = 1e-3;
+      const a = Array.from({ length: c }, (_, i) => 0.5 + i / c);
+      const b = Array.from({ length: c }, (_, i) => 2 - i / c);
+      const start = tf.memory().numTensors;
+      tf.tidy(() => {
+        const x = tf.mul(seeded([2, 5, 6, c], 21), 4);
+        const g = seeded([2, 5, 6, c], 22);
+        const z = batchNormActInfer(x, tf.tensor1d(mean), tf.tensor1d(variance), tf.tensor1d(gamma), tf.tensor1d(beta), eps, 'linear');
+        for (const kind of ['swish', 'relu6'] as const) {
+          const want = activationTerms(kind, z, g, a, b, BETA);
+          const got = activationTerms(kind, x, g, a, b, BETA, batchNormInferAffine(gamma, beta, mean, variance, eps));
+          assert.deepEqual(got.coef.dataSync(), want.coef.dataSync(), `${kind} coef`);
+          assert.deepEqual(got.slope!.dataSync(), want.slope!.dataSync(), `${kind} slope`);
+        }
+      });
+      assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
+    });
   }
 
   it('is not offered for fewer than four channels', () => {

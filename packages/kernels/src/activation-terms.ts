@@ -68,17 +68,23 @@ function terms(g: Code, l: Locals, kind: ActivationTermsKind, beta: number, slop
   }
 }
 
-function emit(c: number, kind: ActivationTermsKind, beta: number): Uint8Array {
+function emit(c: number, kind: ActivationTermsKind, beta: number, affine: boolean): Uint8Array {
   const { lanes, fn } = rowFunctions(c, 2);
+  // Z = z, or with `affine` Z = x·scale + shift (factor rows 2 and 3), as the inference batch norm computes it.
+  const load = (g: Code, v: number, o: number, l: Locals, factors: number): void => {
+    g.get(0).load(o);
+    if (affine) g.get(factors).load(2 * lanes + v * 16).f32x4Mul().get(factors).load(3 * lanes + v * 16).f32x4Add();
+    g.set(l.Z);
+  };
   // coef(z 0, g 1, coef 2; factors 3)
   const coef = fn('coef', 3, 1, (g, v, o, l) => {
-    g.get(0).load(o).set(l.Z);
+    load(g, v, o, l, 3);
     terms(g, l, kind, beta, false);
     g.get(2).get(1).load(o).get(l.D).f32x4Mul().get(3).load(v * 16).f32x4Mul().store(o);
   });
   // both(z 0, g 1, coef 2, slope 3; factors 4)
   const both = fn('both', 4, 1, (g, v, o, l) => {
-    g.get(0).load(o).set(l.Z);
+    load(g, v, o, l, 4);
     terms(g, l, kind, beta, true);
     g.get(2).get(1).load(o).get(l.D).f32x4Mul().get(4).load(v * 16).f32x4Mul().store(o);
     g.get(3).get(l.S).get(4).load(lanes + v * 16).f32x4Mul().store(o);
@@ -86,9 +92,9 @@ function emit(c: number, kind: ActivationTermsKind, beta: number): Uint8Array {
   return encodeModule([coef, both]);
 }
 
-function fns(memory: WasmMemory, c: number, kind: ActivationTermsKind, beta: number): Fns {
-  return compiledFor(memory, `activation-terms/${c}/${kind}/${beta}`, () => {
-    const e = instantiate(emit(c, kind, beta), memory);
+function fns(memory: WasmMemory, c: number, kind: ActivationTermsKind, beta: number, affine: boolean): Fns {
+  return compiledFor(memory, `activation-terms/${c}/${kind}/${beta}/${affine}`, () => {
+    const e = instantiate(emit(c, kind, beta, affine), memory);
     return { coef: e['coef'] as RowFn, both: e['both'] as RowFn };
   });
 }
@@ -110,20 +116,25 @@ function termsKernel(args: KernelArgs): tf.TensorInfo[] {
   const beta = attrs['beta'] as number;
   const coefFactors = attrs['coefFactors'] as number[];
   const slopeFactors = attrs['slopeFactors'] as number[] | undefined;
+  const affineScale = attrs['affineScale'] as number[] | undefined;
+  const affineShift = attrs['affineShift'] as number[] | undefined;
   const geo = geometry(z);
   const coefOut = backend.makeOutput([...z.shape], 'float32');
   const slopeOut = slopeFactors === undefined ? undefined : backend.makeOutput([...z.shape], 'float32');
   const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
     const lanes = geo.groups * 4;
-    const factors = scratch.alloc(2 * lanes * 4);
+    const factors = scratch.alloc(4 * lanes * 4);
     const mem = wasmHeapMemory(backend) as WasmMemory;
-    const view = new Float32Array(mem.buffer, factors, 2 * lanes);
+    const view = new Float32Array(mem.buffer, factors, 4 * lanes);
     for (let l = 0; l < lanes; l++) {
-      view[l] = coefFactors[geo.laneChannel(l)] ?? 0;
-      view[lanes + l] = slopeFactors?.[geo.laneChannel(l)] ?? 0;
+      const ch = geo.laneChannel(l);
+      view[l] = coefFactors[ch] ?? 0;
+      view[lanes + l] = slopeFactors?.[ch] ?? 0;
+      view[2 * lanes + l] = affineScale?.[ch] ?? 0;
+      view[3 * lanes + l] = affineShift?.[ch] ?? 0;
     }
-    const f = fns(mem, geo.c, kind, beta);
+    const f = fns(mem, geo.c, kind, beta, affineScale !== undefined);
     if (geo.m > 0) {
       const [zp, gp, cp] = [heapOffset(backend, z), heapOffset(backend, g), heapOffset(backend, coefOut)];
       if (slopeOut === undefined) f.coef(zp, gp, cp, factors, geo.m);
@@ -144,11 +155,18 @@ export function activationTermsFused(c: number): boolean {
   return true;
 }
 
+/** z as an inference batch norm's input x and its per-channel float32 coefficients: z = x·scale + shift. */
+export interface ActivationTermsAffine {
+  readonly scale: ArrayLike<number>;
+  readonly shift: ArrayLike<number>;
+}
+
 /**
  * `coef = g·σ''(z)·coefFactors` and, with `slopeFactors`, `slope = σ'(z)·slopeFactors` (factors per channel, the
- * last axis of z and g, which have the same shape) in one wasm pass. Call only when
- * {@link activationTermsFused}(channels); not differentiable (it serves quantities computed from a finished
- * backward pass).
+ * last axis of z and g, which have the same shape) in one wasm pass. With `affine`, the first tensor is the
+ * batch norm's input x and z = x·scale + shift is formed in the pass (as `batchNormActInfer` forms it, see
+ * `batchNormInferAffine`), so z is never written. Call only when {@link activationTermsFused}(channels); not
+ * differentiable (it serves quantities computed from a finished backward pass).
  */
 export function activationTerms(
   kind: ActivationTermsKind,
@@ -157,9 +175,14 @@ export function activationTerms(
   coefFactors: ArrayLike<number>,
   slopeFactors: ArrayLike<number> | null,
   reluBeta: number,
+  affine?: ActivationTermsAffine,
 ): { coef: tf.Tensor; slope: tf.Tensor | null } {
   const attrs: tf.NamedAttrMap = { kind, beta: reluBeta, coefFactors: Array.from(coefFactors) };
   if (slopeFactors !== null) attrs['slopeFactors'] = Array.from(slopeFactors);
+  if (affine !== undefined) {
+    attrs['affineScale'] = Array.from(affine.scale);
+    attrs['affineShift'] = Array.from(affine.shift);
+  }
   const out = tf.engine().runKernel(ActivationTerms, { z, g }, attrs) as unknown as tf.Tensor[];
   return { coef: out[0]!, slope: slopeFactors === null ? null : out[1]! };
 }

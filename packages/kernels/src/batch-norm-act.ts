@@ -229,6 +229,16 @@ function affineCoefficients(gamma: Float32Array, beta: Float32Array, mean: Array
   return { invStd, scale, shift };
 }
 
+/**
+ * The per-channel `scale` and `shift` (float32, as the kernels hold them) of an inference batch norm with frozen
+ * statistics: on wasm {@link batchNormActInfer} computes z = x·scale + shift with exactly these, so a pass that
+ * applies them the same way (the activation terms' `affine`) reproduces its z bit for bit.
+ */
+export function batchNormInferAffine(gamma: Float32Array, beta: Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>, epsilon: number): { scale: Float32Array; shift: Float32Array } {
+  const { scale, shift } = affineCoefficients(gamma, beta, mean, variance, epsilon);
+  return { scale: Float32Array.from(scale), shift: Float32Array.from(shift) };
+}
+
 /** Forward: `x` `[..., C]`, `gamma`, `beta` `[C]` → `y` (like `x`), batch `mean` and biased `variance` `[C]`. */
 function forwardKernel(args: KernelArgs): tf.TensorInfo[] {
   const { backend, memory: mem0, act, epsilon } = setup(args, BatchNormAct);

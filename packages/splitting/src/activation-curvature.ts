@@ -181,14 +181,32 @@ export function activationSlopeTf(kind: ActivationKind, z: tf.Tensor): tf.Tensor
 }
 
 /**
+ * A pre-activation z given as an inference batch norm's input `x` and its per-channel float32 coefficients
+ * (z = x·scale + shift, see `batchNormInferAffine`), with `z()` computing z as the network pass would (used
+ * where the fused pass does not apply; the caller disposes what it returns).
+ */
+export interface BatchNormInput {
+  readonly x: tf.Tensor;
+  readonly scale: Float32Array;
+  readonly shift: Float32Array;
+  readonly z: () => tf.Tensor;
+}
+
+function isBatchNormInput(z: tf.Tensor | BatchNormInput): z is BatchNormInput {
+  return (z as Partial<BatchNormInput>).scale !== undefined;
+}
+
+/**
  * The per-element terms of a splitting matrix at one activation: `coef = g·σ''(z)·coefFactors` and, with
  * `slopeFactors`, `slope = σ'(z)·slopeFactors` (factors per channel: z's last axis; null means 1). One fused wasm
  * pass for swish, ReLU and ReLU6 (`@mitosis/kernels`' `activationTerms`, within a few float32 ulps of the TF.js
- * formulas), otherwise {@link activationCurvatureTf} and {@link activationSlopeTf}. The caller owns the results.
+ * formulas), otherwise {@link activationCurvatureTf} and {@link activationSlopeTf}. z may be given as a batch
+ * norm's input ({@link BatchNormInput}): the fused pass then forms z itself and z is never written. The caller
+ * owns the results.
  */
 export function activationTermsTf(
   kind: ActivationKind,
-  z: tf.Tensor,
+  z: tf.Tensor | BatchNormInput,
   g: tf.Tensor,
   coefFactors: Float32Array | null,
   slopeFactors: Float32Array | null,
@@ -196,16 +214,19 @@ export function activationTermsTf(
   options: CurvatureOptions = {},
 ): { coef: tf.Tensor; slope: tf.Tensor | null } {
   const beta = checkBeta(options.reluBeta);
-  const channels = z.shape[z.rank - 1] ?? 1;
-  if ((kind === 'swish' || kind === 'relu' || kind === 'relu6') && z.dtype === 'float32' && g.dtype === 'float32' && activationTermsFused(channels)) {
+  const zIn = isBatchNormInput(z) ? z.x : z;
+  const channels = zIn.shape[zIn.rank - 1] ?? 1;
+  if ((kind === 'swish' || kind === 'relu' || kind === 'relu6') && zIn.dtype === 'float32' && g.dtype === 'float32' && activationTermsFused(channels)) {
     const ones = (): Float32Array => new Float32Array(channels).fill(1);
-    return activationTerms(kind, z, g, coefFactors ?? ones(), wantSlope ? (slopeFactors ?? ones()) : null, beta);
+    const affine = isBatchNormInput(z) ? { scale: z.scale, shift: z.shift } : undefined;
+    return activationTerms(kind, zIn, g, coefFactors ?? ones(), wantSlope ? (slopeFactors ?? ones()) : null, beta, affine);
   }
   const [coef, slope] = tf.tidy(() => {
-    const curved = tf.mul(g, activationCurvatureTf(kind, z, options));
+    const zt = isBatchNormInput(z) ? z.z() : z;
+    const curved = tf.mul(g, activationCurvatureTf(kind, zt, options));
     const c = coefFactors === null ? curved : tf.mul(curved, tf.tensor1d(coefFactors));
     if (!wantSlope) return [c];
-    const s = activationSlopeTf(kind, z);
+    const s = activationSlopeTf(kind, zt);
     return [c, slopeFactors === null ? s : tf.mul(s, tf.tensor1d(slopeFactors))];
   });
   return { coef: coef!, slope: slope ?? null };

@@ -18,6 +18,8 @@ interface Products {
   batch: Float64Array[][];
   matrices: Float64Array[];
   kernels: string[];
+  /** Inference batch-norm kernels run by the full product (its network pass). */
+  batchNormKernels: number;
   passes: number;
 }
 
@@ -35,7 +37,8 @@ async function products(backend: 'cpu' | 'wasm', spec: NetworkSpec, weights: Wei
       const batch = await op.multiplyMany(sets, 1);
       const passes = op.networkPasses;
       const matrices = await Promise.all(op.blocks.map((_, b) => op.matrices(b)));
-      return { full, batch, matrices, kernels: info.kernelNames, passes };
+      const batchNormKernels = info.kernels.filter((k) => k.name === 'MitosisBatchNormActInfer').length;
+      return { full, batch, matrices, kernels: info.kernelNames, batchNormKernels, passes };
     } finally {
       op.dispose();
     }
@@ -65,6 +68,10 @@ for (const [a, b] of [
       for (const name of ['MitosisActivationTerms', 'MitosisBatchNormActInferGrad', 'MitosisTransposedProduct', 'MitosisRowMatMul', 'MitosisMulPair', 'MitosisMulAdd']) {
         assert.ok(wasm.kernels.includes(name), `wasm runs ${name}: ${[...new Set(wasm.kernels)].join(', ')}`);
       }
+      // One inference batch-norm kernel per batch norm: z is formed inside the activation terms, not computed
+      // by a second kernel.
+      const batchNorms = spec.nodes.filter((n) => n.op === 'batchNorm').length;
+      assert.equal(wasm.batchNormKernels, batchNorms);
       // The full pass used the merged entry (one network pass), the minibatch product its own.
       assert.equal(wasm.passes, 2);
       cpu.full.forEach((set, s) => set.forEach((v, k) => assertClose(wasm.full[s]![k]!, v, `set ${s} block ${k} (all samples)`)));

@@ -1,12 +1,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { NasError, type Dataset, type NetworkSpec, type WeightMap } from '@mitosis/core';
+import { NasError, type Dataset, type NetworkNode, type NetworkSpec, type WeightMap } from '@mitosis/core';
 import { NetworkModel, tf } from '@mitosis/engine';
 import { initWeights, tinyMobileNetSpec } from '@mitosis/ir';
 import { symmetricExtremeEigen } from '@mitosis/linalg';
 import { createSplittingOperator } from './splitting-operator.js';
 import { useCpuBackend } from './test-backend.js';
-import { checkDNet, oneNeuronNet, regression } from './test-networks.js';
+import { branching, chainSetup, checkDNet, oneNeuronNet, regression } from './test-networks.js';
 
 before(useCpuBackend);
 
@@ -302,4 +302,36 @@ test('reluBeta scales the ReLU surrogate curvature; maxSamples limits the data',
       close(await op.matrices(0), [0, 0, 0, -beta / 4], 1e-6, `β=${beta}`);
     }
   });
+});
+
+test('nodes that pass their input through (eval-mode dropout, a one-input add) leave S·v unchanged', async () => {
+  // The pass frees each node's output gradient once the backward has gone past it; a node whose output is its
+  // input tensor hands the same gradient on, which must not be freed while it is still arriving.
+  const plain = branching();
+  const through: NetworkSpec = {
+    ...plain,
+    nodes: plain.nodes.flatMap((n): NetworkNode[] => {
+      // sum_act → drop → pool → one → flat
+      if (n.name === 'pool') return [{ name: 'drop', op: 'dropout', inputs: ['sum_act'], rate: 0.5 }, { ...n, inputs: ['drop'] } as NetworkNode, { name: 'one', op: 'add', inputs: ['pool'] }];
+      if (n.name === 'flat') return [{ ...n, inputs: ['one'] } as NetworkNode];
+      return [n];
+    }),
+  };
+  const { weights, data } = chainSetup(plain, 5);
+  const products = async (spec: NetworkSpec): Promise<{ blocks: unknown; out: Float64Array[] }> =>
+    withModel(spec, weights, async (model) => {
+      const op = createSplittingOperator(model, data, { loss: 'mse', batchSize: 4 });
+      const vectors = op.blocks.map((b, i) => Float64Array.from({ length: b.neurons * b.dim }, (_, k) => Math.sin(1 + k + 7 * i)));
+      try {
+        return { blocks: op.blocks, out: await op.multiply(vectors) };
+      } finally {
+        op.dispose();
+      }
+    });
+  const before = tf.memory().numTensors;
+  const a = await products(plain);
+  const b = await products(through);
+  assert.deepEqual(b.blocks, a.blocks);
+  a.out.forEach((v, i) => close(b.out[i]!, v, 1e-6 * Math.max(1, ...Array.from(v, Math.abs)), `block ${i}`));
+  assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
 });

@@ -11,9 +11,19 @@ import {
 } from '@mitosis/core';
 import { buildChannelGraph, followingActivation, inferShapes, readersOf, topoSort } from '@mitosis/ir';
 import { computeLoss, forward, type NetworkModel } from '@mitosis/engine';
-import { mulAdd, mulPair, reserveWasmHeap, rowMatMulAvailable, rowMatMulSimd, transposedProductAvailable, transposedProductSimd } from '@mitosis/kernels';
-import { activationTermsTf, hasZeroCurvature, type CurvatureOptions } from './activation-curvature.js';
-import { chainAdjoint, planChain, viewOf, viewParams, type ChainPlan, type ChainStepData, type ColumnMap } from './chain.js';
+import {
+  batchNormActInfer,
+  batchNormInferAffine,
+  mulAdd,
+  mulPair,
+  reserveWasmHeap,
+  rowMatMulAvailable,
+  rowMatMulSimd,
+  transposedProductAvailable,
+  transposedProductSimd,
+} from '@mitosis/kernels';
+import { activationTermsTf, hasZeroCurvature, type BatchNormInput, type CurvatureOptions } from './activation-curvature.js';
+import { chainAdjoint, planChain, viewOf, viewParams, type ChainPlan, type ChainStepData, type ColumnMap, type GroupView } from './chain.js';
 import { conv2dFilterGradient, extractPatches, sumToChannels } from './patches.js';
 import { tf } from './tf.js';
 
@@ -593,6 +603,9 @@ export class NetworkSplittingOperator implements SplittingOperator {
     }
     const inputOf = new Map(active.map((i) => [this.plans[i]!.node.name, this.plans[i]!.input]));
     const captured = new Map<string, tf.Tensor>();
+    // Pre-activation values the pass did not compute (batch norms fused with their activation): the batch
+    // norm's input is captured under the batch norm's name, and z is formed from it where it is read.
+    const batchNormOf = new Map<string, BatchNormNode>();
     const gradsOf = new Map<string, tf.Tensor>();
     const inputName = this.model.spec.nodes.find((node) => node.op === 'input')!.name;
     try {
@@ -603,25 +616,54 @@ export class NetworkSplittingOperator implements SplittingOperator {
         // the forward activations and backward temporaries are freed before the per-block tensors are made
         // (a smaller peak: on a fresh heap every new megabyte costs a page fault).
         tf.tidy(() => {
-          // ∂L/∂h at every probed activation output, from one backward pass: each output goes through a tap (an
-          // identity whose gradient function keeps the incoming gradient), and the pass differentiates with
-          // respect to a scalar added to the output of every node that reads the network input (every other node
-          // depends on one of them). No per-node zero probes, no gradient with respect to the input itself.
-          const tapped = (name: string, value: tf.Tensor): tf.Tensor =>
+          // ∂L/∂h at every probed activation output, from one backward pass: every node's output goes through a
+          // mark (an identity whose gradient function sees the gradient arriving there), which keeps the gradient
+          // at the probed activations, and the pass differentiates with respect to a scalar attached to the output
+          // of every node that reads the network input (every other node depends on one of them). No per-node zero
+          // probes, no gradient with respect to the input itself.
+          //
+          // TF.js keeps every intermediate gradient until the whole backward pass ends; the marks free them
+          // earlier. The backward visits nodes in reverse order of the forward, so when a mark's gradient function
+          // runs, the node whose output gradient the previous mark saw has finished its own backward: that
+          // gradient is dead (what is kept of it is a clone, which shares its buffer) and is disposed, unless it
+          // is the very tensor arriving now (a node that passes its input through). On mobilenetv1-cifar's 256
+          // scoring samples the backward's fresh memory falls from 81 to 52 MB; on a fresh heap every megabyte
+          // costs a page fault.
+          let seen: tf.Tensor | null = null;
+          const mark = (value: tf.Tensor, keepAs: string | null): tf.Tensor =>
             tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
               value: tf.clone(args[0] as tf.Tensor),
               gradFunc: (dy: tf.Tensor) => {
-                if (!gradsOf.has(name)) gradsOf.set(name, tf.keep(tf.clone(dy)));
+                if (seen !== null && seen !== dy) seen.dispose();
+                seen = dy;
+                if (keepAs !== null && !gradsOf.has(keepAs)) gradsOf.set(keepAs, tf.keep(tf.clone(dy)));
                 return [dy];
               },
             }))(value);
+          // The scalar the pass differentiates with respect to enters every node that reads the network input as
+          // an identity on that node's value whose gradient for the scalar is a constant zero: the backward then
+          // runs down to the first tap, with no add over the node's output forward and no sum over its gradient
+          // backward (the scalar's own gradient is never read).
+          const attach = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+            value: tf.clone(args[0] as tf.Tensor),
+            gradFunc: (dy: tf.Tensor) => [dy, tf.zerosLike(args[1] as tf.Tensor)],
+          }));
           const loss = (e: tf.Tensor): tf.Scalar => {
             const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
-              if (node.op !== 'input' && node.inputs.includes(inputName)) value = tf.add(value, e);
-              if (!probed.has(node.name)) return value;
+              if (node.op === 'input') return;
+              if (node.inputs.includes(inputName)) value = attach(value, e);
+              if (!probed.has(node.name)) return mark(value, null);
               const pre = (node as { inputs: readonly string[] }).inputs[0]!;
-              if (!captured.has(pre)) captured.set(pre, tf.keep(values.get(pre)!));
-              return tapped(node.name, value);
+              if (!captured.has(pre)) {
+                const z = values.get(pre);
+                if (z !== undefined) captured.set(pre, tf.keep(z));
+                else {
+                  const bn = this.model.spec.nodes.find((n) => n.name === pre) as BatchNormNode;
+                  batchNormOf.set(pre, bn);
+                  captured.set(pre, tf.keep(values.get(bn.inputs[0]!)!));
+                }
+              }
+              return mark(value, node.name);
             };
             // The producers' inputs (x of S·v), read when each producer runs.
             const keepInputs = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
@@ -629,16 +671,37 @@ export class NetworkSplittingOperator implements SplittingOperator {
               if (input !== undefined && !captured.has(input)) captured.set(input, tf.keep(values.get(input)!));
               return hook(node, value, values);
             };
-            return this.loss(forward(this.model, x, { training: false, hook: keepInputs, fuseUnderHook: true }), y);
+            return this.loss(forward(this.model, x, { training: false, hook: keepInputs, fuseUnderHook: true, batchNormValues: false }), y);
           };
           if (probed.size > 0) tf.grads(loss)([tf.scalar(0)]);
         });
         const gradOf = (name: string): tf.Tensor => gradsOf.get(name)!;
+        // The pre-activation value captured under `name` (z, or a fused batch norm's input with its coefficients),
+        // seen through `view` (null: the whole tensor).
+        const affines = new Map<string, { scale: Float32Array; shift: Float32Array }>();
+        const preValue = (name: string, view: GroupView | null): tf.Tensor | BatchNormInput => {
+          const t = captured.get(name)!;
+          const bn = batchNormOf.get(name);
+          if (bn === undefined) return view === null ? t : viewOf(t, view);
+          const zOf = (): tf.Tensor => {
+            const w = (k: string): tf.Tensor1D => this.model.weight(bn.name, k) as tf.Tensor1D;
+            const z = batchNormActInfer(t, w('movingMean'), w('movingVariance'), w('gamma'), w('beta'), bn.epsilon, 'linear');
+            return view === null ? z : viewOf(z, view);
+          };
+          if (view !== null && view.partSpatial !== 1) return zOf();
+          let affine = affines.get(name);
+          if (affine === undefined) {
+            const read = (k: string): Float32Array => readArray(this.model, bn.name, k);
+            affine = batchNormInferAffine(read('gamma'), read('beta'), read('movingMean'), read('movingVariance'), bn.epsilon);
+            affines.set(name, affine);
+          }
+          if (view === null) return { x: t, ...affine, z: zOf };
+          return { x: viewOf(t, view), scale: viewParams(affine.scale, view), shift: viewParams(affine.shift, view), z: zOf };
+        };
         const blockData = (i: number, k: number): BlockBatchData => {
           const p = this.plans[i]!;
-          const z = captured.get(p.zNode)!;
           // coef = c²·g·σ''(z) and (with a chain) slope = c·σ'(z), one fused pass where the kernels allow.
-          const terms = activationTermsTf(p.activation, z, gradOf(p.activationNode), squares(p.scale), p.scale, p.chain !== null, this.curvature);
+          const terms = activationTermsTf(p.activation, preValue(p.zNode, null), gradOf(p.activationNode), squares(p.scale), p.scale, p.chain !== null, this.curvature);
           const coef = tf.reshape(terms.coef, [-1, p.block.neurons]) as tf.Tensor2D;
           const xIn = captured.get(p.input)!;
           const rows = wantRows[k] ? this.patchRows(p, xIn) : null;
@@ -654,7 +717,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
                 return s.folded ? { kind: 'none' } : { kind: 'scale', scale: scaleOf(s) };
               case 'activation': {
                 if (!s.curved) return { kind: 'activation', slope: null, coef: null };
-                const a = viewOf(captured.get(s.preNode)!, s.view);
+                const a = preValue(s.preNode, s.view);
                 const g = viewOf(gradOf(s.node), s.view);
                 // A folded batch norm right before: its c goes into the slope (×c) and the coefficient (×c²).
                 const before = s.inputs.length === 1 && s.inputs[0]! >= 0 ? steps[s.inputs[0]!]! : null;
@@ -692,8 +755,26 @@ export class NetworkSplittingOperator implements SplittingOperator {
           });
           return { coef, patches: rows, input, slope, chain };
         };
-        // Each block's tensors in a scope of its own: its temporaries are freed before the next block's.
-        const made = active.map((i, k) => tf.tidy(() => blockData(i, k) as unknown as tf.TensorContainer) as unknown as BlockBatchData);
+        // Each block's tensors in a scope of its own: its temporaries are freed before the next block's, and the
+        // captured values and gradients it was the last to read are freed after it (their memory then holds the
+        // next block's tensors: a smaller peak, fewer fresh pages).
+        const readers = new Map<tf.Tensor, number>();
+        const readBy = active.map((i) => {
+          const p = this.plans[i]!;
+          const read = [captured.get(p.zNode)!, gradOf(p.activationNode), captured.get(p.input)!];
+          for (const s of p.chain?.steps ?? []) if (s.kind === 'activation' && s.curved) read.push(captured.get(s.preNode)!, gradOf(s.node));
+          for (const t of read) readers.set(t, (readers.get(t) ?? 0) + 1);
+          return read;
+        });
+        const made = active.map((i, k) => {
+          const d = tf.tidy(() => blockData(i, k) as unknown as tf.TensorContainer) as unknown as BlockBatchData;
+          for (const t of readBy[k]!) {
+            const left = readers.get(t)! - 1;
+            readers.set(t, left);
+            if (left === 0) t.dispose();
+          }
+          return d;
+        });
         for (const d of made) {
           for (const t of batchTensorsOf([d])) tf.keep(t);
           out.push(d);
@@ -723,8 +804,12 @@ export class NetworkSplittingOperator implements SplittingOperator {
         const dim = vt.shape[0];
         // Zero rows of V for the zero columns of x̃ (see patchRows).
         const v = width === dim ? vt : (tf.pad(vt, [[0, width - dim], [0, 0]]) as tf.Tensor2D);
-        const xv = rowMatMulAvailable(rows, width, nk) ? rowMatMulSimd(x, v) : tf.matMul(x, v);
-        const w = tf.reshape(this.adjoint(p, d, stacked, xv, cached), [rows, nk]) as tf.Tensor2D;
+        // Temporaries are freed as soon as they are dead (nested scopes): on a fresh heap every megabyte of the
+        // largest block's peak costs a page fault.
+        const w = tf.tidy(() => {
+          const xv = rowMatMulAvailable(rows, width, nk) ? rowMatMulSimd(x, v) : tf.matMul(x, v);
+          return tf.reshape(this.adjoint(p, d, stacked, xv, cached), [rows, nk]) as tf.Tensor2D;
+        });
         // Wᵀ·x̃ as (x̃ᵀ·W)ᵀ in one streaming kernel where it applies; else an explicit transpose then matMul,
         // which is faster on wasm than transposeA (engine-notes.md).
         const product = transposedProductAvailable(width, nk) ? tf.transpose(transposedProductSimd(x, w)) : tf.matMul(tf.transpose(w), x);
@@ -735,9 +820,11 @@ export class NetworkSplittingOperator implements SplittingOperator {
       const [kh, kw, cin] = p.kernelShape as [number, number, number, number];
       const filterShape: [number, number, number, number] = [kh, kw, cin, nk];
       const kernel = tf.reshape(tf.slice(vt, [0, 0], [p.fanIn, nk]), filterShape) as tf.Tensor4D;
-      let out: tf.Tensor = tf.conv2d(x, kernel, [...node.strides], node.padding);
-      if (p.hasBias) out = tf.add(out, tf.reshape(tf.slice(vt, [p.fanIn, 0], [1, nk]), [nk]));
-      const w = this.adjoint(p, d, stacked, out, cached);
+      const w = tf.tidy(() => {
+        let out: tf.Tensor = tf.conv2d(x, kernel, [...node.strides], node.padding);
+        if (p.hasBias) out = tf.add(out, tf.reshape(tf.slice(vt, [p.fanIn, 0], [1, nk]), [nk]));
+        return this.adjoint(p, d, stacked, out, cached);
+      });
       const gw = conv2dFilterGradient(x, w as tf.Tensor4D, filterShape, node);
       const rows = tf.transpose(tf.reshape(gw, [p.fanIn, nk]));
       return (p.hasBias ? tf.concat([rows, tf.reshape(sumToChannels(w), [nk, 1])], 1) : rows) as tf.Tensor2D;
@@ -761,7 +848,8 @@ export class NetworkSplittingOperator implements SplittingOperator {
     const coef = cols.aligned?.(y2, d.coef) ?? null;
     const slope = cols.aligned?.(y2, d.slope) ?? null;
     const [first, tangent] = coef !== null && slope !== null ? mulPair(y2, tf.reshape(coef, y2.shape), tf.reshape(slope, y2.shape)) : [cols.mul(y2, d.coef), cols.mul(y2, d.slope)];
-    const ubar = tf.reshape(chainAdjoint(chain, steps, tf.reshape(tangent, [-1, chain.rootPositions, m]), cols), [-1, m]);
+    const ubar = tf.tidy(() => tf.reshape(chainAdjoint(chain, steps, tf.reshape(tangent, [-1, chain.rootPositions, m]), cols), [-1, m]));
+    tangent.dispose();
     return tf.reshape(slope !== null ? mulAdd(first, ubar, tf.reshape(slope, y2.shape)) : tf.add(first, cols.mul(ubar, d.slope)), y.shape);
   }
 

@@ -159,6 +159,31 @@ describe('forward', () => {
     });
   }
 
+  it('batchNormValues: false skips the fused batch norms\' own values: same output, no hook call for them', () => {
+    const base = tinyMobileNetSpec();
+    const spec = { ...base, nodes: base.nodes.map((n) => (n.op === 'activation' ? { ...n, activation: 'swish' as const } : n)) };
+    const model = new NetworkModel(spec, randomizeBatchNorm(spec, initWeights(spec, 5), 6));
+    const input = spec.nodes.find((n) => n.op === 'input')!;
+    const x = tf.tensor(randomInput(2 * input.shape.reduce((a, b) => a * b, 1), 4), [2, ...input.shape]);
+    const fusedBns = spec.nodes.filter((n) => n.op === 'batchNorm' && spec.nodes.filter((m) => m.op !== 'input' && m.inputs.includes(n.name)).every((m) => m.op === 'activation'));
+    assert.ok(fusedBns.length > 0);
+    const run = (batchNormValues: boolean): { out: Float32Array; hooked: string[] } =>
+      tf.tidy(() => {
+        const hooked: string[] = [];
+        const out = forward(model, x, { training: false, fuseUnderHook: true, batchNormValues, hook: (node) => void hooked.push(node.name) });
+        return { out: out.dataSync() as Float32Array, hooked };
+      });
+    const [skip, keep] = [run(false), run(true)];
+    assert.deepEqual(Array.from(skip.out), Array.from(keep.out));
+    for (const bn of fusedBns) {
+      assert.ok(keep.hooked.includes(bn.name), `${bn.name} hooked by default`);
+      assert.ok(!skip.hooked.includes(bn.name), `${bn.name} not hooked without its value`);
+    }
+    assert.deepEqual(keep.hooked.filter((n) => !fusedBns.some((b) => b.name === n)), skip.hooked);
+    x.dispose();
+    model.dispose();
+  });
+
   it('applies dropout only in training, with masks reproducible from the seed', () => {
     const spec = parseNetworkSpec(
       {

@@ -36,6 +36,13 @@ export interface ForwardOptions {
    * norm's value then has no effect on its activation. Ignored in training mode. Default false.
    */
   readonly fuseUnderHook?: boolean;
+  /**
+   * With {@link fuseUnderHook}: whether each fused batch norm's own value z is computed for the hook (default
+   * true). false: it is not (one kernel per fused layer instead of two), the hook is not called for those
+   * batch-norm nodes and `values` has no entry for them; a hook that needs z computes it from the batch norm's
+   * input (in `values`) and its frozen statistics (`batchNormInferAffine` of `@mitosis/kernels`).
+   */
+  readonly batchNormValues?: boolean;
 }
 
 function shapeError(node: NetworkNode, message: string, shape: readonly number[]): NasError {
@@ -224,19 +231,22 @@ export function forward(model: NetworkModel, x: tf.Tensor, options: ForwardOptio
         throw shapeError(node, `expects input [batch, ${node.shape.join(', ')}]`, x.shape);
       }
       value = x;
+    } else if (passThrough.has(node.name) && activated.has(node.name)) {
+      value = activated.get(node.name)!;
     } else {
       const ins = node.inputs.map((name) => {
         const v = values.get(name);
         if (v === undefined) throw new NasError('E_SPEC_INVALID', `Node "${node.name}" reads unknown "${name}"`, { node: node.name });
         return v;
       });
-      if (passThrough.has(node.name)) value = activated.get(node.name) ?? (ins[0] as tf.Tensor);
+      if (passThrough.has(node.name)) value = ins[0] as tf.Tensor;
       else if (node.op === 'batchNorm' && fused.has(node.name)) {
         const act = fused.get(node.name)!;
         const update = options.updateMovingStats ?? options.training;
         if (underHook && act !== 'linear') {
-          // z for the hook; the activation's output from the fused layer (both from the batch norm's input).
+          // The activation's output from the fused layer; z for the hook (both from the batch norm's input).
           activated.set(activationOf.get(node.name)!, batchNorm(model, node, ins[0] as tf.Tensor, false, update, act));
+          if (options.batchNormValues === false) continue;
           value = batchNorm(model, node, ins[0] as tf.Tensor, false, update, 'linear');
         } else value = batchNorm(model, node, ins[0] as tf.Tensor, options.training, update, act);
       } else value = evalNode(model, node, ins, options);
