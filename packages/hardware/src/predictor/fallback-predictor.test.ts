@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { NasError } from '@mitosis/core';
 import { opFeatures } from '../ops/op-features.js';
@@ -6,6 +7,19 @@ import { compileFallback, fitFallback, leastSquares } from './fallback-predictor
 import { SeededRandom } from '@mitosis/core';
 
 describe('fallback predictor', () => {
+  it('loads mathjs only when an expression is compiled (importing the package does not)', () => {
+    // In a fresh process: mathjs is a CommonJS module once loaded, so it shows in the require cache.
+    const script = `
+      import { createRequire } from 'node:module';
+      const hw = await import('@mitosis/hardware');
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/mathjs/'));
+      const before = loaded();
+      hw.compileFallback('c0 + c1 * macs', '/fallback');
+      console.log(JSON.stringify([before, loaded()]));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out), [false, true]);
+  });
+
   it('solves least squares exactly on consistent data', () => {
     const x = leastSquares([[1, 1e8], [1, 2e8], [1, 5e8]], [1 + 2, 1 + 4, 1 + 10]);
     assert.ok(Math.abs(x[0]! - 1) < 1e-9 && Math.abs(x[1]! - 2e-8) < 1e-17, String(x));

@@ -1,5 +1,6 @@
-import * as mathjs from 'mathjs';
-import { parse, type MathNode, type EvalFunction } from 'mathjs';
+import { createRequire } from 'node:module';
+import type * as MathJs from 'mathjs';
+import type { MathNode, EvalFunction } from 'mathjs';
 import { NasError } from '@mitosis/core';
 import { FEATURE_NAMES, type OpFeatures } from '../ops/op-features.js';
 
@@ -21,6 +22,16 @@ export interface CompiledFallback {
   readonly coefficientNames: readonly string[];
   /** `features` may carry the `extraFeatures` given at compile time (e.g. `latencyMs`). */
   evaluate(features: OpFeatures | Readonly<Record<string, number>>, coefficients: Readonly<Record<string, number>>): number;
+}
+
+let mathjsModule: typeof MathJs | undefined;
+
+/**
+ * mathjs, loaded on first use (synchronously, through its CommonJS build): importing it takes ≈ 0.8 s, which every
+ * CLI command paid at start-up while only profiles with fallback expressions need it.
+ */
+function mathjs(): typeof MathJs {
+  return (mathjsModule ??= createRequire(import.meta.url)('mathjs') as typeof MathJs);
 }
 
 const FEATURES = new Set<string>(FEATURE_NAMES);
@@ -56,7 +67,7 @@ export function coefficientNameProblem(name: string, extraFeatures: readonly str
   if (FUNCTIONS.has(name)) return `shadows the function ${name}()`;
   if (MATHJS_KEYWORDS.has(name)) return `is a mathjs keyword`;
   if (Object.prototype.hasOwnProperty.call(Object.prototype, name) || name === '__proto__') return `is a member of Object.prototype`;
-  if (name in mathjs) return `shadows the mathjs name "${name}"`;
+  if (name in mathjs()) return `shadows the mathjs name "${name}"`;
   return null;
 }
 
@@ -111,7 +122,7 @@ export function compileFallback(
   if (bracketNesting(expression) > EXPRESSION_LIMITS.maxNesting) throw fail(`nests brackets deeper than ${EXPRESSION_LIMITS.maxNesting}`);
   let root: MathNode;
   try {
-    root = parse(expression);
+    root = mathjs().parse(expression);
   } catch (cause) {
     throw fail(`does not parse (${(cause as Error).message})`);
   }
