@@ -6,6 +6,7 @@ import {
   depthwiseInputGradPhasesAvailable,
   depthwiseInputGradPhasesSimd,
 } from './depthwise-conv.js';
+import { convFilterGradDirect, convFilterGradDirectAvailable } from './conv-filter-grad.js';
 import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
 import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';
@@ -285,6 +286,19 @@ export function convBackpropFilter(
     if (depthwise && outC === 1 && g.batch > 0 && g.outHeight > 0 && g.outWidth > 0 && depthwiseSimdAvailable()) {
       // One SIMD pass over the padded input and the output gradient (see depthwise-filter-grad.ts).
       return depthwiseFilterGradSimd(x, dy, g);
+    }
+    if (
+      !depthwise &&
+      g.strideHeight === 1 &&
+      g.strideWidth === 1 &&
+      inC >= 2 &&
+      g.batch > 0 &&
+      g.outHeight > 0 &&
+      g.outWidth > 0 &&
+      convFilterGradDirectAvailable(inC, outC)
+    ) {
+      // Small channel counts at stride 1: one pass with implicit padding (see conv-filter-grad.ts), no copies.
+      return convFilterGradDirect(x, dy, kh, kw, g.padTop, g.padLeft);
     }
     const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = g;
     // Polyphase: tap i = a + sh·p reads phase a (rows a, a+sh, …) shifted by p phase rows.
