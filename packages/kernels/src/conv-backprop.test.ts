@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from './conv-backprop.js';
+import { ConvFilterGradDirect } from './conv-filter-grad.js';
 import { DepthwiseInputGradPhases } from './depthwise-conv.js';
 import { DepthwiseFilterGradPartials } from './depthwise-filter-grad.js';
 import { TransposedProduct } from './pointwise-filter-grad.js';
@@ -57,11 +58,15 @@ cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 8 })
 cases.push({ k: 1, s: 2, pad: 'same', h: 7, depthwise: true, mult: 1, inC: 4 });
 cases.push({ k: 3, s: 2, pad: 'valid', h: 8, depthwise: true, mult: 1, inC: 4 });
 cases.push({ k: 5, s: 2, pad: 'same', h: 8, depthwise: true, mult: 1, inC: 4 });
-// Channels already SIMD multiples (4 in, 8 out) at stride 1: one product straight in the filter's layout.
+// Stride 1, Cout a multiple of 4 and Cin·Cout ≤ 512: the direct kernel with implicit padding (conv-filter-grad.ts).
 cases.push({ k: 3, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 8, outC: 16 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 4, outC: 8 });
-// One input channel at stride 1 (grey images): the sliding-rows filter gradient (kernel width ≤ 4).
+// Larger channel SIMD multiples (4 in, 8 out) at stride 1: one product straight in the filter's layout.
+cases.push({ k: 3, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 16, outC: 40 });
+// One input channel at stride 1 (grey images): the direct kernel, or with Cout not a multiple of 4 the
+// sliding-rows filter gradient (kernel width ≤ 4).
 cases.push({ k: 3, s: 1, pad: 'same', h: 9, depthwise: false, mult: 1, inC: 1, outC: 8 });
+cases.push({ k: 3, s: 1, pad: 'same', h: 9, depthwise: false, mult: 1, inC: 1, outC: 6 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 1, outC: 5 });
 cases.push({ k: 1, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 1, outC: 8 });
 cases.push({ k: 5, s: 1, pad: 'same', h: 7, depthwise: false, mult: 1, inC: 1, outC: 8 });
@@ -155,9 +160,19 @@ describe('convolution gradients', () => {
     }
   });
 
-  it('single-channel 3×3 filter gradients use sliding rows (3 products of 4 channels) on wasm', async () => {
+  it('stride-1 filter gradients with Cout a multiple of 4 and few channels run the direct kernel on wasm; larger ones one SIMD product', async () => {
     await tf.setBackend('wasm');
-    const c = cases.find((k) => k.inC === 1 && k.k === 3 && k.pad === 'same');
+    for (const c of cases.filter((k) => !k.depthwise && k.s === 1 && k.k > 1 && (k.outC ?? 4) % 4 === 0)) {
+      const info = await tf.profile(() => tf.dispose(grads(c, true)));
+      const direct = (c.inC ?? 3) * (c.outC ?? 4) <= 512;
+      assert.equal(info.kernelNames.includes(ConvFilterGradDirect), direct, `${label(c)}: ${info.kernelNames.join(', ')}`);
+      if (!direct) assert.ok(info.kernelNames.includes(TransposedProduct), `${label(c)}: ${info.kernelNames.join(', ')}`);
+    }
+  });
+
+  it('single-channel 3×3 filter gradients with Cout not a multiple of 4 use sliding rows (3 products of 4 channels) on wasm', async () => {
+    await tf.setBackend('wasm');
+    const c = cases.find((k) => k.inC === 1 && k.k === 3 && k.pad === 'same' && k.outC === 6);
     assert.ok(c);
     const info = await tf.profile(() => tf.dispose(grads(c, true)));
     assert.ok(info.kernelNames.includes(SlidingRows), info.kernelNames.join(', '));

@@ -291,13 +291,13 @@ export function convBackpropFilter(
       !depthwise &&
       g.strideHeight === 1 &&
       g.strideWidth === 1 &&
-      inC >= 2 &&
       g.batch > 0 &&
       g.outHeight > 0 &&
       g.outWidth > 0 &&
       convFilterGradDirectAvailable(inC, outC)
     ) {
-      // Small channel counts at stride 1: one pass with implicit padding (see conv-filter-grad.ts), no copies.
+      // Small channel counts at stride 1 (a single input channel too: 1.99 -> 1.38 ms for 64×28×28×1 → 32 against
+      // the sliding rows below, which need a padded copy of dy): one pass with implicit padding, no copies.
       return convFilterGradDirect(x, dy, kh, kw, g.padTop, g.padLeft);
     }
     const { batch, inHeight, inWidth, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = g;
