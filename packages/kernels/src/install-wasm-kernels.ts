@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
 
 import { convBackpropFilter, convBackpropInput, type ConvPad } from './conv-backprop.js';
+import { convDirect, convDirectAvailable } from './conv-direct.js';
 import { depthwiseConvSimd, depthwiseConvSimdAvailable } from './depthwise-conv.js';
 import { maxPoolGradSimdKernel } from './max-pool-grad.js';
 import { wasmConcatKernel, wasmPackKernel } from './wasm-concat.js';
@@ -218,6 +219,14 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
         const w2 = tf.reshape(asTensor4D(filter, tf.Conv2D, 'filter'), [inC, outC]) as tf.Tensor2D;
         return tf.reshape(rowMatMulSimd(x2, w2), [n, h, w, outC]);
       });
+    }
+  }
+  if (plain && convDirectAvailable(filter.shape[2] as number, filter.shape[3] as number)) {
+    const info = conv2dInfo(x.shape, filter.shape, a);
+    if (info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
+      // Small channel counts at stride 1 (first layers, small convnets, their input gradients): one generated pass
+      // with implicit padding, ≈ 2× wasm's own convolution there (see conv-direct.ts).
+      return convDirect(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter'), info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left);
     }
   }
   const original = replaced.get(tf.Conv2D)?.kernelFunc;

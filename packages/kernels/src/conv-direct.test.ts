@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { ConvDirect, convDirectAvailable } from './conv-direct.js';
+import { initWasmBackend } from './wasm-backend.js';
+import { onBackend, relError, seeded } from './test-support.js';
+
+interface Case {
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly inC: number;
+  readonly outC: number;
+  readonly k: readonly [number, number];
+  readonly pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+}
+
+// Unrolled (≤ 3) and looped input channels, a last output tile of 4 channels, widths that leave 1–3 columns
+// after the 4-pixel tiles (and widths below 4), 5×3 and 5×5 kernels, 'valid' and asymmetric explicit padding (as
+// the input gradient uses), batches of one and three.
+const cases: Case[] = [
+  { n: 3, h: 8, w: 8, inC: 1, outC: 32, k: [3, 3], pad: 'same' },
+  { n: 2, h: 7, w: 9, inC: 3, outC: 8, k: [3, 3], pad: 'same' },
+  { n: 2, h: 6, w: 5, inC: 8, outC: 16, k: [3, 3], pad: 'same' },
+  { n: 1, h: 9, w: 3, inC: 16, outC: 12, k: [5, 3], pad: 'same' },
+  { n: 2, h: 8, w: 7, inC: 5, outC: 20, k: [3, 3], pad: 'valid' },
+  { n: 2, h: 6, w: 6, inC: 4, outC: 4, k: [5, 5], pad: 'same' },
+  { n: 2, h: 5, w: 6, inC: 6, outC: 8, k: [3, 3], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+];
+
+const label = (c: Case): string => `${c.n}×${c.h}×${c.w}×${c.inC} → ${c.outC}, ${c.k.join('×')} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3))}`;
+
+function conv(c: Case): tf.Tensor[] {
+  const x = seeded([c.n, c.h, c.w, c.inC], 7) as tf.Tensor4D;
+  const filter = seeded([c.k[0], c.k[1], c.inC, c.outC], 8) as tf.Tensor4D;
+  const y = tf.conv2d(x, filter, 1, c.pad);
+  // The gradients too: on wasm the input gradient is a stride-1 convolution of dy, routed here as well.
+  const [dx, dFilter] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, c.pad))([x, filter], seeded(y.shape, 9));
+  return [y, dx!, dFilter!];
+}
+
+describe('stride-1 convolution with implicit padding (wasm)', () => {
+  before(async () => {
+    await initWasmBackend();
+  });
+
+  for (const c of cases) {
+    it(`matches the cpu backend, with its gradients: ${label(c)}`, async () => {
+      const ref = await onBackend('cpu', () => conv(c));
+      await tf.setBackend('wasm');
+      const start = tf.memory().numTensors;
+      const profile = await tf.profile(() => tf.tidy(() => conv(c)));
+      assert.ok(
+        profile.kernels.some((k) => k.name === ConvDirect && k.inputShapes[0]!.join() === [c.n, c.h, c.w, c.inC].join()),
+        profile.kernelNames.join(','),
+      );
+      for (const t of profile.result as tf.Tensor[]) t.dispose();
+      assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
+      const got = await onBackend('wasm', () => conv(c));
+      ref.forEach((r, i) => assert.ok(relError(got[i]!, r) <= 1e-5, `output ${i}: rel err ${relError(got[i]!, r)}`));
+    });
+  }
+
+  it('is offered for small channel products with Cout a multiple of 4 only', async () => {
+    await tf.setBackend('wasm');
+    assert.equal(convDirectAvailable(3, 8), true);
+    assert.equal(convDirectAvailable(8, 32), true);
+    assert.equal(convDirectAvailable(3, 6), false);
+    assert.equal(convDirectAvailable(16, 32), false);
+  });
+});

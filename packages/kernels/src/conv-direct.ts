@@ -1,0 +1,186 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+import { segments } from './depthwise-conv.js';
+import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
+
+/** Kernel name (wasm only) of the stride-1 convolution with implicit zero padding. */
+export const ConvDirect = 'MitosisConvDirect';
+
+/** Static geometry of one {@link ConvDirect} call (stride 1), in elements; the batch is a run-time argument. */
+export interface ConvDirectShape {
+  readonly inHeight: number;
+  readonly inWidth: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+  readonly inChannels: number;
+  /** A multiple of 4. */
+  readonly outChannels: number;
+  readonly filterHeight: number;
+  readonly filterWidth: number;
+  /** Implicit zero rows above / columns left of the input (≥ 0); bottom and right follow from the sizes. */
+  readonly padTop: number;
+  readonly padLeft: number;
+}
+
+/** The largest Cin·Cout the kernel takes (beyond it, wasm's own convolution or Winograd). */
+const MOST_CHANNEL_PRODUCT = 256;
+/** Input channels up to which the per-tap channel loop is unrolled. */
+const UNROLLED_CHANNELS = 3;
+/** Output pixels of one register tile (times up to 8 output channels: 8 accumulators). */
+const PIXELS = 4;
+
+/**
+ * Emits `f(x, w, y, batch)`: `y[n, oh, ow, co] = Σ_{i, j, ci} x[n, oh + i − pt, ow + j − pl, ci] · w[i, j, ci, co]` over the
+ * taps inside `x` `[batch, H, W, Ci]` (zero padding implicit: no padded copy), `w` `[kh, kw, Ci, Co]`, `y`
+ * `[batch, Ho, Wo, Co]`. Output rows and columns are split into runs with the same valid taps (see `segments`);
+ * within a run, tiles of 4 pixels × 8 output channels keep their sums in `v128` locals over every tap and input
+ * channel (each step: the filter's 8 values as two vectors, one splat per pixel), then a pixel at a time for the
+ * run's last columns. The input-channel loop runs at run time (unrolled for up to 3 channels), so the module stays
+ * small whatever Cin.
+ */
+function emitConv(s: ConvDirectShape): Uint8Array {
+  const { inHeight, inWidth, outHeight, outWidth, inChannels: ci, outChannels: co, filterWidth: kw } = s;
+  const xPixel = ci * 4;
+  const yPixel = co * 4;
+  // Params x 0, w 1, y 2, batch 3; i32 n 4, rc 5, xImg 6, yImg 7, xRow 8, yRow 9, g 10, p 11, q 12, wp 13, xc 14,
+  // cc 15; v128 d0 16, d1 17, s 18, accumulators 19 + 2·pixel + half.
+  const [X, W, Y, BATCH, N, RC, XIMG, YIMG, XROW, YROW, G, P, Q, WP, XC, CC, D0, D1, S] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const acc = (px: number, h: number): number => 19 + px * 2 + h;
+  const rowSegs = segments(outHeight, inHeight, s.filterHeight, 1, s.padTop);
+  const colSegs = segments(outWidth, inWidth, kw, 1, s.padLeft);
+  const tiles: { o0: number; halves: number }[] = [];
+  for (let o0 = 0; o0 < co; o0 += 8) tiles.push({ o0, halves: Math.min(2, (co - o0) / 4) });
+  const code = new Code();
+  /** One tile of `pixels` output pixels at Q (input) and P (output): sums over the segment's taps, then stores. */
+  const tile = (c: Code, rs: { lo: number; hi: number }, cs: { lo: number; hi: number }, t: { o0: number; halves: number }, pixels: number): void => {
+    for (let px = 0; px < pixels; px++) for (let h = 0; h < t.halves; h++) c.zero().set(acc(px, h));
+    for (let i = rs.lo; i <= rs.hi; i++) {
+      for (let j = cs.lo; j <= cs.hi; j++) {
+        const wOff = ((i * kw + j) * ci * co + t.o0) * 4;
+        const xOff = ((i - rs.lo) * inWidth + (j - cs.lo)) * xPixel;
+        /** One input channel's step, with the filter and input at constant offsets from WP and XC. */
+        const step = (k: Code, wAt: number, xAt: number): void => {
+          k.get(WP).load(wAt).set(D0);
+          if (t.halves === 2) k.get(WP).load(wAt + 16).set(D1);
+          for (let px = 0; px < pixels; px++) {
+            k.get(XC).loadSplat(xAt + px * xPixel).set(S);
+            for (let h = 0; h < t.halves; h++) k.get(acc(px, h)).get(S).get(h === 0 ? D0 : D1).f32x4Mul().f32x4Add().set(acc(px, h));
+          }
+        };
+        c.get(W).i32(wOff).add().set(WP).get(Q).i32(xOff).add().set(XC);
+        if (ci <= UNROLLED_CHANNELS) {
+          // Few input channels (first layers): unrolled, no loop per tap.
+          for (let k = 0; k < ci; k++) step(c, k * co * 4, k * 4);
+        } else {
+          c.i32(0).set(CC);
+          c.countedLoop(CC, 1, ci, (k) => {
+            step(k, 0, 0);
+            k.inc(XC, 4).inc(WP, co * 4);
+          });
+        }
+      }
+    }
+    for (let px = 0; px < pixels; px++) for (let h = 0; h < t.halves; h++) c.get(P).get(acc(px, h)).store(px * yPixel + h * 16);
+  };
+  code.get(X).set(XIMG).get(Y).set(YIMG).i32(0).set(N);
+  code.countedLoopTo(N, 1, BATCH, (k) => {
+    for (const rs of rowSegs) {
+      // XROW: input row (start + lo − pt), the first valid tap row of the run's first output row (unused without taps).
+      const firstRow = rs.lo <= rs.hi ? rs.start + rs.lo - s.padTop : 0;
+      k.get(XIMG).i32(firstRow * inWidth * xPixel).add().set(XROW);
+      k.get(YIMG).i32(rs.start * outWidth * yPixel).add().set(YROW).i32(0).set(RC);
+      k.countedLoop(RC, 1, rs.count, (r) => {
+        for (const cs of colSegs) {
+          const firstCol = cs.lo <= cs.hi ? cs.start + cs.lo - s.padLeft : 0;
+          const groups = Math.floor(cs.count / PIXELS);
+          const rest = cs.count % PIXELS;
+          for (const t of tiles) {
+            r.get(YROW).i32((cs.start * co + t.o0) * 4).add().set(P);
+            r.get(XROW).i32(firstCol * xPixel).add().set(Q);
+            if (groups > 0) {
+              r.i32(0).set(G);
+              r.countedLoop(G, 1, groups, (g) => {
+                tile(g, rs, cs, t, PIXELS);
+                g.inc(P, PIXELS * yPixel).inc(Q, PIXELS * xPixel);
+              });
+            }
+            if (rest > 0) {
+              r.i32(0).set(G);
+              r.countedLoop(G, 1, rest, (g) => {
+                tile(g, rs, cs, t, 1);
+                g.inc(P, yPixel).inc(Q, xPixel);
+              });
+            }
+          }
+        }
+        r.inc(XROW, inWidth * xPixel).inc(YROW, outWidth * yPixel);
+      });
+    }
+    k.inc(XIMG, inHeight * inWidth * xPixel).inc(YIMG, outHeight * outWidth * yPixel);
+  });
+  return encodeModule([
+    {
+      name: 'f',
+      params: [I32, I32, I32, I32],
+      locals: [...new Array<number>(12).fill(I32), V128, V128, V128, ...new Array<number>(PIXELS * 2).fill(V128)],
+      body: code,
+    },
+  ]);
+}
+
+type ConvFn = (x: number, w: number, y: number, batch: number) => void;
+
+function convFn(memory: WasmMemory, shape: ConvDirectShape): ConvFn {
+  return compiledFor(memory, `conv-direct/${JSON.stringify(shape)}`, () => instantiate(emitConv(shape), memory)['f'] as ConvFn);
+}
+
+const KEYS: readonly (keyof ConvDirectShape)[] = ['inHeight', 'inWidth', 'outHeight', 'outWidth', 'inChannels', 'outChannels', 'filterHeight', 'filterWidth', 'padTop', 'padLeft'];
+
+function convKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const x = args.inputs['x'];
+  const filter = args.inputs['filter'];
+  if (x === undefined || filter === undefined) throw new Error(`${ConvDirect}: inputs x and filter are required`);
+  const s = Object.fromEntries(KEYS.map((k) => [k, args.attrs?.[k] as number])) as unknown as ConvDirectShape;
+  const n = x.shape[0] as number;
+  const expectX = [n, s.inHeight, s.inWidth, s.inChannels];
+  const expectW = [s.filterHeight, s.filterWidth, s.inChannels, s.outChannels];
+  if (!tf.util.arraysEqual(x.shape, expectX) || !tf.util.arraysEqual(filter.shape, expectW)) {
+    throw new Error(`${ConvDirect}: shapes [${x.shape.join(',')}], [${filter.shape.join(',')}] do not match [${expectX.join(',')}], [${expectW.join(',')}]`);
+  }
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error(`${ConvDirect}: float32 only`);
+  const out = backend.makeOutput([n, s.outHeight, s.outWidth, s.outChannels], 'float32');
+  // The memory and offsets after makeOutput: an allocation may grow (and replace) the heap.
+  if (n > 0 && s.outHeight > 0 && s.outWidth > 0) {
+    convFn(wasmHeapMemory(backend) as WasmMemory, s)(heapOffset(backend, x), heapOffset(backend, filter), heapOffset(backend, out), n);
+  }
+  return out;
+}
+
+/**
+ * Whether {@link convDirect} takes a stride-1 convolution with these channel counts on the active backend (registers
+ * it): wasm with SIMD, Cout a multiple of 4, Cin·Cout ≤ 256 (small layers, where wasm's own convolution reaches
+ * ≈ 12 GFLOP/s).
+ */
+export function convDirectAvailable(inChannels: number, outChannels: number): boolean {
+  if (inChannels < 1 || outChannels < 4 || outChannels % 4 !== 0 || inChannels * outChannels > MOST_CHANNEL_PRODUCT) return false;
+  if (tf.getBackend() !== 'wasm' || !simdSupported() || wasmHeapMemory(tf.backend()) === undefined) return false;
+  if (tf.getKernel(ConvDirect, 'wasm') === undefined) {
+    tf.registerKernel({ kernelName: ConvDirect, backendName: 'wasm', kernelFunc: convKernel as unknown as tf.KernelFunc });
+  }
+  return true;
+}
+
+/**
+ * A stride-1 convolution of `x` `[N, H, W, Cin]` with `filter` `[kh, kw, Cin, Cout]` to `[N, outHeight, outWidth,
+ * Cout]`, `padTop`/`padLeft` implicit zero rows and columns (bottom and right: whatever the sizes leave), as one
+ * generated SIMD pass. Not differentiable by itself: `Conv2D` on wasm routes here and keeps TF.js's gradients. Call
+ * only when {@link convDirectAvailable}.
+ */
+export function convDirect(x: tf.Tensor4D, filter: tf.Tensor4D, outHeight: number, outWidth: number, padTop: number, padLeft: number): tf.Tensor4D {
+  const [, inHeight, inWidth, inChannels] = x.shape;
+  const [filterHeight, filterWidth, , outChannels] = filter.shape;
+  const shape: ConvDirectShape = { inHeight, inWidth, outHeight, outWidth, inChannels, outChannels, filterHeight, filterWidth, padTop, padLeft };
+  return tf.engine().runKernel(ConvDirect, { x, filter }, shape as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
