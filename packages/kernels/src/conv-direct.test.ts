@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { ConvDirect, convDirectAvailable } from './conv-direct.js';
+import { ConvDirect, convDirect, convDirectAvailable } from './conv-direct.js';
 import { initWasmBackend } from './wasm-backend.js';
 import { onBackend, relError, seeded } from './test-support.js';
 
@@ -41,21 +41,36 @@ function conv(c: Case): tf.Tensor[] {
   return [y, dx!, dFilter!];
 }
 
+/** The kernel itself, called directly (whatever Conv2D would route), for the case's forward convolution. */
+function direct(c: Case): tf.Tensor[] {
+  const x = seeded([c.n, c.h, c.w, c.inC], 7) as tf.Tensor4D;
+  const filter = seeded([c.k[0], c.k[1], c.inC, c.outC], 8) as tf.Tensor4D;
+  const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, 1, c.pad);
+  return [convDirect(x, filter, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left)];
+}
+
 describe('stride-1 convolution with implicit padding (wasm)', () => {
   before(async () => {
     await initWasmBackend();
   });
 
   for (const c of cases) {
-    it(`matches the cpu backend, with its gradients: ${label(c)}`, async () => {
+    it(`matches the cpu backend: ${label(c)}`, async () => {
+      const [ref] = await onBackend('cpu', () => conv(c).slice(0, 1));
+      await tf.setBackend('wasm');
+      assert.ok(convDirectAvailable(c.inC, c.outC));
+      const [got] = await onBackend('wasm', () => direct(c));
+      assert.ok(relError(got!, ref!) <= 1e-5, `rel err ${relError(got!, ref!)}`);
+    });
+
+    const routed = c.inC === 1 || c.outC < c.inC;
+    it(`Conv2D on wasm ${routed ? 'runs it' : 'keeps wasm\'s own'} (1 input channel, or fewer outputs than inputs), with the cpu backend's values and gradients: ${label(c)}`, async () => {
       const ref = await onBackend('cpu', () => conv(c));
       await tf.setBackend('wasm');
       const start = tf.memory().numTensors;
       const profile = await tf.profile(() => tf.tidy(() => conv(c)));
-      assert.ok(
-        profile.kernels.some((k) => k.name === ConvDirect && k.inputShapes[0]!.join() === [c.n, c.h, c.w, c.inC].join()),
-        profile.kernelNames.join(','),
-      );
+      const forward = profile.kernels.some((k) => k.name === ConvDirect && k.inputShapes[0]!.join() === [c.n, c.h, c.w, c.inC].join());
+      assert.equal(forward, routed, profile.kernelNames.join(','));
       for (const t of profile.result as tf.Tensor[]) t.dispose();
       assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
       const got = await onBackend('wasm', () => conv(c));

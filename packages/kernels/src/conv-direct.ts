@@ -159,9 +159,10 @@ function convKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
 }
 
 /**
- * Whether {@link convDirect} takes a stride-1 convolution with these channel counts on the active backend (registers
- * it): wasm with SIMD, Cout a multiple of 4, Cin·Cout ≤ 256 (small layers, where wasm's own convolution reaches
- * ≈ 12 GFLOP/s).
+ * Whether {@link convDirect} can run a stride-1 convolution with these channel counts on the active backend
+ * (registers it): wasm with SIMD, Cout a multiple of 4, Cin·Cout ≤ 256. It runs at ≈ 8 GMAC/s on this machine
+ * whatever the channels, so it beats wasm's own (XNNPACK) convolution only where that one is slow: `Conv2D` on wasm
+ * routes a layer here with a single input channel or fewer output than input channels (install-wasm-kernels.ts).
  */
 export function convDirectAvailable(inChannels: number, outChannels: number): boolean {
   if (inChannels < 1 || outChannels < 4 || outChannels % 4 !== 0 || inChannels * outChannels > MOST_CHANNEL_PRODUCT) return false;
@@ -175,8 +176,8 @@ export function convDirectAvailable(inChannels: number, outChannels: number): bo
 /**
  * A stride-1 convolution of `x` `[N, H, W, Cin]` with `filter` `[kh, kw, Cin, Cout]` to `[N, outHeight, outWidth,
  * Cout]`, `padTop`/`padLeft` implicit zero rows and columns (bottom and right: whatever the sizes leave), as one
- * generated SIMD pass. Not differentiable by itself: `Conv2D` on wasm routes here and keeps TF.js's gradients. Call
- * only when {@link convDirectAvailable}.
+ * generated SIMD pass. Not differentiable by itself: `Conv2D` on wasm routes layers here and keeps TF.js's gradients.
+ * Call only when {@link convDirectAvailable}.
  */
 export function convDirect(x: tf.Tensor4D, filter: tf.Tensor4D, outHeight: number, outWidth: number, padTop: number, padLeft: number): tf.Tensor4D {
   const [, inHeight, inWidth, inChannels] = x.shape;
