@@ -4,7 +4,7 @@
 // split (float64 loss on the scoring set after the real surgery, split-oracle.ts), and the loss decrease of the
 // whole picked set.
 //
-// Usage (after `npx tsc -b packages/splitting plugins/eigen-dense packages/grower-kit`):
+// Usage (after `npx tsc -b`):
 //   node packages/splitting/scripts/s2d-round-report.mjs [--space mobilenetv1-cifar] [--epochs 1] [--samples 256]
 //     [--top 6] [--epsilon 0.01] [--fraction 0.3] [--seed 0] [--backend wasm]
 //
@@ -12,12 +12,11 @@
 // network is the seed, trained --epochs epochs with the space's training settings (0: initWeights only); the
 // scoring set is a seeded subset of --samples training samples (as in a run round). Both operators use the dense
 // solver. --top: neurons per operator whose split is measured one at a time (the most negative picked λ_min).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SeededRandom } from '@mitosis/core';
-import { loadDataset, normaliseSplits, subset } from '@mitosis/data';
 import { NetworkModel, evaluate, train, useBackend } from '@mitosis/engine';
 import { selectCandidates, symmetricSplit, unitRow } from '@mitosis/grower-kit';
+import { loadSearchSpace, loadSpaceData, scoringSet } from '@mitosis/growth';
 import { applyGrowthPlan, initWeights } from '@mitosis/ir';
 import { DenseEigenSolver } from '@mitosis/plugin-eigen-dense';
 import { createSplittingOperator } from '@mitosis/splitting';
@@ -43,18 +42,13 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 const log = (m) => console.log(m);
 
 await useBackend(args.backend);
-const space = JSON.parse(readFileSync(new URL(`../../../search-spaces/${args.space}.json`, import.meta.url), 'utf8'));
+const { space } = loadSearchSpace(args.space);
 const spec = space.seed;
-const input = spec.nodes.find((n) => n.op === 'input');
 const lossKind = space.loss === 'ce' ? 'softmaxCrossEntropy' : 'mse';
 
-// Data as the run loop loads them (run-method.ts loadData), then a seeded scoring subset of the training split.
-const raw = await loadDataset(space.data.dataset, { seed, ...space.data.options, inputShape: input.shape });
-const splits = space.data.normalise ? normaliseSplits(raw).splits : raw;
-const rng = new SeededRandom(seed);
-const order = Int32Array.from({ length: splits.train.count }, (_, i) => i);
-rng.shuffle(order);
-const scoring = subset(splits.train, Array.from(order.subarray(0, Math.min(Number(args.samples), splits.train.count))).sort((a, b) => a - b));
+// Data as the run loop loads them, then a seeded scoring subset of the training split (the run loop's own helpers).
+const { splits } = await loadSpaceData(space, seed);
+const scoring = scoringSet(splits.train, Number(args.samples), new SeededRandom(seed));
 
 // The seed network, trained briefly with the space's settings.
 const trained = new NetworkModel(spec, initWeights(spec, seed));
