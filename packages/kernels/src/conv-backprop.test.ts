@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { convBackpropFilter, convBackpropInput, transpose2d, type ConvPad } from './conv-backprop.js';
-import { ConvFilterGradDirect } from './conv-filter-grad.js';
+import { ConvFilterGradDirect } from './conv-direct.js';
 import { DepthwiseInputGradPhases } from './depthwise-conv.js';
 import { DepthwiseFilterGradPartials } from './depthwise-filter-grad.js';
 import { TransposedProduct } from './pointwise-filter-grad.js';
@@ -58,7 +58,7 @@ cases.push({ k: 5, s: 2, pad: 'valid', h: 9, depthwise: true, mult: 1, inC: 8 })
 cases.push({ k: 1, s: 2, pad: 'same', h: 7, depthwise: true, mult: 1, inC: 4 });
 cases.push({ k: 3, s: 2, pad: 'valid', h: 8, depthwise: true, mult: 1, inC: 4 });
 cases.push({ k: 5, s: 2, pad: 'same', h: 8, depthwise: true, mult: 1, inC: 4 });
-// Stride 1, Cout a multiple of 4 and Cin·Cout ≤ 512: the direct kernel with implicit padding (conv-filter-grad.ts).
+// Stride 1, Cout a multiple of 4 and Cin·Cout ≤ 512: the direct kernel with implicit padding (conv-direct.ts).
 cases.push({ k: 3, s: 1, pad: 'same', h: 6, depthwise: false, mult: 1, inC: 8, outC: 16 });
 cases.push({ k: 3, s: 1, pad: 'valid', h: 7, depthwise: false, mult: 1, inC: 4, outC: 8 });
 // Larger channel SIMD multiples (4 in, 8 out) at stride 1: one product straight in the filter's layout.

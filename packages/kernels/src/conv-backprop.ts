@@ -6,7 +6,7 @@ import {
   depthwiseInputGradPhasesAvailable,
   depthwiseInputGradPhasesSimd,
 } from './depthwise-conv.js';
-import { convFilterGradDirect, convFilterGradDirectAvailable } from './conv-filter-grad.js';
+import { convFilterGradDirect, convFilterGradDirectAvailable } from './conv-direct.js';
 import { depthwiseFilterGradSimd, depthwiseSimdAvailable } from './depthwise-filter-grad.js';
 import { transposedProductAvailable, transposedProductSimd } from './pointwise-filter-grad.js';
 import { columnSums } from './sum-channels.js';

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { ConvDirect, convDirect, convDirectAvailable } from './conv-direct.js';
+import { ConvDirect, convDirect, convDirectAvailable, ConvFilterGradDirect, convFilterGradDirectAvailable } from './conv-direct.js';
 import { initWasmBackend } from './wasm-backend.js';
 import { onBackend, relError, seeded } from './test-support.js';
 
@@ -30,6 +30,17 @@ const cases: Case[] = [
   { n: 2, h: 5, w: 6, inC: 6, outC: 8, k: [3, 3], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
 ];
 
+// Channel counts around the tile edges (4 input × 8 output channels; a last tile of 4 output channels), odd and
+// even sizes, kernels taller than wide, 'valid' padding, and a batch of one.
+const gradCases: Case[] = [
+  { n: 3, h: 8, w: 8, inC: 3, outC: 8, k: [3, 3], pad: 'same' },
+  { n: 2, h: 7, w: 9, inC: 8, outC: 16, k: [3, 3], pad: 'same' },
+  { n: 2, h: 6, w: 5, inC: 5, outC: 12, k: [3, 3], pad: 'same' },
+  { n: 1, h: 9, w: 7, inC: 2, outC: 4, k: [5, 3], pad: 'same' },
+  { n: 2, h: 8, w: 6, inC: 6, outC: 20, k: [3, 3], pad: 'valid' },
+  { n: 2, h: 4, w: 4, inC: 16, outC: 32, k: [5, 5], pad: 'same' },
+];
+
 const label = (c: Case): string => `${c.n}×${c.h}×${c.w}×${c.inC} → ${c.outC}, ${c.k.join('×')} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3))}`;
 
 function conv(c: Case): tf.Tensor[] {
@@ -41,6 +52,16 @@ function conv(c: Case): tf.Tensor[] {
   return [y, dx!, dFilter!];
 }
 
+function filterGrad(c: Case): tf.Tensor[] {
+  const x = seeded([c.n, c.h, c.w, c.inC], 3) as tf.Tensor4D;
+  const filter = seeded([c.k[0], c.k[1], c.inC, c.outC], 4) as tf.Tensor4D;
+  const y = tf.conv2d(x, filter, 1, c.pad);
+  const dy = seeded(y.shape, 5);
+  // TF.js's own Conv2D gradient: on wasm it calls Conv2DBackpropFilter, which takes the direct kernel here.
+  const [dFilter] = tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, c.pad))([filter], dy);
+  return [dFilter!];
+}
+
 /** The kernel itself, called directly (whatever Conv2D would route), for the case's forward convolution. */
 function direct(c: Case): tf.Tensor[] {
   const x = seeded([c.n, c.h, c.w, c.inC], 7) as tf.Tensor4D;
@@ -49,11 +70,11 @@ function direct(c: Case): tf.Tensor[] {
   return [convDirect(x, filter, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left)];
 }
 
-describe('stride-1 convolution with implicit padding (wasm)', () => {
-  before(async () => {
-    await initWasmBackend();
-  });
+before(async () => {
+  await initWasmBackend();
+});
 
+describe('stride-1 convolution with implicit padding (wasm)', () => {
   for (const c of cases) {
     it(`matches the cpu backend: ${label(c)}`, async () => {
       const [ref] = await onBackend('cpu', () => conv(c).slice(0, 1));
@@ -84,5 +105,34 @@ describe('stride-1 convolution with implicit padding (wasm)', () => {
     assert.equal(convDirectAvailable(8, 32), true);
     assert.equal(convDirectAvailable(3, 6), false);
     assert.equal(convDirectAvailable(16, 32), false);
+  });
+});
+
+describe('stride-1 convolution filter gradient with implicit padding (wasm)', () => {
+  for (const c of gradCases) {
+    it(`matches the cpu backend: ${label(c)}`, async () => {
+      await tf.setBackend('wasm');
+      assert.ok(convFilterGradDirectAvailable(c.inC, c.outC));
+      const [ref] = await onBackend('cpu', () => filterGrad(c));
+      await tf.setBackend('wasm');
+      const start = tf.memory().numTensors;
+      const profile = await tf.profile(() => tf.tidy(() => filterGrad(c)));
+      assert.ok(
+        profile.kernels.some((k) => k.name === ConvFilterGradDirect),
+        profile.kernelNames.join(','),
+      );
+      for (const t of profile.result as tf.Tensor[]) t.dispose();
+      assert.equal(tf.memory().numTensors, start, 'no tensors left behind');
+      const [got] = await onBackend('wasm', () => filterGrad(c));
+      assert.ok(ref && got);
+      assert.ok(relError(got, ref) <= 1e-5, `rel err ${relError(got, ref)}`);
+    });
+  }
+
+  it('is not offered for output channels that are not a multiple of 4, or large channel products', async () => {
+    await tf.setBackend('wasm');
+    assert.equal(convFilterGradDirectAvailable(3, 6), false);
+    assert.equal(convFilterGradDirectAvailable(32, 64), false);
+    assert.equal(convFilterGradDirectAvailable(16, 32), true);
   });
 });

@@ -2,7 +2,6 @@ export * from './wasm-backend.js';
 export * from './tfjs-warnings.js';
 export * from './install-wasm-kernels.js';
 export * from './conv-backprop.js';
-export * from './conv-filter-grad.js';
 export * from './conv-direct.js';
 export * from './depthwise-filter-grad.js';
 export * from './depthwise-conv.js';

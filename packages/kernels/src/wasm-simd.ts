@@ -110,17 +110,18 @@ export class Code {
   }
   /** `loop … end` whose body branches back (`br_if 0`) while `local != end` after `local += step`. */
   countedLoop(local: number, step: number, end: number, body: (c: this) => void): this {
-    this.bytes.push(0x03, 0x40);
-    body(this);
-    this.inc(local, step).get(local).i32(end).ne();
-    this.bytes.push(0x0d, 0x00, 0x0b);
-    return this;
+    return this.loopUntil(local, step, () => this.i32(end), body);
   }
   /** {@link countedLoop} up to the value of the i32 local `endLocal` (a run-time bound, ≥ one step). */
   countedLoopTo(local: number, step: number, endLocal: number, body: (c: this) => void): this {
+    return this.loopUntil(local, step, () => this.get(endLocal), body);
+  }
+  private loopUntil(local: number, step: number, pushEnd: () => void, body: (c: this) => void): this {
     this.bytes.push(0x03, 0x40);
     body(this);
-    this.inc(local, step).get(local).get(endLocal).ne();
+    this.inc(local, step).get(local);
+    pushEnd();
+    this.ne();
     this.bytes.push(0x0d, 0x00, 0x0b);
     return this;
   }
