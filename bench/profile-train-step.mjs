@@ -2,7 +2,8 @@
 // One training step of a search space's seed or full network, kernel by kernel: the mean step time over 10 steps
 // (after 5 untimed), then tf.profile of one step — the slowest kernels with their input shapes and the time per
 // kernel name. Nested kernels (a gradient kernel that runs a convolution) appear inside their callers too.
-// usage: node bench/profile-train-step.mjs <space> [seed|full] [batch]   (TOP=25 kernels listed)
+// usage: node bench/profile-train-step.mjs <space> [seed|full|<spec.json>] [batch]   (TOP=25 kernels listed)
+import { readFileSync } from 'node:fs';
 import { SeededRandom } from '@mitosis/core';
 import { NetworkModel, Optimizer, batchTensors, trainStep, useBackend, tf } from '@mitosis/engine';
 import { fullNetwork, loadSearchSpace } from '@mitosis/growth';
@@ -10,7 +11,7 @@ import { initWeights } from '@mitosis/ir';
 await useBackend('wasm');
 const [spaceId, which = 'full', batch = '64'] = process.argv.slice(2);
 const { space } = loadSearchSpace(spaceId);
-const spec = which === 'full' ? fullNetwork(space) : space.seed;
+const spec = which === 'full' ? fullNetwork(space) : which === 'seed' ? space.seed : JSON.parse(readFileSync(which, 'utf8'));
 const B = Number(batch);
 const input = spec.nodes.find((n) => n.op === 'input');
 const rng = new SeededRandom(1);

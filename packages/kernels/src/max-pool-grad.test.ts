@@ -32,6 +32,8 @@ describe('MaxPoolGrad on wasm', () => {
     [[2, 7, 9, 8], 2, 2, 'valid', 'SIMD, uncovered last row and column'],
     [[2, 9, 6, 12], 3, 3, 'valid', 'SIMD 3×3/3'],
     [[2, 8, 8, 16], 2, 2, 'same', 'SIMD, same padding without pad'],
+    [[2, 8, 6, 22], 2, 2, 'valid', 'SIMD, 22 channels (the last group overlaps)'],
+    [[2, 6, 8, 5], 2, 2, 'valid', 'SIMD, 5 channels'],
     [[2, 8, 8, 4], 3, 2, 'same', 'JavaScript: overlapping windows, padding'],
     [[2, 8, 8, 3], 2, 2, 'valid', 'JavaScript: 3 channels'],
     [[1, 4, 4, 1], 2, 2, 'valid', 'JavaScript: 1 channel'],

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
+import { layout } from './simd-rows.js';
 import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -28,7 +29,9 @@ type RowsFn = (x: number, y: number, dy: number, dx: number, rows: number) => vo
  */
 function emitGrad(g: PoolGeometry): Uint8Array {
   const pixel = g.c * 4;
-  const groups = g.c / 4;
+  // Groups of four channels; with C not a multiple of 4 the last group overlaps the one before (its lanes compute
+  // the same values for the shared channels, so writing them twice is harmless).
+  const { groups, rowOffset } = layout(g.c);
   // Params: x 0, y 1, dy 2, dx 3, rows 4; locals: col 5 (i32), found 6, ymax 7, d 8, eq 9 (v128).
   const [X, Y, DY, DX, ROWS, COL, FOUND, YMAX, D, EQ] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const code = new Code();
@@ -36,7 +39,7 @@ function emitGrad(g: PoolGeometry): Uint8Array {
     r.i32(g.outW).set(COL);
     r.repeat(COL, (q) => {
       for (let k = 0; k < groups; k++) {
-        const o = k * 16;
+        const o = rowOffset(k);
         q.get(Y).load(o).set(YMAX);
         q.get(DY).load(o).set(D);
         q.zero().set(FOUND);
@@ -77,13 +80,13 @@ function poolInfo(args: Parameters<tf.KernelFunc>[0], input: tf.TensorInfo): tf.
 
 /**
  * The geometry when `MaxPoolGrad` is a non-overlapping pool (stride = window, no padding before the first
- * window) over float32 NHWC with channels a multiple of 4, on a wasm heap that SIMD code can import.
+ * window) over float32 NHWC with at least 4 channels, on a wasm heap that SIMD code can import.
  */
 function simdGeometry(args: Parameters<tf.KernelFunc>[0], info: tf.backend_util.Conv2DInfo, input: tf.TensorInfo, dy?: tf.TensorInfo): PoolGeometry | undefined {
   if (!simdSupported() || wasmHeapMemory(args.backend as tf.KernelBackend) === undefined) return undefined;
   const [n, h, w, c] = input.shape as [number, number, number, number];
   const ok =
-    c % 4 === 0 &&
+    c >= 4 &&
     n > 0 &&
     info.outHeight > 0 &&
     info.outWidth > 0 &&
@@ -139,7 +142,7 @@ function genericGrad(info: tf.backend_util.Conv2DInfo, x: Float32Array, dy: Floa
 /**
  * `MaxPoolGrad` for wasm, replacing wasm 4.22's own, which is slow (≈ 20 ns per input element) and wrong: it
  * drops the gradient of windows whose values are all negative (swish outputs often are). Non-overlapping
- * float32 pools with channels a multiple of 4 (the 2×2 / stride-2 pools of the convnet spaces) run as one
+ * float32 pools with at least 4 channels (the 2×2 / stride-2 pools of the convnet spaces, grown widths too) run as one
  * generated SIMD pass that writes every input position once (positions no window covers get 0); other
  * float32 pools run in plain JavaScript on the heap with the cpu backend's rule (first maximum of each window,
  * overlapping windows summed). Other dtypes go to `fallback`.
