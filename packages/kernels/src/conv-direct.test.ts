@@ -28,17 +28,22 @@ const cases: Case[] = [
   { n: 2, h: 8, w: 7, inC: 5, outC: 20, k: [3, 3], pad: 'valid' },
   { n: 2, h: 6, w: 6, inC: 4, outC: 4, k: [5, 5], pad: 'same' },
   { n: 2, h: 5, w: 6, inC: 6, outC: 8, k: [3, 3], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  { n: 2, h: 7, w: 7, inC: 22, outC: 12, k: [3, 3], pad: 'same' },
 ];
 
 // Channel counts around the tile edges (4 input × 8 output channels; a last tile of 4 output channels), odd and
 // even sizes, kernels taller than wide, 'valid' padding, and a batch of one.
 const gradCases: Case[] = [
+  // Cout not a multiple of 4 (grown widths): sums into rows rounded up to 4 wide, then compacted.
+  { n: 2, h: 7, w: 7, inC: 4, outC: 22, k: [3, 3], pad: 'same' },
+  { n: 3, h: 6, w: 9, inC: 1, outC: 5, k: [3, 3], pad: 'valid' },
+  { n: 1, h: 5, w: 5, inC: 3, outC: 6, k: [3, 3], pad: 'same' },
   { n: 3, h: 8, w: 8, inC: 3, outC: 8, k: [3, 3], pad: 'same' },
   { n: 2, h: 7, w: 9, inC: 8, outC: 16, k: [3, 3], pad: 'same' },
   { n: 2, h: 6, w: 5, inC: 5, outC: 12, k: [3, 3], pad: 'same' },
   { n: 1, h: 9, w: 7, inC: 2, outC: 4, k: [5, 3], pad: 'same' },
   { n: 2, h: 8, w: 6, inC: 6, outC: 20, k: [3, 3], pad: 'valid' },
-  { n: 2, h: 4, w: 4, inC: 16, outC: 32, k: [5, 5], pad: 'same' },
+  { n: 2, h: 4, w: 4, inC: 4, outC: 32, k: [5, 5], pad: 'same' },
 ];
 
 const label = (c: Case): string => `${c.n}×${c.h}×${c.w}×${c.inC} → ${c.outC}, ${c.k.join('×')} ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3))}`;
@@ -99,12 +104,13 @@ describe('stride-1 convolution with implicit padding (wasm)', () => {
     });
   }
 
-  it('is offered for small channel products with Cout a multiple of 4 only', async () => {
+  it('is offered for Cout a multiple of 4 up to 64 and Cin·Cout ≤ 1024 only', async () => {
     await tf.setBackend('wasm');
     assert.equal(convDirectAvailable(3, 8), true);
-    assert.equal(convDirectAvailable(8, 32), true);
+    assert.equal(convDirectAvailable(24, 12), true);
     assert.equal(convDirectAvailable(3, 6), false);
-    assert.equal(convDirectAvailable(16, 32), false);
+    assert.equal(convDirectAvailable(1, 128), false);
+    assert.equal(convDirectAvailable(64, 32), false);
   });
 });
 
@@ -129,10 +135,12 @@ describe('stride-1 convolution filter gradient with implicit padding (wasm)', ()
     });
   }
 
-  it('is not offered for output channels that are not a multiple of 4, or large channel products', async () => {
+  it('is offered for Cout ≥ 4 and Cin·Cout ≤ 128 (Cout rounded up to 4) only', async () => {
     await tf.setBackend('wasm');
-    assert.equal(convFilterGradDirectAvailable(3, 6), false);
-    assert.equal(convFilterGradDirectAvailable(32, 64), false);
-    assert.equal(convFilterGradDirectAvailable(16, 32), true);
+    assert.equal(convFilterGradDirectAvailable(3, 6), true);
+    assert.equal(convFilterGradDirectAvailable(3, 3), false);
+    assert.equal(convFilterGradDirectAvailable(8, 16), true);
+    assert.equal(convFilterGradDirectAvailable(12, 22), false);
+    assert.equal(convFilterGradDirectAvailable(4, 30), true);
   });
 });

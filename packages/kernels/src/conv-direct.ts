@@ -35,9 +35,15 @@ export interface StrideOneShape {
 }
 
 /** The largest Cin·Cout of the forward kernel (beyond it, wasm's own convolution or Winograd). */
-const MOST_FORWARD = 256;
-/** The largest Cin·Cout of the filter gradient: its output tiles are unrolled per tap, so the module grows with both. */
-const MOST_FILTER_GRAD = 512;
+const MOST_FORWARD = 1024;
+/** The most output channels of the forward kernel: its output tiles are unrolled per row and column segment. */
+const MOST_FORWARD_OUT = 64;
+/**
+ * The largest Cin·Cout (Cout rounded up to 4) of the filter gradient: its output tiles are unrolled per tap and row
+ * segment, so the module grows with both, and beyond ≈ 4 tiles a tap the padded-copy path's long streaming products
+ * win (64×14×14×12 → 22, 9 tiles: 3.8–4.5 ms here against 2.5–2.8 ms; 8 → 16, 4 tiles: 0.87 against 1.09 ms).
+ */
+const MOST_FILTER_GRAD = 128;
 /** Input channels up to which the per-tap channel loop is unrolled. */
 const UNROLLED_CHANNELS = 3;
 /** Output pixels of one register tile (times up to 8 output channels: 8 accumulators). */
@@ -165,8 +171,11 @@ function emitGrad(s: StrideOneShape): Uint8Array {
     const end = Math.min(outWidth, inWidth + s.padLeft - j);
     return { start, count: end - start };
   });
+  // `out` rows are Cout rounded up to 4 wide (the caller compacts them when it is not a multiple of 4): the last
+  // vector of dy then also reads the next pixel's first channels, whose sums land in columns nobody reads.
+  const coOut = Math.ceil(co / 4) * 4;
   const tiles: { c0: number; rows: number; o0: number; halves: number }[] = [];
-  for (let c0 = 0; c0 < ci; c0 += 4) for (let o0 = 0; o0 < co; o0 += 8) tiles.push({ c0, rows: Math.min(4, ci - c0), o0, halves: Math.min(2, (co - o0) / 4) });
+  for (let c0 = 0; c0 < ci; c0 += 4) for (let o0 = 0; o0 < co; o0 += 8) tiles.push({ c0, rows: Math.min(4, ci - c0), o0, halves: Math.min(2, (coOut - o0) / 4) });
   const code = new Code();
   code.get(X).set(XIMG).get(DY).set(DYIMG).i32(0).set(N);
   code.countedLoopTo(N, 1, BATCH, (k) => {
@@ -181,9 +190,9 @@ function emitGrad(s: StrideOneShape): Uint8Array {
             if (run.count <= 0) continue;
             const xOff = ((i - rs.lo) * inWidth + run.start + j - s.padLeft) * xPixel;
             const dyOff = run.start * dyPixel;
-            const tapOut = (i * kw + j) * ci * co * 4;
+            const tapOut = (i * kw + j) * ci * coOut * 4;
             for (const t of tiles) {
-              const at = (row: number, h: number): number => tapOut + ((t.c0 + row) * co + t.o0 + 4 * h) * 4;
+              const at = (row: number, h: number): number => tapOut + ((t.c0 + row) * coOut + t.o0 + 4 * h) * 4;
               for (let row = 0; row < t.rows; row++) for (let h = 0; h < t.halves; h++) r.get(OUT).load(at(row, h)).set(acc(row, h));
               r.get(XROW).i32(xOff + t.c0 * 4).add().set(XP).get(DYROW).i32(dyOff + t.o0 * 4).add().set(DP).i32(0).set(CC);
               r.countedLoop(CC, 1, run.count, (c) => {
@@ -257,18 +266,44 @@ function convKernel(args: KernelArgs): tf.TensorInfo {
 function gradKernel(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const { s, n, x, other: dy } = checked(ConvFilterGradDirect, args, 'dy');
+  const rows = s.filterHeight * s.filterWidth * s.inChannels;
   const out = backend.makeOutput([s.filterHeight, s.filterWidth, s.inChannels, s.outChannels], 'float32');
-  // The memory and offsets after makeOutput: an allocation may grow (and replace) the heap.
-  const memory = wasmHeapMemory(backend) as WasmMemory;
-  const outOff = heapOffset(backend, out);
-  new Float32Array(memory.buffer, outOff, s.filterHeight * s.filterWidth * s.inChannels * s.outChannels).fill(0);
-  if (n > 0) compiled(memory, 'conv-filter-grad', s)(heapOffset(backend, x), heapOffset(backend, dy), outOff, n);
+  const coOut = Math.ceil(s.outChannels / 4) * 4;
+  const ragged = coOut !== s.outChannels;
+  const wasm = backend.wasm as unknown as { _malloc(bytes: number): number; _free(ptr: number): void };
+  // Cout not a multiple of 4: sums into rows Cout rounded up to 4 wide, and dy read from a copy with room for the
+  // last pixel's vector to run 12 bytes past its end (see emitGrad).
+  const dyBytes = n * s.outHeight * s.outWidth * s.outChannels * 4;
+  const wide = ragged ? wasm._malloc(rows * coOut * 4) : 0;
+  const dyCopy = ragged ? wasm._malloc(dyBytes + 16) : 0;
+  try {
+    // The memory and offsets after every allocation: one may grow (and replace) the heap.
+    const memory = wasmHeapMemory(backend) as WasmMemory;
+    const outOff = heapOffset(backend, out);
+    const sums = ragged ? wide : outOff;
+    new Float32Array(memory.buffer, sums, rows * coOut).fill(0);
+    let dyOff = heapOffset(backend, dy);
+    if (ragged) {
+      new Uint8Array(memory.buffer).copyWithin(dyCopy, dyOff, dyOff + dyBytes);
+      dyOff = dyCopy;
+    }
+    if (n > 0) compiled(memory, 'conv-filter-grad', s)(heapOffset(backend, x), dyOff, sums, n);
+    if (ragged) {
+      const heap = new Float32Array(memory.buffer);
+      for (let r = 0; r < rows; r++) heap.copyWithin(outOff / 4 + r * s.outChannels, sums / 4 + r * coOut, sums / 4 + r * coOut + s.outChannels);
+    }
+  } finally {
+    if (ragged) {
+      wasm._free(wide);
+      wasm._free(dyCopy);
+    }
+  }
   return out;
 }
 
 /** Channel counts within `most` (Cout a multiple of 4) on wasm with SIMD; registers `kernelName` on first use. */
-function available(kernelName: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo, inChannels: number, outChannels: number, most: number): boolean {
-  if (inChannels < 1 || outChannels < 4 || outChannels % 4 !== 0 || inChannels * outChannels > most) return false;
+function available(kernelName: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo, inChannels: number, outChannels: number, most: number, mostOut = Infinity): boolean {
+  if (inChannels < 1 || outChannels < 4 || outChannels % 4 !== 0 || inChannels * outChannels > most || outChannels > mostOut) return false;
   if (tf.getBackend() !== 'wasm' || !simdSupported() || wasmHeapMemory(tf.backend()) === undefined) return false;
   if (tf.getKernel(kernelName, 'wasm') === undefined) {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
@@ -278,20 +313,22 @@ function available(kernelName: string, kernelFunc: (args: KernelArgs) => tf.Tens
 
 /**
  * Whether {@link convDirect} can run a stride-1 convolution with these channel counts on the active backend
- * (registers it): wasm with SIMD, Cout a multiple of 4, Cin·Cout ≤ 256. It runs at ≈ 8 GMAC/s on this machine
- * whatever the channels, so it beats wasm's own (XNNPACK) convolution only where that one is slow: `Conv2D` on wasm
- * routes a layer here with a single input channel or fewer output than input channels (install-wasm-kernels.ts).
+ * (registers it): wasm with SIMD, Cout a multiple of 4 and at most 64, Cin·Cout ≤ 1024. It runs at ≈ 8 GMAC/s on
+ * this machine whatever the channels, so it beats wasm's own (XNNPACK) convolution only where that one is slow:
+ * `Conv2D` on wasm routes a layer here with a single input channel or fewer output than input channels
+ * (install-wasm-kernels.ts).
  */
 export function convDirectAvailable(inChannels: number, outChannels: number): boolean {
-  return available(ConvDirect, convKernel, inChannels, outChannels, MOST_FORWARD);
+  return available(ConvDirect, convKernel, inChannels, outChannels, MOST_FORWARD, MOST_FORWARD_OUT);
 }
 
 /**
  * Whether {@link convFilterGradDirect} takes a stride-1 convolution with these channel counts on the active backend
- * (registers it): wasm with SIMD, Cout a multiple of 4, Cin·Cout ≤ 512.
+ * (registers it): wasm with SIMD, Cout ≥ 4, Cin·Cout ≤ 128 with Cout rounded up to 4 (grown widths too: Cout not
+ * a multiple of 4 costs a copy of dy).
  */
 export function convFilterGradDirectAvailable(inChannels: number, outChannels: number): boolean {
-  return available(ConvFilterGradDirect, gradKernel, inChannels, outChannels, MOST_FILTER_GRAD);
+  return available(ConvFilterGradDirect, gradKernel, inChannels, Math.ceil(outChannels / 4) * 4, MOST_FILTER_GRAD) && outChannels >= 4;
 }
 
 /**

@@ -228,7 +228,8 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
       // Small stride-1 layers where wasm's own (XNNPACK) convolution is slow: a single input channel (grey first
       // layers) and fewer output than input channels (e.g. the input gradient of an 8 → 16 layer). Measured 3×3,
       // 'same' (ms, this kernel vs XNNPACK): 64×28×28×1 → 32 1.81 vs 2.02, → 8 0.37 vs 0.62, 64×14×14×16 → 8 0.67 vs
-      // 1.01; but 64×32×32×3 → 8 1.87 vs 1.23, 64×14×14×8 → 16 1.16 vs 1.08, 12 → 16 1.64 vs 1.47 (see conv-direct.ts).
+      // 1.01, 64×14×14×22 → 12 1.65 vs 2.67, 64×28×28×12 → 8 2.10 vs 3.11; but 64×32×32×3 → 8 1.87 vs 1.23,
+      // 64×14×14×8 → 16 1.16 vs 1.08, 12 → 16 1.64 vs 1.47 (see conv-direct.ts).
       return convDirect(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter'), info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left);
     }
   }
