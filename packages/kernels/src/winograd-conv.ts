@@ -246,7 +246,17 @@ function tilesOf(xShape: readonly number[]): Tiles {
 function transformInput(memory: WasmMemory, t: Tiles, xOff: number, xp: number, v: number): void {
   const { n, h, w, c, th, tw, tiles, rows, hp, wp } = t;
   const heap = new Float32Array(memory.buffer);
-  heap.fill(0, xp / 4, xp / 4 + n * hp * wp * c);
+  // Only the one-pixel border is zeroed: the copy fills the interior.
+  const row = wp * c;
+  for (let b = 0; b < n; b++) {
+    const image = xp / 4 + b * hp * row;
+    heap.fill(0, image, image + row);
+    heap.fill(0, image + (hp - 1) * row, image + hp * row);
+    for (let y = 1; y < hp - 1; y++) {
+      heap.fill(0, image + y * row, image + y * row + c);
+      heap.fill(0, image + (y + 1) * row - c, image + (y + 1) * row);
+    }
+  }
   for (let b = 0; b < n; b++) copyRows(memory, xOff + b * h * w * c * 4, xp + ((b * hp + 1) * wp + 1) * c * 4, h, w * c * 4, w * c * 4, wp * c * 4);
   if (rows > tiles) for (let p = 0; p < 16; p++) heap.fill(0, v / 4 + (p * rows + tiles) * c, v / 4 + (p + 1) * rows * c);
   const inT = tileFn(memory, `in/${c}/${wp}/${rows}`, () => emitInput(c, wp * c * 4, rows * c * 4));
