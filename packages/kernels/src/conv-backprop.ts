@@ -294,7 +294,7 @@ export function convBackpropFilter(
       g.batch > 0 &&
       g.outHeight > 0 &&
       g.outWidth > 0 &&
-      convFilterGradDirectAvailable(inC, outC)
+      convFilterGradDirectAvailable(inC, outC, kh, kw)
     ) {
       // Small channel counts at stride 1 (a single input channel too: 1.99 -> 1.38 ms for 64×28×28×1 → 32 against
       // the sliding rows below, which need a padded copy of dy): one pass with implicit padding, no copies.

@@ -104,13 +104,15 @@ describe('stride-1 convolution with implicit padding (wasm)', () => {
     });
   }
 
-  it('is offered for Cout a multiple of 4 up to 64 and Cin·Cout ≤ 1024 only', async () => {
+  it('is offered for Cout a multiple of 4 up to 64, Cin·Cout ≤ 1024 and filters up to 5×5 only', async () => {
     await tf.setBackend('wasm');
     assert.equal(convDirectAvailable(3, 8), true);
     assert.equal(convDirectAvailable(24, 12), true);
     assert.equal(convDirectAvailable(3, 6), false);
     assert.equal(convDirectAvailable(1, 128), false);
     assert.equal(convDirectAvailable(64, 32), false);
+    assert.equal(convDirectAvailable(3, 8, 5, 5), true);
+    assert.equal(convDirectAvailable(3, 8, 7, 7), false);
   });
 });
 
@@ -135,12 +137,14 @@ describe('stride-1 convolution filter gradient with implicit padding (wasm)', ()
     });
   }
 
-  it('is offered for Cout ≥ 4 and Cin·Cout ≤ 128 (Cout rounded up to 4) only', async () => {
+  it('is offered for Cout ≥ 4, Cin·Cout ≤ 128 (Cout rounded up to 4) and filters up to 5×5 only', async () => {
     await tf.setBackend('wasm');
     assert.equal(convFilterGradDirectAvailable(3, 6), true);
     assert.equal(convFilterGradDirectAvailable(3, 3), false);
     assert.equal(convFilterGradDirectAvailable(8, 16), true);
     assert.equal(convFilterGradDirectAvailable(12, 22), false);
     assert.equal(convFilterGradDirectAvailable(4, 30), true);
+    assert.equal(convFilterGradDirectAvailable(4, 8, 5, 3), true);
+    assert.equal(convFilterGradDirectAvailable(4, 8, 3, 7), false);
   });
 });

@@ -301,6 +301,15 @@ function gradKernel(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * Filters up to 5×5: the generated code holds every tap of every run of rows and columns with the same taps, so it
+ * grows with the fourth power of the filter size.
+ */
+function smallFilter(filterHeight: number, filterWidth: number): boolean {
+  return filterHeight >= 1 && filterWidth >= 1 && filterHeight <= MOST_FILTER_SIZE && filterWidth <= MOST_FILTER_SIZE;
+}
+const MOST_FILTER_SIZE = 5;
+
 /** Channel counts within `most` (Cout a multiple of 4) on wasm with SIMD; registers `kernelName` on first use. */
 function available(kernelName: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo, inChannels: number, outChannels: number, most: number, mostOut = Infinity): boolean {
   if (inChannels < 1 || outChannels < 4 || outChannels % 4 !== 0 || inChannels * outChannels > most || outChannels > mostOut) return false;
@@ -312,23 +321,23 @@ function available(kernelName: string, kernelFunc: (args: KernelArgs) => tf.Tens
 }
 
 /**
- * Whether {@link convDirect} can run a stride-1 convolution with these channel counts on the active backend
- * (registers it): wasm with SIMD, Cout a multiple of 4 and at most 64, Cin·Cout ≤ 1024. It runs at ≈ 8 GMAC/s on
+ * Whether {@link convDirect} can run a stride-1 convolution with these channel counts and filter size on the
+ * active backend (registers it): wasm with SIMD, Cout a multiple of 4 and at most 64, Cin·Cout ≤ 1024, up to 5×5. It runs at ≈ 8 GMAC/s on
  * this machine whatever the channels, so it beats wasm's own (XNNPACK) convolution only where that one is slow:
  * `Conv2D` on wasm routes a layer here with a single input channel or fewer output than input channels
  * (install-wasm-kernels.ts).
  */
-export function convDirectAvailable(inChannels: number, outChannels: number): boolean {
-  return available(ConvDirect, convKernel, inChannels, outChannels, MOST_FORWARD, MOST_FORWARD_OUT);
+export function convDirectAvailable(inChannels: number, outChannels: number, filterHeight = 3, filterWidth = 3): boolean {
+  return smallFilter(filterHeight, filterWidth) && available(ConvDirect, convKernel, inChannels, outChannels, MOST_FORWARD, MOST_FORWARD_OUT);
 }
 
 /**
- * Whether {@link convFilterGradDirect} takes a stride-1 convolution with these channel counts on the active backend
- * (registers it): wasm with SIMD, Cout ≥ 4, Cin·Cout ≤ 128 with Cout rounded up to 4 (grown widths too: Cout not
+ * Whether {@link convFilterGradDirect} takes a stride-1 convolution with these channel counts and filter size on the
+ * active backend (registers it): wasm with SIMD, up to 5×5, Cout ≥ 4, Cin·Cout ≤ 128 with Cout rounded up to 4 (grown widths too: Cout not
  * a multiple of 4 costs a copy of dy).
  */
-export function convFilterGradDirectAvailable(inChannels: number, outChannels: number): boolean {
-  return available(ConvFilterGradDirect, gradKernel, inChannels, Math.ceil(outChannels / 4) * 4, MOST_FILTER_GRAD) && outChannels >= 4;
+export function convFilterGradDirectAvailable(inChannels: number, outChannels: number, filterHeight = 3, filterWidth = 3): boolean {
+  return smallFilter(filterHeight, filterWidth) && available(ConvFilterGradDirect, gradKernel, inChannels, Math.ceil(outChannels / 4) * 4, MOST_FILTER_GRAD) && outChannels >= 4;
 }
 
 /**

@@ -222,7 +222,7 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
     }
   }
   const [inC, outC] = [filter?.shape[2] as number, filter?.shape[3] as number];
-  if (plain && (inC === 1 || outC < inC) && convDirectAvailable(inC, outC)) {
+  if (plain && (inC === 1 || outC < inC) && convDirectAvailable(inC, outC, filter.shape[0] as number, filter.shape[1] as number)) {
     const info = conv2dInfo(x.shape, filter.shape, a);
     if (info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top >= 0 && info.padInfo.left >= 0) {
       // Small stride-1 layers where wasm's own (XNNPACK) convolution is slow: a single input channel (grey first
