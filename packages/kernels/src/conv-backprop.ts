@@ -291,7 +291,6 @@ export function convBackpropFilter(
       !depthwise &&
       g.strideHeight === 1 &&
       g.strideWidth === 1 &&
-      g.batch > 0 &&
       g.outHeight > 0 &&
       g.outWidth > 0 &&
       convFilterGradDirectAvailable(inC, outC, kh, kw)

@@ -137,6 +137,16 @@ describe('stride-1 convolution filter gradient with implicit padding (wasm)', ()
     });
   }
 
+  it('gives a zero filter gradient for a batch of 0', async () => {
+    await tf.setBackend('wasm');
+    const [dw] = tf.tidy(() => {
+      const x = tf.zeros([0, 6, 6, 3]) as tf.Tensor4D;
+      return tf.grads((w: tf.Tensor) => tf.conv2d(x, w as tf.Tensor4D, 1, 'same'))([seeded([3, 3, 3, 8], 1)], tf.zeros([0, 6, 6, 8]));
+    });
+    assert.deepEqual(Array.from(dw!.dataSync()), new Array<number>(3 * 3 * 3 * 8).fill(0));
+    dw!.dispose();
+  });
+
   it('is offered for Cout ≥ 4, Cin·Cout ≤ 128 (Cout rounded up to 4) and filters up to 5×5 only', async () => {
     await tf.setBackend('wasm');
     assert.equal(convFilterGradDirectAvailable(3, 6), true);

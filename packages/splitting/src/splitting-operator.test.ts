@@ -304,6 +304,58 @@ test('reluBeta scales the ReLU surrogate curvature; maxSamples limits the data',
   });
 });
 
+/** S·v for every block of `spec` (weights and data shared), with the operator's blocks. */
+async function productsOf(spec: NetworkSpec, weights: WeightMap, data: Dataset): Promise<{ blocks: unknown; out: Float64Array[] }> {
+  return withModel(spec, weights, async (model) => {
+    const op = createSplittingOperator(model, data, { loss: 'mse', batchSize: 4 });
+    const vectors = op.blocks.map((b, i) => Float64Array.from({ length: b.neurons * b.dim }, (_, k) => Math.sin(1 + k + 7 * i)));
+    try {
+      return { blocks: op.blocks, out: await op.multiply(vectors) };
+    } finally {
+      op.dispose();
+    }
+  });
+}
+
+function sameProducts(a: { blocks: unknown; out: Float64Array[] }, b: { blocks: unknown; out: Float64Array[] }): void {
+  assert.deepEqual(b.blocks, a.blocks);
+  a.out.forEach((v, i) => close(b.out[i]!, v, 1e-6 * Math.max(1, ...Array.from(v, Math.abs)), `block ${i}`));
+}
+
+test('a pass-through node beside another reader of the same value, and fused layers listed apart from their activations, leave S·v unchanged', async () => {
+  // The pass frees each gradient once the backward is past the node that received it. Two orders that broke an
+  // earlier rule (free the previous mark's gradient): a dropout (eval: its input passed through) after another
+  // reader of the same value, and batch norms whose fused kernels are recorded away from their activations.
+  const conv = (name: string, input: string, filters: number, k: number): NetworkNode => ({ name, op: 'conv2d', inputs: [input], filters, kernelSize: [k, k], strides: [1, 1], padding: 'same', useBias: false });
+  const bn = (name: string, input: string): NetworkNode => ({ name, op: 'batchNorm', inputs: [input], epsilon: 1e-3, momentum: 0.9 });
+  const act = (name: string, input: string, activation: 'tanh' | 'relu'): NetworkNode => ({ name, op: 'activation', inputs: [input], activation });
+  const plain = branching();
+  const tail = (nodes: NetworkNode[]): NetworkSpec => ({
+    ...plain,
+    nodes: [...plain.nodes.filter((n) => !['pool', 'flat', 'flat_bn', 'flat_act', 'out'].includes(n.name)), ...nodes],
+  });
+  const head = [
+    { name: 'merge', op: 'add', inputs: ['j', 'q'] },
+    { name: 'gap', op: 'globalAvgPool', inputs: ['merge'] },
+    { name: 'out', op: 'dense', inputs: ['gap'], units: 2, useBias: true },
+  ] as NetworkNode[];
+  const direct = tail([act('j', 'sum_act', 'tanh'), act('q', 'sum_act', 'tanh'), ...head]);
+  const dropped = tail([act('j', 'sum_act', 'tanh'), { name: 'drop', op: 'dropout', inputs: ['sum_act'], rate: 0.5 }, act('q', 'drop', 'tanh'), ...head]);
+  const setup = chainSetup(direct, 3);
+  const before = tf.memory().numTensors;
+  sameProducts(await productsOf(direct, setup.weights, setup.data), await productsOf(dropped, setup.weights, setup.data));
+
+  const trunk = [{ name: 'x', op: 'input', shape: [6, 6, 2] }, conv('c0', 'x', 4, 3), bn('c0_bn', 'c0'), act('c0_act', 'c0_bn', 'tanh'), conv('pA', 'c0_act', 4, 1), conv('pB', 'c0_act', 4, 1)] as NetworkNode[];
+  const sums = [{ name: 's', op: 'add', inputs: ['pA', 'pB'] }, { name: 't', op: 'add', inputs: ['pB', 'pA'] }] as NetworkNode[];
+  const end = [{ name: 'cat', op: 'concat', inputs: ['actA', 'actB'] }, { name: 'gap', op: 'globalAvgPool', inputs: ['cat'] }, { name: 'out', op: 'dense', inputs: ['gap'], units: 2, useBias: true }] as NetworkNode[];
+  const spec = (middle: NetworkNode[]): NetworkSpec => ({ format: 'mitosis-network', version: 1, name: 'apart', nodes: [...trunk, ...sums, ...middle, ...end], output: 'out' });
+  const together = spec([bn('bA', 's'), act('actA', 'bA', 'relu'), bn('bB', 't'), act('actB', 'bB', 'relu')]);
+  const apart = spec([bn('bA', 's'), bn('bB', 't'), act('actA', 'bA', 'relu'), act('actB', 'bB', 'relu')]);
+  const fused = chainSetup(together, 4);
+  sameProducts(await productsOf(together, fused.weights, fused.data), await productsOf(apart, fused.weights, fused.data));
+  assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+});
+
 test('nodes that pass their input through (eval-mode dropout, a one-input add) leave S·v unchanged', async () => {
   // The pass frees each node's output gradient once the backward has gone past it; a node whose output is its
   // input tensor hands the same gradient on, which must not be freed while it is still arriving.

@@ -623,23 +623,32 @@ export class NetworkSplittingOperator implements SplittingOperator {
           // probes, no gradient with respect to the input itself.
           //
           // TF.js keeps every intermediate gradient until the whole backward pass ends; the marks free them
-          // earlier. The backward visits nodes in reverse order of the forward, so when a mark's gradient function
-          // runs, the node whose output gradient the previous mark saw has finished its own backward: that
-          // gradient is dead (what is kept of it is a clone, which shares its buffer) and is disposed, unless it
-          // is the very tensor arriving now (a node that passes its input through). On mobilenetv1-cifar's 256
-          // scoring samples the backward's fresh memory falls from 81 to 52 MB; on a fresh heap every megabyte
-          // costs a page fault.
-          let seen: tf.Tensor | null = null;
-          const mark = (value: tf.Tensor, keepAs: string | null): tf.Tensor =>
-            tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+          // earlier. A node's incoming gradient is dead once the backward has run that node's own kernels, which
+          // the tape records after the marks of the node's inputs: so when the mark of node I runs, the gradients
+          // that arrived at the marks of I's readers are disposed (unless one is the very tensor arriving now: a
+          // reader that passes I's value through hands the same tensor on; what is kept of a probed gradient is a
+          // clone, which shares its buffer). A batch norm fused with its activation has no mark of its own (the pass
+          // skips its value): its activation counts as a reader of the batch norm's input. On mobilenetv1-cifar's
+          // 256 scoring samples the backward's fresh memory falls from 81 to 52 MB; on a fresh heap every
+          // megabyte costs a page fault.
+          const arrived = new Map<string, tf.Tensor>();
+          const readersOf = new Map<string, string[]>();
+          const mark = (node: NetworkNode, value: tf.Tensor, reads: readonly string[], keepAs: string | null): tf.Tensor => {
+            for (const i of reads) readersOf.set(i, [...(readersOf.get(i) ?? []), node.name]);
+            return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
               value: tf.clone(args[0] as tf.Tensor),
               gradFunc: (dy: tf.Tensor) => {
-                if (seen !== null && seen !== dy) seen.dispose();
-                seen = dy;
+                for (const reader of readersOf.get(node.name) ?? []) {
+                  const done = arrived.get(reader);
+                  if (done !== undefined && done !== dy) done.dispose();
+                  arrived.delete(reader);
+                }
+                arrived.set(node.name, dy);
                 if (keepAs !== null && !gradsOf.has(keepAs)) gradsOf.set(keepAs, tf.keep(tf.clone(dy)));
                 return [dy];
               },
             }))(value);
+          };
           // The scalar the pass differentiates with respect to enters every node that reads the network input as
           // an identity on that node's value whose gradient for the scalar is a constant zero: the backward then
           // runs down to the first tap, with no add over the node's output forward and no sum over its gradient
@@ -651,8 +660,10 @@ export class NetworkSplittingOperator implements SplittingOperator {
           const loss = (e: tf.Tensor): tf.Scalar => {
             const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
               if (node.op === 'input') return;
-              if (node.inputs.includes(inputName)) value = attach(value, e);
-              if (!probed.has(node.name)) return mark(value, null);
+              // The nodes whose values this one reads, through a fused batch norm the pass skipped (no value).
+              const reads = node.inputs.flatMap((i) => (values.has(i) ? [i] : (this.model.spec.nodes.find((n) => n.name === i) as { inputs: readonly string[] }).inputs));
+              if (reads.includes(inputName)) value = attach(value, e);
+              if (!probed.has(node.name)) return mark(node, value, reads, null);
               const pre = (node as { inputs: readonly string[] }).inputs[0]!;
               if (!captured.has(pre)) {
                 const z = values.get(pre);
@@ -663,7 +674,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
                   captured.set(pre, tf.keep(values.get(bn.inputs[0]!)!));
                 }
               }
-              return mark(value, node.name);
+              return mark(node, value, reads, node.name);
             };
             // The producers' inputs (x of S·v), read when each producer runs.
             const keepInputs = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
