@@ -357,7 +357,7 @@ test('a pass-through node beside another reader of the same value, and fused lay
 });
 
 test('nodes that pass their input through (eval-mode dropout, a one-input add) leave S·v unchanged', async () => {
-  // The pass frees each node's output gradient once the backward has gone past it; a node whose output is its
+  // The pass frees each node's incoming gradient once the backward is past that node; a node whose output is its
   // input tensor hands the same gradient on, which must not be freed while it is still arriving.
   const plain = branching();
   const through: NetworkSpec = {
@@ -370,20 +370,7 @@ test('nodes that pass their input through (eval-mode dropout, a one-input add) l
     }),
   };
   const { weights, data } = chainSetup(plain, 5);
-  const products = async (spec: NetworkSpec): Promise<{ blocks: unknown; out: Float64Array[] }> =>
-    withModel(spec, weights, async (model) => {
-      const op = createSplittingOperator(model, data, { loss: 'mse', batchSize: 4 });
-      const vectors = op.blocks.map((b, i) => Float64Array.from({ length: b.neurons * b.dim }, (_, k) => Math.sin(1 + k + 7 * i)));
-      try {
-        return { blocks: op.blocks, out: await op.multiply(vectors) };
-      } finally {
-        op.dispose();
-      }
-    });
   const before = tf.memory().numTensors;
-  const a = await products(plain);
-  const b = await products(through);
-  assert.deepEqual(b.blocks, a.blocks);
-  a.out.forEach((v, i) => close(b.out[i]!, v, 1e-6 * Math.max(1, ...Array.from(v, Math.abs)), `block ${i}`));
+  sameProducts(await productsOf(plain, weights, data), await productsOf(through, weights, data));
   assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
 });
