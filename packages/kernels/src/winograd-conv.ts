@@ -240,6 +240,17 @@ function tilesOf(xShape: readonly number[]): Tiles {
 }
 
 /**
+ * How a convolution of `x` `[N, H, W, C]` to K channels goes in chunks of images: the whole batch's tiles, the images
+ * per chunk, the largest chunk's tiles, and the byte sizes of its padded input and its 16 transformed planes.
+ */
+function chunking(xShape: readonly number[], k: number): Tiles & { per: number; most: Tiles; xpBytes: number; vBytes: number } {
+  const all = tilesOf(xShape);
+  const per = imagesPerChunk(all.n, all.th, all.tw, all.c, k);
+  const most = tilesOf([per, all.h, all.w, all.c]);
+  return { ...all, per, most, xpBytes: per * most.hp * most.wp * all.c * 4, vBytes: 16 * most.rows * all.c * 4 };
+}
+
+/**
  * The input transform: `x` (at heap byte offset `xOff`) zero-padded by one pixel into `xp`, then the 16 planes
  * V[ξ] `[rows, C]` into `v` (rows past the last tile zeroed: the products run on them, no result reads them).
  */
@@ -319,18 +330,15 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const rotated = args.attrs?.['rotated'] === true;
   const convFilter = rotated ? [3, 3, filter.shape[3] as number, filter.shape[2] as number] : filter.shape;
   if (!applies(x.shape, convFilter)) throw new Error(`${WinogradConv2D}: unsupported shapes [${x.shape.join(',')}], [${filter.shape.join(',')}]`);
-  const { n, h, w, c, th, tw } = tilesOf(x.shape);
   const k = convFilter[3] as number;
-  const per = imagesPerChunk(n, th, tw, c, k);
-  const most = tilesOf([per, h, w, c]);
+  const { n, h, w, c, th, tw, per, most, xpBytes, vBytes } = chunking(x.shape, k);
   const keepV = args.attrs?.['keepInput'] === true && per >= n;
   const out = backend.makeOutput([n, h, w, k], 'float32');
   const wasm = backend.wasm as unknown as WasmAlloc;
   const scratch = new Scratch(wasm);
   let kept_: number | null = null;
   try {
-    const xp = scratch.alloc(per * most.hp * most.wp * c * 4);
-    const vBytes = 16 * most.rows * c * 4;
+    const xp = scratch.alloc(xpBytes);
     const v = keepV ? (kept_ = wasm._malloc(vBytes)) : scratch.alloc(vBytes);
     const m = scratch.alloc(16 * most.rows * k * 4);
     const up = scratch.alloc(16 * c * k * 4);
@@ -378,14 +386,12 @@ function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
   if (!applies(x.shape, [3, 3, x.shape[3] as number, k]) || dy.shape.slice(0, 3).some((d, i) => d !== x.shape[i])) {
     throw new Error(`${WinogradConv2DFilterGrad}: unsupported shapes [${x.shape.join(',')}], [${dy.shape.join(',')}]`);
   }
-  const { n, h, w, c, th, tw } = tilesOf(x.shape);
-  const per = imagesPerChunk(n, th, tw, c, k);
-  const most = tilesOf([per, h, w, c]);
+  const { n, h, w, c, th, tw, per, most, xpBytes, vBytes } = chunking(x.shape, k);
   const out = backend.makeOutput([3, 3, c, k], 'float32');
   const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
-    const xp = scratch.alloc(per * most.hp * most.wp * c * 4);
-    const v = scratch.alloc(16 * most.rows * c * 4);
+    const xp = scratch.alloc(xpBytes);
+    const v = scratch.alloc(vBytes);
     const d = scratch.alloc(16 * most.rows * k * 4);
     const mm = scratch.alloc(16 * c * k * 4);
     const memory = wasmHeapMemory(backend) as WasmMemory;
