@@ -9,7 +9,7 @@ import {
   type SplittingBlock,
   type SplittingOperator,
 } from '@mitosis/core';
-import { buildChannelGraph, followingActivation, inferShapes, readersOf, topoSort } from '@mitosis/ir';
+import { buildChannelGraph, followingActivation, inferShapes, nodesByName, readersOf, topoSort } from '@mitosis/ir';
 import { computeLoss, forward, type NetworkModel } from '@mitosis/engine';
 import {
   batchNormActInfer,
@@ -606,6 +606,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
     // Pre-activation values the pass did not compute (batch norms fused with their activation): the batch
     // norm's input is captured under the batch norm's name, and z is formed from it where it is read.
     const batchNormOf = new Map<string, BatchNormNode>();
+    const byName = nodesByName(this.model.spec);
     const gradsOf = new Map<string, tf.Tensor>();
     const inputName = this.model.spec.nodes.find((node) => node.op === 'input')!.name;
     try {
@@ -661,7 +662,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
             const hook = (node: NetworkNode, value: tf.Tensor, values: ReadonlyMap<string, tf.Tensor>): tf.Tensor | void => {
               if (node.op === 'input') return;
               // The nodes whose values this one reads, through a fused batch norm the pass skipped (no value).
-              const reads = node.inputs.flatMap((i) => (values.has(i) ? [i] : (this.model.spec.nodes.find((n) => n.name === i) as { inputs: readonly string[] }).inputs));
+              const reads = node.inputs.flatMap((i) => (values.has(i) ? [i] : (byName.get(i) as { inputs: readonly string[] }).inputs));
               if (reads.includes(inputName)) value = attach(value, e);
               if (!probed.has(node.name)) return mark(node, value, reads, null);
               const pre = (node as { inputs: readonly string[] }).inputs[0]!;
@@ -669,7 +670,7 @@ export class NetworkSplittingOperator implements SplittingOperator {
                 const z = values.get(pre);
                 if (z !== undefined) captured.set(pre, tf.keep(z));
                 else {
-                  const bn = this.model.spec.nodes.find((n) => n.name === pre) as BatchNormNode;
+                  const bn = byName.get(pre) as BatchNormNode;
                   batchNormOf.set(pre, bn);
                   captured.set(pre, tf.keep(values.get(bn.inputs[0]!)!));
                 }
