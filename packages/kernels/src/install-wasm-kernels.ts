@@ -195,9 +195,7 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
     (format == null || format === 'NHWC' || format === 'channelsLast');
   if (plain && filter.shape[0] === 3 && filter.shape[1] === 3 && winogradConv2dApplies(x.shape, filter.shape)) {
     if (samePadded3x3(x.shape, filter.shape, a)) {
-      // While a gradient is recorded, keep the input's transform for the filter gradient of the backward pass.
-      const recording = ((tf.engine() as unknown as { state: { gradientDepth?: number } }).state.gradientDepth ?? 0) > 0;
-      return tf.tidy(() => winogradConv2d(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter'), recording));
+      return tf.tidy(() => winogradConv2d(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter')));
     }
   }
   if (plain && filter.shape[0] === 1 && filter.shape[1] === 1) {

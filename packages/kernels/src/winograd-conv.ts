@@ -208,115 +208,104 @@ function applies(xShape: readonly number[], filterShape: readonly number[]): boo
   return kh === 3 && kw === 3 && fc === c && h % 2 === 0 && w % 2 === 0 && c % 4 === 0 && k % 8 === 0 && c >= 16 && c * k >= 512;
 }
 
-/** Tile geometry of a convolution of `x` `[N, H, W, C]` (H, W even). */
-interface Tiles {
+/**
+ * Tile geometry of a convolution of `x` `[N, H, W, C]` (H, W even) to K channels, and its chunks. The batch is a
+ * sequence of N·H/2 tile rows (each W/2 tiles); they go in chunks of `per` tile rows, across image boundaries, so
+ * that a chunk's transformed planes and products stay in the processor's cache between the transform that writes
+ * them and the products that read them.
+ */
+interface Tiling {
   readonly n: number;
   readonly h: number;
   readonly w: number;
   readonly c: number;
+  readonly k: number;
   readonly th: number;
   readonly tw: number;
-  /** Tiles, and the rows of the product planes (tiles rounded up to a multiple of 4). */
-  readonly tiles: number;
-  readonly rows: number;
-  /** Height and width of the zero-padded input. */
-  readonly hp: number;
+  /** Width of the zero-padded input (one pixel each side). */
   readonly wp: number;
+  /** Tile rows in the batch, and per chunk. */
+  readonly tileRows: number;
+  readonly per: number;
+  /** Rows of a full chunk's product planes: its tiles rounded up to a multiple of 4. */
+  readonly rows: number;
+  /**
+   * Byte strides of the 16 planes of C channels (the transformed input) and of K channels (products, transformed
+   * output gradient): `rows` rows, plus one cache line where that makes an even number of lines, so that the
+   * transforms' 16 streams fall in different cache sets (a stride of a multiple of 4 KiB put them all in one set:
+   * the full convnet's step took 42 ms instead of 36 with chunks of 18 tile rows).
+   */
+  readonly vPlane: number;
+  readonly mPlane: number;
+  /** Bytes of a chunk's padded input rows. */
+  readonly xpBytes: number;
 }
 
-/** Bytes of product planes (V and the products or D) one chunk of images may take: the heap stays bounded. */
-const CHUNK_BYTES = 24 * 1024 * 1024;
-
-/** Images per chunk for a convolution of C → K channels at `th`×`tw` tiles per image (at least 1). */
-function imagesPerChunk(n: number, th: number, tw: number, c: number, k: number): number {
-  return Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (16 * th * tw * (c + k) * 4))));
+/** `bytes` (a multiple of 64) made an odd number of 64-byte cache lines. */
+function oddLines(bytes: number): number {
+  return (bytes / 64) % 2 === 1 ? bytes : bytes + 64;
 }
 
-function tilesOf(xShape: readonly number[]): Tiles {
+/**
+ * Bytes of product planes (the transformed input and the products, or the transformed output gradient) one chunk
+ * may take. Measured on the full convnet-mnist step (conv 14×14×32 → 64, batch 64; 1 MiB of L2 per core): 41.7–42.6
+ * ms with the whole batch at once (every plane went out to memory and back), 36.1–36.2 ms at 1 MiB, 35.2–37.4 ms
+ * anywhere from 512 KiB to 2 MiB.
+ */
+const CHUNK_BYTES = 1024 * 1024;
+
+function tiling(xShape: readonly number[], k: number): Tiling {
   const [n, h, w, c] = xShape as [number, number, number, number];
   const [th, tw] = [h / 2, w / 2];
-  const tiles = n * th * tw;
-  return { n, h, w, c, th, tw, tiles, rows: Math.ceil(tiles / 4) * 4, hp: h + 2, wp: w + 2 };
+  const tileRows = n * th;
+  const per = Math.max(1, Math.min(tileRows, Math.floor(CHUNK_BYTES / (16 * tw * (c + k) * 4))));
+  const rows = Math.ceil((per * tw) / 4) * 4;
+  // A chunk's tile rows lie in at most ⌈per/th⌉ + 1 images; each image's run of r tile rows reads 2r + 2 padded rows.
+  const xpRows = 2 * per + 2 * (Math.ceil(per / th) + 1);
+  const [vPlane, mPlane] = [oddLines(rows * c * 4), oddLines(rows * k * 4)];
+  return { n, h, w, c, k, th, tw, wp: w + 2, tileRows, per, rows, vPlane, mPlane, xpBytes: xpRows * (w + 2) * c * 4 };
+}
+
+/** Calls `each(b, ty, i)` for the tile rows [r0, r1) of the batch: image b, tile row ty in it, i-th in the chunk. */
+function forTileRows(t: Tiling, r0: number, r1: number, each: (b: number, ty: number, i: number) => void): void {
+  for (let r = r0; r < r1; r++) each(Math.floor(r / t.th), r % t.th, r - r0);
 }
 
 /**
- * How a convolution of `x` `[N, H, W, C]` to K channels goes in chunks of images: the whole batch's tiles, the images
- * per chunk, the largest chunk's tiles, and the byte sizes of its padded input and its 16 transformed planes.
+ * The input transform of the tile rows [r0, r1) of `x` (at heap byte offset `xOff`): the padded rows they read, image
+ * by image, into `xp` (zeros outside the image), then the 16 planes V[ξ] (`t.vPlane` bytes apart) into `v`; the rows from
+ * the last tile to the next multiple of 4 are zeroed (the products run on them: the filter gradient sums them).
  */
-function chunking(xShape: readonly number[], k: number): Tiles & { per: number; most: Tiles; xpBytes: number; vBytes: number } {
-  const all = tilesOf(xShape);
-  const per = imagesPerChunk(all.n, all.th, all.tw, all.c, k);
-  const most = tilesOf([per, all.h, all.w, all.c]);
-  return { ...all, per, most, xpBytes: per * most.hp * most.wp * all.c * 4, vBytes: 16 * most.rows * all.c * 4 };
-}
-
-/**
- * The input transform: `x` (at heap byte offset `xOff`) zero-padded by one pixel into `xp`, then the 16 planes
- * V[ξ] `[rows, C]` into `v` (rows past the last tile zeroed: the products run on them, no result reads them).
- */
-function transformInput(memory: WasmMemory, t: Tiles, xOff: number, xp: number, v: number): void {
-  const { n, h, w, c, th, tw, tiles, rows, hp, wp } = t;
+function transformInput(memory: WasmMemory, t: Tiling, r0: number, r1: number, xOff: number, xp: number, v: number): void {
+  const { h, w, c, th, tw, wp, vPlane } = t;
   const heap = new Float32Array(memory.buffer);
-  // Only the one-pixel border is zeroed: the copy fills the interior.
   const row = wp * c;
-  for (let b = 0; b < n; b++) {
-    const image = xp / 4 + b * hp * row;
-    heap.fill(0, image, image + row);
-    heap.fill(0, image + (hp - 1) * row, image + hp * row);
-    for (let y = 1; y < hp - 1; y++) {
-      heap.fill(0, image + y * row, image + y * row + c);
-      heap.fill(0, image + (y + 1) * row - c, image + (y + 1) * row);
+  const inT = tileFn(memory, `in/${c}/${wp}/${vPlane}`, () => emitInput(c, wp * c * 4, vPlane));
+  let seg = xp / 4;
+  for (let r = r0; r < r1; ) {
+    const [b, ty0] = [Math.floor(r / th), r % th];
+    const ty1 = Math.min(th, ty0 + (r1 - r));
+    // Padded rows 2·ty0 … 2·ty1 + 1 (padded row p is the image's row p − 1).
+    const first = 2 * ty0;
+    const count = 2 * (ty1 - ty0) + 2;
+    const lo = Math.max(first, 1);
+    const hi = Math.min(first + count, h + 1);
+    for (let p = first; p < first + count; p++) {
+      const at = seg + (p - first) * row;
+      if (p < lo || p >= hi) heap.fill(0, at, at + row);
+      else {
+        heap.fill(0, at, at + c);
+        heap.fill(0, at + row - c, at + row);
+      }
     }
+    copyRows(memory, xOff + ((b * h + lo - 1) * w) * c * 4, (seg + (lo - first) * row + c) * 4, hi - lo, w * c * 4, w * c * 4, row * 4);
+    for (let ty = ty0; ty < ty1; ty++) inT((seg + 2 * (ty - ty0) * row) * 4, v + (r - r0 + ty - ty0) * tw * c * 4, tw);
+    seg += count * row;
+    r += ty1 - ty0;
   }
-  for (let b = 0; b < n; b++) copyRows(memory, xOff + b * h * w * c * 4, xp + ((b * hp + 1) * wp + 1) * c * 4, h, w * c * 4, w * c * 4, wp * c * 4);
-  if (rows > tiles) for (let p = 0; p < 16; p++) heap.fill(0, v / 4 + (p * rows + tiles) * c, v / 4 + (p + 1) * rows * c);
-  const inT = tileFn(memory, `in/${c}/${wp}/${rows}`, () => emitInput(c, wp * c * 4, rows * c * 4));
-  for (let b = 0; b < n; b++) {
-    for (let ty = 0; ty < th; ty++) inT(xp + (b * hp + 2 * ty) * wp * c * 4, v + (b * th + ty) * tw * c * 4, tw);
-  }
-}
-
-/**
- * Input transforms kept by forward convolutions that asked (training: one batch in one chunk), for the filter
- * gradients of the same inputs: the backward pass then skips transforming them again. Keyed by the input's data id
- * (tensors are immutable, and an input saved for the gradient shares its data id); each is freed when used, when
- * its input is found disposed at the next keep, and the oldest when more than {@link KEPT_MOST} or
- * {@link KEPT_BYTES} are held.
- */
-interface Kept {
-  readonly key: string;
-  readonly v: number;
-  readonly bytes: number;
-  readonly wasm: WasmAlloc;
-}
-const kept = new Map<object, Kept>();
-const KEPT_MOST = 8;
-const KEPT_BYTES = 64 * 1024 * 1024;
-
-/** Input transforms held for filter gradients still to come (see {@link Kept}): for tests and diagnostics. */
-export function winogradKeptInputs(): number {
-  return kept.size;
-}
-
-function dropKept(dataId: object): void {
-  const e = kept.get(dataId);
-  if (e !== undefined) e.wasm._free(e.v);
-  kept.delete(dataId);
-}
-
-function keep(dataId: object, entry: Kept, backend: BackendWasm): void {
-  dropKept(dataId);
-  // Inputs disposed since (a pass whose backward never asked for their filter gradient, e.g. a gradient with
-  // respect to the input only) free their transforms here.
-  for (const id of [...kept.keys()]) if (!backend.dataIdMap.has(id)) dropKept(id);
-  kept.set(dataId, entry);
-  let bytes = 0;
-  for (const e of kept.values()) bytes += e.bytes;
-  for (const [id, e] of kept) {
-    if (kept.size <= KEPT_MOST && bytes <= KEPT_BYTES) break;
-    bytes -= e.bytes;
-    dropKept(id);
-  }
+  const tiles = (r1 - r0) * tw;
+  const used = Math.ceil(tiles / 4) * 4;
+  if (used > tiles) for (let p = 0; p < 16; p++) heap.fill(0, (v + p * vPlane) / 4 + tiles * c, (v + p * vPlane) / 4 + used * c);
 }
 
 function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -331,16 +320,14 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const convFilter = rotated ? [3, 3, filter.shape[3] as number, filter.shape[2] as number] : filter.shape;
   if (!applies(x.shape, convFilter)) throw new Error(`${WinogradConv2D}: unsupported shapes [${x.shape.join(',')}], [${filter.shape.join(',')}]`);
   const k = convFilter[3] as number;
-  const { n, h, w, c, th, tw, per, most, xpBytes, vBytes } = chunking(x.shape, k);
-  const keepV = args.attrs?.['keepInput'] === true && per >= n;
+  const t = tiling(x.shape, k);
+  const { n, h, w, c, tw, tileRows, per, vPlane, mPlane } = t;
   const out = backend.makeOutput([n, h, w, k], 'float32');
-  const wasm = backend.wasm as unknown as WasmAlloc;
-  const scratch = new Scratch(wasm);
-  let kept_: number | null = null;
+  const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
-    const xp = scratch.alloc(xpBytes);
-    const v = keepV ? (kept_ = wasm._malloc(vBytes)) : scratch.alloc(vBytes);
-    const m = scratch.alloc(16 * most.rows * k * 4);
+    const xp = scratch.alloc(t.xpBytes);
+    const v = scratch.alloc(16 * vPlane);
+    const m = scratch.alloc(16 * mPlane);
     const up = scratch.alloc(16 * c * k * 4);
     // Offsets and views after every allocation (an allocation may grow the heap).
     const memory = wasmHeapMemory(backend) as WasmMemory;
@@ -349,22 +336,15 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
     const u = transformFilter(heap.subarray(fOff, fOff + 9 * c * k), c, k, rotated);
     for (let p = 0; p < 16; p++) packTiles(u.subarray(p * c * k, (p + 1) * c * k), heap.subarray(up / 4 + p * c * k, up / 4 + (p + 1) * c * k), c, k);
     const [xOff, yOff] = [heapOffset(backend, x), heapOffset(backend, out)];
-    // Chunks of images, so that the product planes stay within CHUNK_BYTES whatever the batch and image size.
-    for (let b0 = 0; b0 < n; b0 += per) {
-      const t = tilesOf([Math.min(per, n - b0), h, w, c]);
-      transformInput(memory, t, xOff + b0 * h * w * c * 4, xp, v);
-      for (let p = 0; p < 16; p++) gemmOnHeap(memory, v + p * t.rows * c * 4, up + p * c * k * 4, m + p * t.rows * k * 4, t.rows, c, k);
-      const outT = tileFn(memory, `out/${k}/${w}/${t.rows}`, () => emitOutput(k, w * k * 4, t.rows * k * 4));
-      for (let b = 0; b < t.n; b++) {
-        for (let ty = 0; ty < th; ty++) outT(m + (b * th + ty) * tw * k * 4, yOff + ((b0 + b) * h + 2 * ty) * w * k * 4, tw);
-      }
-    }
-    if (kept_ !== null) {
-      keep(x.dataId as object, { key: x.shape.join(','), v: kept_, bytes: vBytes, wasm }, backend);
-      kept_ = null;
+    const outT = tileFn(memory, `out/${k}/${w}/${mPlane}`, () => emitOutput(k, w * k * 4, mPlane));
+    for (let r0 = 0; r0 < tileRows; r0 += per) {
+      const r1 = Math.min(tileRows, r0 + per);
+      transformInput(memory, t, r0, r1, xOff, xp, v);
+      const used = Math.ceil(((r1 - r0) * tw) / 4) * 4;
+      for (let p = 0; p < 16; p++) gemmOnHeap(memory, v + p * vPlane, up + p * c * k * 4, m + p * mPlane, used, c, k);
+      forTileRows(t, r0, r1, (b, ty, i) => outT(m + i * tw * k * 4, yOff + (b * h + 2 * ty) * w * k * 4, tw));
     }
   } finally {
-    if (kept_ !== null) wasm._free(kept_);
     scratch.free();
   }
   return out;
@@ -372,7 +352,7 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
 
 /**
  * The filter gradient of the same convolution, the adjoint of the forward algorithm: with U = G g Gᵀ,
- * ∂L/∂U = Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) — 16 products V[ξ]ᵀ·D[ξ] `[C, K]` summed over the tiles — and
+ * ∂L/∂U = Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) — 16 products V[ξ]ᵀ·D[ξ] `[C, K]` summed over the tiles, chunk by chunk — and
  * ∂L/∂g = Gᵀ (∂L/∂U) G.
  */
 function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
@@ -386,33 +366,30 @@ function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
   if (!applies(x.shape, [3, 3, x.shape[3] as number, k]) || dy.shape.slice(0, 3).some((d, i) => d !== x.shape[i])) {
     throw new Error(`${WinogradConv2DFilterGrad}: unsupported shapes [${x.shape.join(',')}], [${dy.shape.join(',')}]`);
   }
-  const { n, h, w, c, th, tw, per, most, xpBytes, vBytes } = chunking(x.shape, k);
+  const t = tiling(x.shape, k);
+  const { h, w, c, tw, tileRows, per, vPlane, mPlane } = t;
   const out = backend.makeOutput([3, 3, c, k], 'float32');
   const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
-    const xp = scratch.alloc(xpBytes);
-    const v = scratch.alloc(vBytes);
-    const d = scratch.alloc(16 * most.rows * k * 4);
+    const xp = scratch.alloc(t.xpBytes);
+    const v = scratch.alloc(16 * vPlane);
+    const d = scratch.alloc(16 * mPlane);
     const mm = scratch.alloc(16 * c * k * 4);
     const memory = wasmHeapMemory(backend) as WasmMemory;
     const heap = new Float32Array(memory.buffer);
     const [xOff, dyOff] = [heapOffset(backend, x), heapOffset(backend, dy)];
-    // The forward pass's input transform of this very input, when it kept it.
-    const entry = kept.get(x.dataId as object);
-    const reuse = per >= n && entry !== undefined && entry.key === x.shape.join(',') ? entry.v : null;
-    for (let b0 = 0; b0 < n; b0 += per) {
-      const t = tilesOf([Math.min(per, n - b0), h, w, c]);
-      if (reuse === null) transformInput(memory, t, xOff + b0 * h * w * c * 4, xp, v);
-      if (t.rows > t.tiles) for (let p = 0; p < 16; p++) heap.fill(0, d / 4 + (p * t.rows + t.tiles) * k, d / 4 + (p + 1) * t.rows * k);
-      const dyT = tileFn(memory, `dy/${k}/${w}/${t.rows}`, () => emitOutputGrad(k, w * k * 4, t.rows * k * 4));
-      for (let b = 0; b < t.n; b++) {
-        for (let ty = 0; ty < th; ty++) dyT(dyOff + ((b0 + b) * h + 2 * ty) * w * k * 4, d + (b * th + ty) * tw * k * 4, tw);
-      }
+    const dyT = tileFn(memory, `dy/${k}/${w}/${mPlane}`, () => emitOutputGrad(k, w * k * 4, mPlane));
+    if (tileRows === 0) heap.fill(0, mm / 4, mm / 4 + 16 * c * k);
+    for (let r0 = 0; r0 < tileRows; r0 += per) {
+      const r1 = Math.min(tileRows, r0 + per);
+      transformInput(memory, t, r0, r1, xOff, xp, v);
+      const tiles = (r1 - r0) * tw;
+      const used = Math.ceil(tiles / 4) * 4;
+      if (used > tiles) for (let p = 0; p < 16; p++) heap.fill(0, (d + p * mPlane) / 4 + tiles * k, (d + p * mPlane) / 4 + used * k);
+      forTileRows(t, r0, r1, (b, ty, i) => dyT(dyOff + (b * h + 2 * ty) * w * k * 4, d + i * tw * k * 4, tw));
       // Summed over the chunks: the first overwrites, the others add.
-      const planes = reuse ?? v;
-      for (let p = 0; p < 16; p++) transposedProductOnHeap(memory, planes + p * t.rows * c * 4, d + p * t.rows * k * 4, mm + p * c * k * 4, t.rows, c, k, b0 > 0);
+      for (let p = 0; p < 16; p++) transposedProductOnHeap(memory, v + p * vPlane, d + p * mPlane, mm + p * c * k * 4, used, c, k, r0 > 0);
     }
-    if (reuse !== null) dropKept(x.dataId as object);
     // ∂L/∂g = Gᵀ M G per (c, k), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
     const plane = c * k;
     const m0 = mm / 4;
@@ -441,8 +418,8 @@ function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
 /**
  * True when {@link winogradConv2d} takes a convolution of `x` `[N, H, W, C]` with `filter` `[3, 3, C, K]` here
  * (stride 1, `same` padding and dilation 1 are the caller's to check): wasm with SIMD, H and W even, C a multiple
- * of 4 and at least 16, K a multiple of 8, C·K ≥ 512. Registers the kernels. Batches go in chunks of images so that
- * the scratch memory stays near 24 MiB.
+ * of 4 and at least 16, K a multiple of 8, C·K ≥ 512. Registers the kernels. The batch goes in chunks of tile rows
+ * whose planes take about 1 MiB (see {@link CHUNK_BYTES}).
  */
 export function winogradConv2dApplies(xShape: readonly number[], filterShape: readonly number[]): boolean {
   if (!applies(xShape, filterShape) || tf.getBackend() !== 'wasm' || !simdSupported() || wasmHeapMemory(tf.backend()) === undefined) return false;
@@ -457,10 +434,9 @@ export function winogradConv2dApplies(xShape: readonly number[], filterShape: re
 
 /**
  * The 3×3, stride-1, `same` convolution of `x` with `filter` by F(2×2, 3×3); only when {@link winogradConv2dApplies}.
- * `keepInput`: keep the input's transform for the filter gradient of the same input (a training forward pass).
  */
-export function winogradConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, keepInput = false): tf.Tensor4D {
-  return tf.engine().runKernel(WinogradConv2D, { x, filter }, { keepInput }) as tf.Tensor4D;
+export function winogradConv2d(x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
+  return tf.engine().runKernel(WinogradConv2D, { x, filter }) as tf.Tensor4D;
 }
 
 /**
