@@ -191,4 +191,36 @@ describe('convolution gradients', () => {
       assert.equal(tf.memory().numTensors, before);
     }
   });
+
+  it('take an empty batch on wasm: empty outputs and input gradients, zero filter gradients', async () => {
+    await tf.setBackend('wasm');
+    // One case per path: depthwise (stride 1 and 2), Winograd, direct (one input channel; narrowing), pointwise
+    // (wasm's matMul with an inner size of 0 returned uninitialised memory), strided and 3-channel convolutions.
+    const shapes: [string, number[], number[], number, boolean][] = [
+      ['depthwise s1', [0, 8, 8, 16], [3, 3, 16, 1], 1, true],
+      ['depthwise s2', [0, 8, 8, 12], [3, 3, 12, 1], 2, true],
+      ['winograd', [0, 8, 8, 16], [3, 3, 16, 32], 1, false],
+      ['direct 1 → 8', [0, 8, 8, 1], [3, 3, 1, 8], 1, false],
+      ['direct 16 → 8', [0, 8, 8, 16], [3, 3, 16, 8], 1, false],
+      ['pointwise', [0, 8, 8, 16], [1, 1, 16, 32], 1, false],
+      ['strided', [0, 8, 8, 8], [3, 3, 8, 16], 2, false],
+      ['3 → 8', [0, 8, 8, 3], [3, 3, 3, 8], 1, false],
+    ];
+    for (const [name, xs, fs, s, depthwise] of shapes) {
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const op = (a: tf.Tensor, b: tf.Tensor): tf.Tensor4D =>
+          depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, 'same') : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, 'same');
+        const x = tf.zeros(xs);
+        const f = seeded(fs, 1);
+        const y = op(x, f);
+        assert.equal(y.shape[0], 0, name);
+        const [dx, df] = tf.grads(op)([x, f], tf.zerosLike(y));
+        assert.deepEqual(dx!.shape, xs, name);
+        assert.deepEqual(df!.shape, fs, name);
+        assert.ok(df!.dataSync().every((v) => v === 0), `${name}: filter gradient ${df!.dataSync().slice(0, 4).join(', ')}`);
+      });
+      assert.equal(tf.memory().numTensors, before, name);
+    }
+  });
 });

@@ -267,6 +267,9 @@ export function convBackpropFilter(
 ): tf.Tensor4D {
   const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode, depthwise);
   const [kh, kw, inC, outC] = filterShape;
+  // No output positions (an empty batch): nothing to sum. Said here because wasm's matMul with an inner size of 0
+  // returns uninitialised memory.
+  if (g.batch === 0 || g.outHeight === 0 || g.outWidth === 0) return tf.zeros([...filterShape]);
   return tf.tidy(() => {
     if (isPlainPointwise(g, kh, kw, depthwise)) {
       const m = g.batch * g.inHeight * g.inWidth;

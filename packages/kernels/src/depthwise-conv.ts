@@ -148,9 +148,10 @@ function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwiseConvShape 
   const out: Record<string, number> = {};
   for (const k of keys) {
     const v = attrs?.[k];
-    const min = k === 'padTop' || k === 'padLeft' ? 0 : 1;
+    // An empty batch is a valid input (its output is empty); sizes are at least 1.
+    const min = k === 'padTop' || k === 'padLeft' || k === 'batch' ? 0 : 1;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new Error(`${DepthwiseConvPadded}: attribute "${k}" must be a positive integer`);
+      throw new Error(`${DepthwiseConvPadded}: attribute "${k}" must be an integer ≥ ${min}`);
     }
     out[k] = v;
   }

@@ -14,8 +14,9 @@ export function columnMeans(x2: tf.Tensor2D): tf.Tensor2D {
   return tf.reshape(pooled, [1, c]);
 }
 
-/** `[1, C]` column sums of a `[M, C]` matrix: {@link columnMeans} times M. */
+/** `[1, C]` column sums of a `[M, C]` matrix: {@link columnMeans} times M (zeros for M = 0: no window of 0 rows). */
 export function columnSums(x2: tf.Tensor2D): tf.Tensor2D {
+  if (x2.shape[0] === 0) return tf.zeros([1, x2.shape[1]]);
   return tf.mul(columnMeans(x2), x2.shape[0]);
 }
 
