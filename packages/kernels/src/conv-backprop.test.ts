@@ -192,7 +192,7 @@ describe('convolution gradients', () => {
     }
   });
 
-  it('take an empty batch on wasm: empty outputs and input gradients, zero filter gradients', async () => {
+  it('take an empty batch or empty images on wasm: empty outputs and input gradients, zero filter gradients', async () => {
     await tf.setBackend('wasm');
     // One case per path: depthwise (stride 1 and 2), Winograd, direct (one input channel; narrowing), pointwise
     // (wasm's matMul with an inner size of 0 returned uninitialised memory), strided and 3-channel convolutions.
@@ -205,6 +205,9 @@ describe('convolution gradients', () => {
       ['pointwise', [0, 8, 8, 16], [1, 1, 16, 32], 1, false],
       ['strided', [0, 8, 8, 8], [3, 3, 8, 16], 2, false],
       ['3 → 8', [0, 8, 8, 3], [3, 3, 3, 8], 1, false],
+      // Images without columns or rows (the Winograd tile loops must not run on them).
+      ['no columns', [1, 4, 0, 16], [3, 3, 16, 32], 1, false],
+      ['no rows', [2, 0, 4, 16], [3, 3, 16, 32], 1, false],
     ];
     for (const [name, xs, fs, s, depthwise] of shapes) {
       const before = tf.memory().numTensors;
@@ -214,7 +217,7 @@ describe('convolution gradients', () => {
         const x = tf.zeros(xs);
         const f = seeded(fs, 1);
         const y = op(x, f);
-        assert.equal(y.shape[0], 0, name);
+        assert.equal(y.size, 0, name);
         const [dx, df] = tf.grads(op)([x, f], tf.zerosLike(y));
         assert.deepEqual(dx!.shape, xs, name);
         assert.deepEqual(df!.shape, fs, name);

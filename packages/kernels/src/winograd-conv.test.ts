@@ -63,6 +63,7 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
 
   it('leaves other convolutions to the direct kernels', () => {
     assert.equal(winogradConv2dApplies([1, 7, 8, 32], [3, 3, 32, 64]), false, 'odd height');
+    assert.equal(winogradConv2dApplies([1, 4, 0, 32], [3, 3, 32, 64]), false, 'no columns');
     assert.equal(winogradConv2dApplies([1, 8, 8, 6], [3, 3, 6, 64]), false, 'channels not a multiple of 4');
     assert.equal(winogradConv2dApplies([1, 8, 8, 32], [3, 3, 32, 12]), false, 'filters not a multiple of 8');
     assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 8]), false, 'too few channels to pay');

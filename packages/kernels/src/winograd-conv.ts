@@ -205,7 +205,8 @@ function applies(xShape: readonly number[], filterShape: readonly number[]): boo
   // Small channel counts: the transforms' memory traffic outweighs the saved multiplications (measured on wasm,
   // batch 64: 32×32×8 → 64 0.92× the direct convolution's speed, 16×16×16 → 32 0.97×, 28×28×16 → 32 1.33×,
   // 14×14×32 → 64 1.75×, 14×14×64 → 128 2.15×).
-  return kh === 3 && kw === 3 && fc === c && h % 2 === 0 && w % 2 === 0 && c % 4 === 0 && k % 8 === 0 && c >= 16 && c * k >= 512;
+  // Images of no pixels go elsewhere (the generated tile loops run at least once).
+  return kh === 3 && kw === 3 && fc === c && h > 0 && w > 0 && h % 2 === 0 && w % 2 === 0 && c % 4 === 0 && k % 8 === 0 && c >= 16 && c * k >= 512;
 }
 
 /**
