@@ -29,6 +29,13 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
     // 17 tile rows of 15 tiles a chunk (255 tiles: the products run on 256 rows), the first ending in the second
     // image; 105 tile rows, so the last chunk has 3 (45 tiles, 48 rows).
     [[7, 30, 30, 16], [3, 3, 16, 48]],
+    // Widths a pruned or grown network has: 23 → 62 (both not multiples of 4 and 8; the input gradient 62 → 23 too),
+    // in chunks of 12 tile rows of 15 tiles; 18 → 30 (its input gradient, 30 → 18, would waste too many products).
+    [[3, 30, 30, 23], [3, 3, 23, 62]],
+    [[3, 8, 6, 18], [3, 3, 18, 30]],
+    // Few channels: 7 → 15 (one group of 4 and an overlapping one; 15 filters as 16), 4 → 16 on 2×2 images.
+    [[2, 6, 6, 7], [3, 3, 7, 15]],
+    [[3, 2, 2, 4], [3, 3, 4, 16]],
   ];
   for (const [xs, fs] of shapes) {
     it(`conv2d 'same' [${xs.join(',')}] * [${fs.join(',')}] equals the direct convolution (values and gradients)`, async () => {
@@ -64,10 +71,12 @@ describe('Winograd F(2×2, 3×3) convolution on wasm', () => {
   it('leaves other convolutions to the direct kernels', () => {
     assert.equal(winogradConv2dApplies([1, 7, 8, 32], [3, 3, 32, 64]), false, 'odd height');
     assert.equal(winogradConv2dApplies([1, 4, 0, 32], [3, 3, 32, 64]), false, 'no columns');
-    assert.equal(winogradConv2dApplies([1, 8, 8, 6], [3, 3, 6, 64]), false, 'channels not a multiple of 4');
-    assert.equal(winogradConv2dApplies([1, 8, 8, 32], [3, 3, 32, 12]), false, 'filters not a multiple of 8');
-    assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 8]), false, 'too few channels to pay');
-    assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 64]), false, 'fewer than 16 input channels');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 3], [3, 3, 3, 64]), false, 'fewer than 4 input channels');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 4], [3, 3, 4, 8]), false, 'C·K < 64');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 8], [3, 3, 8, 8]), true, '8 → 8');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 32], [3, 3, 32, 17]), false, '17 filters run as 24: a third of the products wasted');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 30], [3, 3, 30, 18]), false, '30 → 18 runs as 32 → 24: 0.70 of the products used');
+    assert.equal(winogradConv2dApplies([1, 8, 8, 23], [3, 3, 23, 62]), true, '23 → 62 runs as 24 → 64');
     assert.equal(winogradConv2dApplies([1, 8, 8, 32], [5, 5, 32, 64]), false, '5×5');
   });
 });

@@ -36,19 +36,38 @@ const INPUT_ROWS: readonly (readonly [number, number, -1 | 1])[] = [
 type TileFn = (src: number, dst: number, tiles: number) => void;
 
 /**
+ * Emits `body` for every 4-channel group of `channels` (≥ 4) with the i32 local `G` at the group's byte offset: the
+ * groups at 0, 16, 32, …, then, when `channels` is not a multiple of 4, one more on the last four channels. That one
+ * overlaps the group before it and writes the same values there again (every output lane depends on its own channel
+ * only), so widths such as 23 or 62 need no padded copy of the data.
+ */
+function forGroups(code: Code, G: number, channels: number, body: (g: Code) => void): void {
+  code.i32(0).set(G);
+  code.countedLoop(G, 16, Math.floor(channels / 4) * 16, body);
+  if (channels % 4 !== 0) {
+    code.i32((channels - 4) * 4).set(G);
+    body(code);
+  }
+}
+
+/** `n` rounded up to a multiple of `m`. */
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+/**
  * `inT(src, dst, tiles)`: for `tiles` tiles along one tile row, the 16 transformed 4-channel vectors
  * V[ξ] = (Bᵀ d B)[i][j] (ξ = 4i + j) of every channel group, from the 4×4 windows of the zero-padded input
- * (row stride `rowBytes`) at `src` (advancing 2 pixels per tile) to planes `planeBytes` apart at `dst`
- * (advancing one row of C per tile).
+ * (row stride `rowBytes`, C channels a pixel) at `src` (advancing 2 pixels per tile) to planes `planeBytes` apart at
+ * `dst` (rows of `cv` ≥ C floats: advancing `cv` per tile).
  */
-function emitInput(c: number, rowBytes: number, planeBytes: number): Uint8Array {
+function emitInput(c: number, cv: number, rowBytes: number, planeBytes: number): Uint8Array {
   const [SRC, DST, CNT, G, SA, DA] = [0, 1, 2, 3, 4, 5];
   const L = (i: number, j: number): number => 6 + i * 4 + j;
   const R = (i: number, j: number): number => 22 + i * 4 + j;
   const code = new Code();
   code.repeat(CNT, (t) => {
-    t.i32(0).set(G);
-    t.countedLoop(G, 16, c * 4, (g) => {
+    forGroups(t, G, c, (g) => {
       g.get(SRC).get(G).add().set(SA).get(DST).get(G).add().set(DA);
       for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) g.get(SA).load(i * rowBytes + j * c * 4).set(L(i, j));
       // Rows: R = Bᵀ d.
@@ -70,24 +89,23 @@ function emitInput(c: number, rowBytes: number, planeBytes: number): Uint8Array 
         });
       }
     });
-    t.inc(SRC, 2 * c * 4).inc(DST, c * 4);
+    t.inc(SRC, 2 * c * 4).inc(DST, cv * 4);
   });
   return encodeModule([{ name: 'f', params: [I32, I32, I32], locals: [I32, I32, I32, ...new Array<number>(32).fill(V128)], body: code }]);
 }
 
 /**
  * `outT(src, dst, tiles)`: for `tiles` tiles along one tile row, the 2×2 outputs Aᵀ m A of every 4-channel
- * group from the 16 product planes (`planeBytes` apart) at `src` (advancing one row of K per tile) to the
- * output (row stride `rowBytes`) at `dst` (advancing 2 pixels per tile).
+ * group from the 16 product planes (`planeBytes` apart, rows of `km` ≥ K floats) at `src` (advancing one row per
+ * tile) to the output (row stride `rowBytes`, K channels a pixel) at `dst` (advancing 2 pixels per tile).
  */
-function emitOutput(k: number, rowBytes: number, planeBytes: number): Uint8Array {
+function emitOutput(k: number, km: number, rowBytes: number, planeBytes: number): Uint8Array {
   const [SRC, DST, CNT, G, SA, DA] = [0, 1, 2, 3, 4, 5];
   const L = (i: number, j: number): number => 6 + i * 4 + j;
   const S = (r: number, j: number): number => 22 + r * 4 + j;
   const code = new Code();
   code.repeat(CNT, (t) => {
-    t.i32(0).set(G);
-    t.countedLoop(G, 16, k * 4, (g) => {
+    forGroups(t, G, k, (g) => {
       g.get(SRC).get(G).add().set(SA).get(DST).get(G).add().set(DA);
       for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) g.get(SA).load((i * 4 + j) * planeBytes).set(L(i, j));
       // Rows: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3.
@@ -101,7 +119,7 @@ function emitOutput(k: number, rowBytes: number, planeBytes: number): Uint8Array
         g.get(DA).get(S(r, 1)).get(S(r, 2)).f32x4Sub().get(S(r, 3)).f32x4Sub().store(r * rowBytes + k * 4);
       }
     });
-    t.inc(SRC, k * 4).inc(DST, 2 * k * 4);
+    t.inc(SRC, km * 4).inc(DST, 2 * k * 4);
   });
   return encodeModule([{ name: 'f', params: [I32, I32, I32], locals: [I32, I32, I32, ...new Array<number>(24).fill(V128)], body: code }]);
 }
@@ -109,17 +127,16 @@ function emitOutput(k: number, rowBytes: number, planeBytes: number): Uint8Array
 /**
  * `dyT(src, dst, tiles)`: for `tiles` 2×2 tiles of an output gradient along one tile row, the 16 planes of
  * A·dY·Aᵀ (4×4, ξ = 4i + j; A = [[1,0],[1,1],[1,−1],[0,−1]], the adjoint of the output transform) of every
- * 4-channel group, from dy (row stride `rowBytes`) at `src` (advancing 2 pixels per tile) to planes
- * `planeBytes` apart at `dst` (advancing one row of K per tile).
+ * 4-channel group, from dy (row stride `rowBytes`, K channels a pixel) at `src` (advancing 2 pixels per tile) to
+ * planes `planeBytes` apart at `dst` (rows of `km` ≥ K floats: advancing `km` per tile).
  */
-function emitOutputGrad(k: number, rowBytes: number, planeBytes: number): Uint8Array {
+function emitOutputGrad(k: number, km: number, rowBytes: number, planeBytes: number): Uint8Array {
   const [SRC, DST, CNT, G, SA, DA] = [0, 1, 2, 3, 4, 5];
   const Y = (i: number, j: number): number => 6 + i * 2 + j;
   const T = (i: number, j: number): number => 10 + i * 2 + j;
   const code = new Code();
   code.repeat(CNT, (t) => {
-    t.i32(0).set(G);
-    t.countedLoop(G, 16, k * 4, (g) => {
+    forGroups(t, G, k, (g) => {
       g.get(SRC).get(G).add().set(SA).get(DST).get(G).add().set(DA);
       for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) g.get(SA).load(i * rowBytes + j * k * 4).set(Y(i, j));
       // Rows: A·dY = [y0, y0 + y1, y0 − y1, −y1] (T keeps rows 1 and 2; rows 0 and 3 are read from Y).
@@ -153,7 +170,7 @@ function emitOutputGrad(k: number, rowBytes: number, planeBytes: number): Uint8A
         g.f32x4Sub().store(at(3));
       }
     });
-    t.inc(SRC, 2 * k * 4).inc(DST, k * 4);
+    t.inc(SRC, 2 * k * 4).inc(DST, km * 4);
   });
   return encodeModule([{ name: 'f', params: [I32, I32, I32], locals: [I32, I32, I32, ...new Array<number>(8).fill(V128)], body: code }]);
 }
@@ -163,13 +180,14 @@ function tileFn(memory: WasmMemory, key: string, emit: () => Uint8Array): TileFn
 }
 
 /**
- * U = G g Gᵀ for every (c, k): `[16, C, K]` (ξ = 4i + j), from the filter `[3, 3, C, K]`; with `rotated`, from a
- * filter `[3, 3, K, C]` turned by 180° with its channel axes swapped (the convolution that gives a layer's input
- * gradient).
+ * U = G g Gᵀ for every (c, k): `[16, Cp, Kp]` (ξ = 4i + j; rows from C to Cp and columns from K to Kp zero), from the
+ * filter `[3, 3, C, K]`; with `rotated`, from a filter `[3, 3, K, C]` turned by 180° with its channel axes swapped
+ * (the convolution that gives a layer's input gradient).
  */
-function transformFilter(filter: Float32Array, c: number, k: number, rotated = false): Float32Array {
-  const u = new Float32Array(16 * c * k);
+function transformFilter(filter: Float32Array, c: number, k: number, cp: number, kp: number, rotated = false): Float32Array {
+  const u = new Float32Array(16 * cp * kp);
   const plane = c * k;
+  const uPlane = cp * kp;
   const g = new Float64Array(9);
   const gg = new Float64Array(12);
   for (let ci = 0; ci < c; ci++) {
@@ -187,11 +205,11 @@ function transformFilter(filter: Float32Array, c: number, k: number, rotated = f
       // (G g) Gᵀ (4 × 4), the same combinations along each row.
       for (let i = 0; i < 4; i++) {
         const [a0, a1, a2] = [gg[i * 3] as number, gg[i * 3 + 1] as number, gg[i * 3 + 2] as number];
-        const o = ci * k + ki;
-        u[(i * 4) * plane + o] = a0;
-        u[(i * 4 + 1) * plane + o] = 0.5 * (a0 + a1 + a2);
-        u[(i * 4 + 2) * plane + o] = 0.5 * (a0 - a1 + a2);
-        u[(i * 4 + 3) * plane + o] = a2;
+        const o = ci * kp + ki;
+        u[(i * 4) * uPlane + o] = a0;
+        u[(i * 4 + 1) * uPlane + o] = 0.5 * (a0 + a1 + a2);
+        u[(i * 4 + 2) * uPlane + o] = 0.5 * (a0 - a1 + a2);
+        u[(i * 4 + 3) * uPlane + o] = a2;
       }
     }
   }
@@ -202,11 +220,15 @@ function transformFilter(filter: Float32Array, c: number, k: number, rotated = f
 function applies(xShape: readonly number[], filterShape: readonly number[]): boolean {
   const [, h, w, c] = xShape as [number, number, number, number];
   const [kh, kw, fc, k] = filterShape as [number, number, number, number];
-  // Small channel counts: the transforms' memory traffic outweighs the saved multiplications (measured on wasm,
-  // batch 64: 32×32×8 → 64 0.92× the direct convolution's speed, 16×16×16 → 32 0.97×, 28×28×16 → 32 1.33×,
-  // 14×14×32 → 64 1.75×, 14×14×64 → 128 2.15×).
+  // Channels: at least one group of 4 each side, C·K ≥ 64. Until the transforms ran in cache-sized chunks they cost
+  // more than they saved below 16 input channels (32×32×8 → 64 0.92× the direct convolution's speed); measured since
+  // (wasm, batch 64, forward and both gradients against XNNPACK and the direct kernels): 28×28×8 → 32 32.1 → 21.0
+  // ms, 28×28×4 → 16 10.6 → 10.5, 14×14×8 → 8 3.0 → 1.6–1.9, 14×14×16 → 8 3.6 → 3.1, 2×2×32 → 64 2.3 → 1.9. Widths
+  // that are not multiples of 4 (C) and 8 (K) run padded to those in the products (see {@link Tiling}) when that
+  // wastes at most a quarter of them.
   // Images of no pixels go elsewhere (the generated tile loops run at least once).
-  return kh === 3 && kw === 3 && fc === c && h > 0 && w > 0 && h % 2 === 0 && w % 2 === 0 && c % 4 === 0 && k % 8 === 0 && c >= 16 && c * k >= 512;
+  const shapeOk = kh === 3 && kw === 3 && fc === c && h > 0 && w > 0 && h % 2 === 0 && w % 2 === 0;
+  return shapeOk && c >= 4 && k >= 4 && c * k >= 64 && c * k >= 0.75 * roundUp(c, 4) * roundUp(k, 8);
 }
 
 /**
@@ -221,6 +243,14 @@ interface Tiling {
   readonly w: number;
   readonly c: number;
   readonly k: number;
+  /**
+   * C and K as the products take them: rounded up to multiples of 4 and 8. The transformed input planes have rows of
+   * Cp floats (columns C to Cp zero in the forward pass, where they meet U's zero rows), the products and the
+   * transformed output gradient rows of Kp; the transforms read and write the C or K channels of each pixel in
+   * groups of 4, the last one overlapping (see {@link forGroups}).
+   */
+  readonly cp: number;
+  readonly kp: number;
   readonly th: number;
   readonly tw: number;
   /** Width of the zero-padded input (one pixel each side). */
@@ -259,12 +289,13 @@ function tiling(xShape: readonly number[], k: number): Tiling {
   const [n, h, w, c] = xShape as [number, number, number, number];
   const [th, tw] = [h / 2, w / 2];
   const tileRows = n * th;
-  const per = Math.max(1, Math.min(tileRows, Math.floor(CHUNK_BYTES / (16 * tw * (c + k) * 4))));
+  const [cp, kp] = [roundUp(c, 4), roundUp(k, 8)];
+  const per = Math.max(1, Math.min(tileRows, Math.floor(CHUNK_BYTES / (16 * tw * (cp + kp) * 4))));
   const rows = Math.ceil((per * tw) / 4) * 4;
   // A chunk's tile rows lie in at most ⌈per/th⌉ + 1 images; each image's run of r tile rows reads 2r + 2 padded rows.
   const xpRows = 2 * per + 2 * (Math.ceil(per / th) + 1);
-  const [vPlane, mPlane] = [oddLines(rows * c * 4), oddLines(rows * k * 4)];
-  return { n, h, w, c, k, th, tw, wp: w + 2, tileRows, per, rows, vPlane, mPlane, xpBytes: xpRows * (w + 2) * c * 4 };
+  const [vPlane, mPlane] = [oddLines(rows * cp * 4), oddLines(rows * kp * 4)];
+  return { n, h, w, c, k, cp, kp, th, tw, wp: w + 2, tileRows, per, rows, vPlane, mPlane, xpBytes: xpRows * (w + 2) * c * 4 };
 }
 
 /** Calls `each(b, ty, i)` for the tile rows [r0, r1) of the batch: image b, tile row ty in it, i-th in the chunk. */
@@ -278,10 +309,10 @@ function forTileRows(t: Tiling, r0: number, r1: number, each: (b: number, ty: nu
  * the last tile to the next multiple of 4 are zeroed (the products run on them: the filter gradient sums them).
  */
 function transformInput(memory: WasmMemory, t: Tiling, r0: number, r1: number, xOff: number, xp: number, v: number): void {
-  const { h, w, c, th, tw, wp, vPlane } = t;
+  const { h, w, c, cp, th, tw, wp, vPlane } = t;
   const heap = new Float32Array(memory.buffer);
   const row = wp * c;
-  const inT = tileFn(memory, `in/${c}/${wp}/${vPlane}`, () => emitInput(c, wp * c * 4, vPlane));
+  const inT = tileFn(memory, `in/${c}/${cp}/${wp}/${vPlane}`, () => emitInput(c, cp, wp * c * 4, vPlane));
   let seg = xp / 4;
   for (let r = r0; r < r1; ) {
     const [b, ty0] = [Math.floor(r / th), r % th];
@@ -300,13 +331,13 @@ function transformInput(memory: WasmMemory, t: Tiling, r0: number, r1: number, x
       }
     }
     copyRows(memory, xOff + ((b * h + lo - 1) * w) * c * 4, (seg + (lo - first) * row + c) * 4, hi - lo, w * c * 4, w * c * 4, row * 4);
-    for (let ty = ty0; ty < ty1; ty++) inT((seg + 2 * (ty - ty0) * row) * 4, v + (r - r0 + ty - ty0) * tw * c * 4, tw);
+    for (let ty = ty0; ty < ty1; ty++) inT((seg + 2 * (ty - ty0) * row) * 4, v + (r - r0 + ty - ty0) * tw * cp * 4, tw);
     seg += count * row;
     r += ty1 - ty0;
   }
   const tiles = (r1 - r0) * tw;
   const used = Math.ceil(tiles / 4) * 4;
-  if (used > tiles) for (let p = 0; p < 16; p++) heap.fill(0, (v + p * vPlane) / 4 + tiles * c, (v + p * vPlane) / 4 + used * c);
+  if (used > tiles) for (let p = 0; p < 16; p++) heap.fill(0, (v + p * vPlane) / 4 + tiles * cp, (v + p * vPlane) / 4 + used * cp);
 }
 
 function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -322,28 +353,31 @@ function winogradConv2dKernel(args: { inputs: tf.NamedTensorInfoMap; backend: un
   if (!applies(x.shape, convFilter)) throw new Error(`${WinogradConv2D}: unsupported shapes [${x.shape.join(',')}], [${filter.shape.join(',')}]`);
   const k = convFilter[3] as number;
   const t = tiling(x.shape, k);
-  const { n, h, w, c, tw, tileRows, per, vPlane, mPlane } = t;
+  const { n, h, w, c, cp, kp, tw, tileRows, per, vPlane, mPlane } = t;
   const out = backend.makeOutput([n, h, w, k], 'float32');
   const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
     const xp = scratch.alloc(t.xpBytes);
     const v = scratch.alloc(16 * vPlane);
     const m = scratch.alloc(16 * mPlane);
-    const up = scratch.alloc(16 * c * k * 4);
+    const up = scratch.alloc(16 * cp * kp * 4);
     // Offsets and views after every allocation (an allocation may grow the heap).
     const memory = wasmHeapMemory(backend) as WasmMemory;
     const heap = new Float32Array(memory.buffer);
     const fOff = heapOffset(backend, filter) / 4;
-    const u = transformFilter(heap.subarray(fOff, fOff + 9 * c * k), c, k, rotated);
-    for (let p = 0; p < 16; p++) packTiles(u.subarray(p * c * k, (p + 1) * c * k), heap.subarray(up / 4 + p * c * k, up / 4 + (p + 1) * c * k), c, k);
+    const u = transformFilter(heap.subarray(fOff, fOff + 9 * c * k), c, k, cp, kp, rotated);
+    const uPlane = cp * kp;
+    for (let p = 0; p < 16; p++) packTiles(u.subarray(p * uPlane, (p + 1) * uPlane), heap.subarray(up / 4 + p * uPlane, up / 4 + (p + 1) * uPlane), cp, kp);
+    // The planes' columns C to Cp, which no transform writes, meet U's zero rows: zeros, not whatever was there.
+    if (cp > c) heap.fill(0, v / 4, v / 4 + 4 * vPlane);
     const [xOff, yOff] = [heapOffset(backend, x), heapOffset(backend, out)];
-    const outT = tileFn(memory, `out/${k}/${w}/${mPlane}`, () => emitOutput(k, w * k * 4, mPlane));
+    const outT = tileFn(memory, `out/${k}/${kp}/${w}/${mPlane}`, () => emitOutput(k, kp, w * k * 4, mPlane));
     for (let r0 = 0; r0 < tileRows; r0 += per) {
       const r1 = Math.min(tileRows, r0 + per);
       transformInput(memory, t, r0, r1, xOff, xp, v);
       const used = Math.ceil(((r1 - r0) * tw) / 4) * 4;
-      for (let p = 0; p < 16; p++) gemmOnHeap(memory, v + p * vPlane, up + p * c * k * 4, m + p * mPlane, used, c, k);
-      forTileRows(t, r0, r1, (b, ty, i) => outT(m + i * tw * k * 4, yOff + (b * h + 2 * ty) * w * k * 4, tw));
+      for (let p = 0; p < 16; p++) gemmOnHeap(memory, v + p * vPlane, up + p * uPlane * 4, m + p * mPlane, used, cp, kp);
+      forTileRows(t, r0, r1, (b, ty, i) => outT(m + i * tw * kp * 4, yOff + (b * h + 2 * ty) * w * k * 4, tw));
     }
   } finally {
     scratch.free();
@@ -368,37 +402,40 @@ function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
     throw new Error(`${WinogradConv2DFilterGrad}: unsupported shapes [${x.shape.join(',')}], [${dy.shape.join(',')}]`);
   }
   const t = tiling(x.shape, k);
-  const { h, w, c, tw, tileRows, per, vPlane, mPlane } = t;
+  const { h, w, c, cp, kp, tw, tileRows, per, vPlane, mPlane } = t;
   const out = backend.makeOutput([3, 3, c, k], 'float32');
   const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   try {
     const xp = scratch.alloc(t.xpBytes);
     const v = scratch.alloc(16 * vPlane);
     const d = scratch.alloc(16 * mPlane);
-    const mm = scratch.alloc(16 * c * k * 4);
+    const mm = scratch.alloc(16 * cp * kp * 4);
     const memory = wasmHeapMemory(backend) as WasmMemory;
     const heap = new Float32Array(memory.buffer);
     const [xOff, dyOff] = [heapOffset(backend, x), heapOffset(backend, dy)];
-    const dyT = tileFn(memory, `dy/${k}/${w}/${mPlane}`, () => emitOutputGrad(k, w * k * 4, mPlane));
-    if (tileRows === 0) heap.fill(0, mm / 4, mm / 4 + 16 * c * k);
+    const dyT = tileFn(memory, `dy/${k}/${kp}/${w}/${mPlane}`, () => emitOutputGrad(k, kp, w * k * 4, mPlane));
+    if (tileRows === 0) heap.fill(0, mm / 4, mm / 4 + 16 * cp * kp);
     for (let r0 = 0; r0 < tileRows; r0 += per) {
       const r1 = Math.min(tileRows, r0 + per);
       transformInput(memory, t, r0, r1, xOff, xp, v);
       const tiles = (r1 - r0) * tw;
       const used = Math.ceil(tiles / 4) * 4;
-      if (used > tiles) for (let p = 0; p < 16; p++) heap.fill(0, (d + p * mPlane) / 4 + tiles * k, (d + p * mPlane) / 4 + used * k);
-      forTileRows(t, r0, r1, (b, ty, i) => dyT(dyOff + (b * h + 2 * ty) * w * k * 4, d + i * tw * k * 4, tw));
-      // Summed over the chunks: the first overwrites, the others add.
-      for (let p = 0; p < 16; p++) transposedProductOnHeap(memory, v + p * vPlane, d + p * mPlane, mm + p * c * k * 4, used, c, k, r0 > 0);
+      if (used > tiles) for (let p = 0; p < 16; p++) heap.fill(0, (d + p * mPlane) / 4 + tiles * kp, (d + p * mPlane) / 4 + used * kp);
+      forTileRows(t, r0, r1, (b, ty, i) => dyT(dyOff + (b * h + 2 * ty) * w * k * 4, d + i * tw * kp * 4, tw));
+      // Summed over the chunks: the first overwrites, the others add. Rows from C and columns from K of the sums
+      // (the planes' padding) are not read.
+      for (let p = 0; p < 16; p++) transposedProductOnHeap(memory, v + p * vPlane, d + p * mPlane, mm + p * cp * kp * 4, used, cp, kp, r0 > 0);
     }
     // ∂L/∂g = Gᵀ M G per (c, k), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
     const plane = c * k;
+    const mPlaneFloats = cp * kp;
     const m0 = mm / 4;
     const o = heapOffset(backend, out) / 4;
     const p = new Float64Array(12);
     for (let e = 0; e < plane; e++) {
+      const at = m0 + Math.floor(e / k) * kp + (e % k);
       for (let i = 0; i < 4; i++) {
-        const [a0, a1, a2, a3] = [0, 1, 2, 3].map((j) => heap[m0 + (i * 4 + j) * plane + e] as number) as [number, number, number, number];
+        const [a0, a1, a2, a3] = [0, 1, 2, 3].map((j) => heap[at + (i * 4 + j) * mPlaneFloats] as number) as [number, number, number, number];
         p[i * 3] = a0 + 0.5 * (a1 + a2);
         p[i * 3 + 1] = 0.5 * (a1 - a2);
         p[i * 3 + 2] = 0.5 * (a1 + a2) + a3;
@@ -418,8 +455,8 @@ function winogradFilterGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
 
 /**
  * True when {@link winogradConv2d} takes a convolution of `x` `[N, H, W, C]` with `filter` `[3, 3, C, K]` here
- * (stride 1, `same` padding and dilation 1 are the caller's to check): wasm with SIMD, H and W even, C a multiple
- * of 4 and at least 16, K a multiple of 8, C·K ≥ 512. Registers the kernels. The batch goes in chunks of tile rows
+ * (stride 1, `same` padding and dilation 1 are the caller's to check): wasm with SIMD, H and W even, C and K at least 4,
+ * C·K ≥ 64, and at most a quarter of the products spent on padding C to a multiple of 4 and K of 8. Registers the kernels. The batch goes in chunks of tile rows
  * whose planes take about 1 MiB (see {@link CHUNK_BYTES}).
  */
 export function winogradConv2dApplies(xShape: readonly number[], filterShape: readonly number[]): boolean {
