@@ -30,7 +30,7 @@ if doc.get('format') == 'mitosis-search-space':
 else:
     spec = doc
 if 'cell' in doc:
-    sys.exit('cell spaces compile their seed from the cell: pass a network spec file instead')
+    sys.exit('cell spaces compile their seed from the cell: pass a network spec file instead (bench/peers/ratio.sh writes one)')
 
 
 class Swish(nn.Module):
@@ -74,8 +74,13 @@ class Net(nn.Module):
                 m = ACTS[n['activation']]()
                 ch[name] = cin
             elif op in ('maxPool', 'avgPool'):
-                cls = nn.MaxPool2d if op == 'maxPool' else nn.AvgPool2d
-                m = cls(tuple(n['poolSize']), tuple(n['strides']))
+                k = n['poolSize']
+                pad = (k[0] // 2, k[1] // 2) if n.get('padding') == 'same' else 0
+                if op == 'maxPool':
+                    m = nn.MaxPool2d(tuple(k), tuple(n['strides']), pad)
+                else:
+                    # TF's 'same' average pool divides by the pixels inside the image.
+                    m = nn.AvgPool2d(tuple(k), tuple(n['strides']), pad, count_include_pad=False)
                 ch[name] = cin
             elif op == 'globalAvgPool':
                 m = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
