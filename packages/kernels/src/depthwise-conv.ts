@@ -6,15 +6,13 @@ import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupp
 /** Kernel name (wasm only) of the depthwise convolution with implicit zero padding. */
 export const DepthwiseConvPadded = 'MitosisDepthwiseConvPadded';
 
-/** Static shape of one {@link DepthwiseConvPadded} call, in elements. */
-export interface DepthwiseConvShape {
+/** Sizes of a depthwise convolution (channel multiplier 1), in elements: what its kernels' shapes share. */
+export interface DepthwiseGeometry {
   readonly batch: number;
   readonly inHeight: number;
   readonly inWidth: number;
   readonly outHeight: number;
   readonly outWidth: number;
-  /** A multiple of 4. */
-  readonly channels: number;
   readonly filterHeight: number;
   readonly filterWidth: number;
   readonly strideHeight: number;
@@ -22,6 +20,47 @@ export interface DepthwiseConvShape {
   /** Implicit zero rows above / columns left of the input (≥ 0); bottom and right follow from the sizes. */
   readonly padTop: number;
   readonly padLeft: number;
+}
+
+/** A {@link DepthwiseGeometry} with its channel count (a multiple of 4), as the generated kernels take it. */
+export interface DepthwiseShape extends DepthwiseGeometry {
+  readonly channels: number;
+}
+
+const SHAPE_KEYS = [
+  'batch',
+  'inHeight',
+  'inWidth',
+  'outHeight',
+  'outWidth',
+  'channels',
+  'filterHeight',
+  'filterWidth',
+  'strideHeight',
+  'strideWidth',
+  'padTop',
+  'padLeft',
+] as const;
+
+/**
+ * The {@link DepthwiseShape} in a kernel's attributes, checked: integers, padding and batch ≥ 0 (an empty batch is a
+ * valid input), sizes ≥ 1, channels a multiple of 4; `kernel` names the kernel in the errors.
+ */
+export function depthwiseShapeFromAttrs(kernel: string, attrs: tf.NamedAttrMap | undefined): DepthwiseShape {
+  const out: Record<string, number> = {};
+  for (const k of SHAPE_KEYS) {
+    const v = attrs?.[k];
+    const min = k === 'padTop' || k === 'padLeft' || k === 'batch' ? 0 : 1;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`${kernel}: attribute "${k}" must be an integer ≥ ${min}`);
+    out[k] = v;
+  }
+  const shape = out as unknown as DepthwiseShape;
+  if (shape.channels % 4 !== 0) throw new Error(`${kernel}: channels must be a multiple of 4`);
+  return shape;
+}
+
+/** Static shape of one {@link DepthwiseConvPadded} call, in elements. */
+export interface DepthwiseConvShape extends DepthwiseShape {
   /**
    * Output layout, in pixels (default dense `[N, Ho, Wo, C]`): output (n, oh, ow) is written at pixel
    * `outOffset + n·outImageStride + oh·outRowStride + ow·outColStride` of the output buffer.
@@ -130,39 +169,9 @@ function convFn(memory: WasmMemory, shape: DepthwiseConvShape): ConvFn {
   return compiledFor(memory, `depthwise/${JSON.stringify({ ...shape, batch: 0 })}`, () => instantiate(emitConv(shape), memory)['f'] as ConvFn);
 }
 
-function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwiseConvShape {
-  const keys = [
-    'batch',
-    'inHeight',
-    'inWidth',
-    'outHeight',
-    'outWidth',
-    'channels',
-    'filterHeight',
-    'filterWidth',
-    'strideHeight',
-    'strideWidth',
-    'padTop',
-    'padLeft',
-  ] as const;
-  const out: Record<string, number> = {};
-  for (const k of keys) {
-    const v = attrs?.[k];
-    // An empty batch is a valid input (its output is empty); sizes are at least 1.
-    const min = k === 'padTop' || k === 'padLeft' || k === 'batch' ? 0 : 1;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new Error(`${DepthwiseConvPadded}: attribute "${k}" must be an integer ≥ ${min}`);
-    }
-    out[k] = v;
-  }
-  const s = out as unknown as DepthwiseConvShape;
-  if (s.channels % 4 !== 0) throw new Error(`${DepthwiseConvPadded}: channels must be a multiple of 4`);
-  return s;
-}
-
 function convKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
-  const s = shapeFromAttrs(args.attrs);
+  const s = depthwiseShapeFromAttrs(DepthwiseConvPadded, args.attrs);
   const x = args.inputs['x'];
   const filter = args.inputs['filter'];
   if (x === undefined || filter === undefined) throw new Error(`${DepthwiseConvPadded}: inputs x and filter are required`);

@@ -1,29 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { segments } from './depthwise-conv.js';
+import { depthwiseShapeFromAttrs, segments, type DepthwiseGeometry, type DepthwiseShape } from './depthwise-conv.js';
 import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /** Kernel name of the per-image depthwise filter-gradient partial sums (wasm only). */
 export const DepthwiseFilterGradPartials = 'MitosisDepthwiseFilterGradPartials';
 
 /** Static shape of one {@link DepthwiseFilterGradPartials} call, in elements. */
-export interface DepthwisePartialsShape {
-  readonly batch: number;
-  readonly inHeight: number;
-  readonly inWidth: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
-  /** Channels, a multiple of 4. */
-  readonly channels: number;
-  readonly filterHeight: number;
-  readonly filterWidth: number;
-  readonly strideHeight: number;
-  readonly strideWidth: number;
-  /** Implicit zero rows above / columns left of the input (≥ 0). */
-  readonly padTop: number;
-  readonly padLeft: number;
-}
+export type DepthwisePartialsShape = DepthwiseShape;
 
 /**
  * Emits `f(x, dy, acc, batch)`: for every image n < batch, tap (i, j) and channel c,
@@ -103,40 +88,13 @@ function compiled(memory: WasmMemory, shape: DepthwisePartialsShape): PartialsFn
   return compiledFor(memory, `depthwise-filter-grad/${JSON.stringify({ ...shape, batch: 0 })}`, () => instantiate(emitPartials(shape), memory)['f'] as PartialsFn);
 }
 
-function shapeFromAttrs(attrs: tf.NamedAttrMap | undefined): DepthwisePartialsShape {
-  const get = (k: keyof DepthwisePartialsShape): number => {
-    const v = attrs?.[k];
-    const min = k === 'padTop' || k === 'padLeft' ? 0 : 1;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new Error(`${DepthwiseFilterGradPartials}: attribute "${k}" must be an integer ≥ ${min}`);
-    }
-    return v;
-  };
-  const shape: DepthwisePartialsShape = {
-    batch: get('batch'),
-    inHeight: get('inHeight'),
-    inWidth: get('inWidth'),
-    outHeight: get('outHeight'),
-    outWidth: get('outWidth'),
-    channels: get('channels'),
-    filterHeight: get('filterHeight'),
-    filterWidth: get('filterWidth'),
-    strideHeight: get('strideHeight'),
-    strideWidth: get('strideWidth'),
-    padTop: get('padTop'),
-    padLeft: get('padLeft'),
-  };
-  if (shape.channels % 4 !== 0) throw new Error(`${DepthwiseFilterGradPartials}: channels must be a multiple of 4`);
-  return shape;
-}
-
 /**
  * The `wasm` kernel of {@link DepthwiseFilterGradPartials}: inputs `x` `[N, H, W, C]`, `dy`
  * `[N, Ho, Wo, C]`; output `[N, kh·kw, C]`, per-image sums of `x`-tap · `dy` (see `emitPartials`).
  */
 function partialsKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
-  const s = shapeFromAttrs(args.attrs);
+  const s = depthwiseShapeFromAttrs(DepthwiseFilterGradPartials, args.attrs);
   const x = args.inputs['x'];
   const dy = args.inputs['dy'];
   if (x === undefined || dy === undefined) throw new Error(`${DepthwiseFilterGradPartials}: inputs x and dy are required`);
@@ -176,21 +134,6 @@ export function depthwiseSimdAvailable(): boolean {
   if (wasmHeapMemory(tf.backend()) === undefined) return false;
   registerDepthwisePartials();
   return true;
-}
-
-/** Geometry needed by {@link depthwiseFilterGradSimd} (as `convGeometry` returns it). */
-export interface DepthwiseGeometry {
-  readonly batch: number;
-  readonly inHeight: number;
-  readonly inWidth: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
-  readonly filterHeight: number;
-  readonly filterWidth: number;
-  readonly strideHeight: number;
-  readonly strideWidth: number;
-  readonly padTop: number;
-  readonly padLeft: number;
 }
 
 /**
