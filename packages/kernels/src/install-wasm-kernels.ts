@@ -227,7 +227,8 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
       // layers) and fewer output than input channels (e.g. the input gradient of an 8 → 16 layer). Measured 3×3,
       // 'same' (ms, this kernel vs XNNPACK): 64×28×28×1 → 32 1.81 vs 2.02, → 8 0.37 vs 0.62, 64×14×14×16 → 8 0.67 vs
       // 1.01, 64×14×14×22 → 12 1.65 vs 2.67, 64×28×28×12 → 8 2.10 vs 3.11; but 64×32×32×3 → 8 1.87 vs 1.23,
-      // 64×14×14×8 → 16 1.16 vs 1.08, 12 → 16 1.64 vs 1.47 (see conv-direct.ts).
+      // 64×14×14×8 → 16 1.16 vs 1.08, 12 → 16 1.64 vs 1.47 (see conv-direct.ts). Even-sized 3×3 layers with 4 or
+      // more channels each side went to Winograd above; these are the single-channel, odd-sized and other-filter ones.
       return convDirect(asTensor4D(x, tf.Conv2D, 'x'), asTensor4D(filter, tf.Conv2D, 'filter'), info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left);
     }
   }
@@ -236,94 +237,40 @@ function conv2dForwardKernel(args: Parameters<tf.KernelFunc>[0]): ReturnType<tf.
   return original(args);
 }
 
+/**
+ * A kernel that replaces wasm's own `name`; with `setup`, wasm's kernel (the fallback) still binds its wasm function
+ * in its setup.
+ */
+function replacing(name: string, kernelFunc: tf.KernelFunc, setup: boolean): MarkedKernelConfig {
+  return {
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc,
+    ...(setup ? { setupFunc: (backend: object) => replaced.get(name)?.setupFunc?.(backend) } : {}),
+    [installedMark]: true,
+  };
+}
+
+/** wasm's own kernel `name`, which the replacement falls back to where it does not apply. */
+function fallback(name: string): () => tf.KernelFunc | undefined {
+  return () => replaced.get(name)?.kernelFunc;
+}
+
 function configs(): MarkedKernelConfig[] {
   return [
-    {
-      kernelName: tf.Conv2DBackpropInput,
-      backendName: 'wasm',
-      kernelFunc: backpropInputKernel(tf.Conv2DBackpropInput, false),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.Conv2DBackpropFilter,
-      backendName: 'wasm',
-      kernelFunc: backpropFilterKernel(tf.Conv2DBackpropFilter, false),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.DepthwiseConv2dNativeBackpropInput,
-      backendName: 'wasm',
-      kernelFunc: backpropInputKernel(tf.DepthwiseConv2dNativeBackpropInput, true),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
-      backendName: 'wasm',
-      kernelFunc: backpropFilterKernel(tf.DepthwiseConv2dNativeBackpropFilter, true),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.Slice,
-      backendName: 'wasm',
-      kernelFunc: wasmSliceKernel(() => replaced.get(tf.Slice)?.kernelFunc),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.Identity,
-      backendName: 'wasm',
-      kernelFunc: wasmIdentityKernel(() => replaced.get(tf.Identity)?.kernelFunc),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.DepthwiseConv2dNative,
-      backendName: 'wasm',
-      kernelFunc: depthwiseForwardKernel,
-      // wasm's own kernel (the fallback) binds its wasm function in its setup.
-      setupFunc: (backend: object) => replaced.get(tf.DepthwiseConv2dNative)?.setupFunc?.(backend),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.Conv2D,
-      backendName: 'wasm',
-      kernelFunc: conv2dForwardKernel,
-      setupFunc: (backend: object) => replaced.get(tf.Conv2D)?.setupFunc?.(backend),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.MaxPoolGrad,
-      backendName: 'wasm',
-      kernelFunc: maxPoolGradSimdKernel(() => replaced.get(tf.MaxPoolGrad)?.kernelFunc),
-      // wasm's own kernel (the fallback) binds its wasm function in its setup.
-      setupFunc: (backend: object) => replaced.get(tf.MaxPoolGrad)?.setupFunc?.(backend),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.PadV2,
-      backendName: 'wasm',
-      kernelFunc: wasmPadKernel(() => replaced.get(tf.PadV2)?.kernelFunc),
-      setupFunc: (backend: object) => replaced.get(tf.PadV2)?.setupFunc?.(backend),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.Concat,
-      backendName: 'wasm',
-      kernelFunc: wasmConcatKernel(() => replaced.get(tf.Concat)?.kernelFunc),
-      setupFunc: (backend: object) => replaced.get(tf.Concat)?.setupFunc?.(backend),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.Pack,
-      backendName: 'wasm',
-      kernelFunc: wasmPackKernel(() => replaced.get(tf.Pack)?.kernelFunc),
-      setupFunc: (backend: object) => replaced.get(tf.Pack)?.setupFunc?.(backend),
-      [installedMark]: true,
-    },
-    {
-      kernelName: tf.StridedSlice,
-      backendName: 'wasm',
-      kernelFunc: wasmStridedSliceKernel(() => replaced.get(tf.StridedSlice)?.kernelFunc),
-      [installedMark]: true,
-    },
+    replacing(tf.Conv2DBackpropInput, backpropInputKernel(tf.Conv2DBackpropInput, false), false),
+    replacing(tf.Conv2DBackpropFilter, backpropFilterKernel(tf.Conv2DBackpropFilter, false), false),
+    replacing(tf.DepthwiseConv2dNativeBackpropInput, backpropInputKernel(tf.DepthwiseConv2dNativeBackpropInput, true), false),
+    replacing(tf.DepthwiseConv2dNativeBackpropFilter, backpropFilterKernel(tf.DepthwiseConv2dNativeBackpropFilter, true), false),
+    replacing(tf.Slice, wasmSliceKernel(fallback(tf.Slice)), false),
+    replacing(tf.Identity, wasmIdentityKernel(fallback(tf.Identity)), false),
+    replacing(tf.DepthwiseConv2dNative, depthwiseForwardKernel, true),
+    replacing(tf.Conv2D, conv2dForwardKernel, true),
+    replacing(tf.MaxPoolGrad, maxPoolGradSimdKernel(fallback(tf.MaxPoolGrad)), true),
+    replacing(tf.PadV2, wasmPadKernel(fallback(tf.PadV2)), true),
+    replacing(tf.Concat, wasmConcatKernel(fallback(tf.Concat)), true),
+    replacing(tf.Pack, wasmPackKernel(fallback(tf.Pack)), true),
+    replacing(tf.StridedSlice, wasmStridedSliceKernel(fallback(tf.StridedSlice)), false),
   ];
 }
 
