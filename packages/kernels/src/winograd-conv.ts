@@ -14,8 +14,9 @@ import { Code, compiledFor, copyRows, encodeModule, heapOffset, I32, instantiate
  *
  * On wasm (128-bit SIMD, no fused multiply-add) the direct 3×3 convolutions of the small convnets run at the
  * arithmetic ceiling (≈ 30 GFLOP/s single-threaded); here the products run in the generated 4×8-tile kernel of
- * `pointwise-conv.ts` and the two transforms are generated SIMD passes, four channels per lane group.
- * Used for the forward convolution, for the input gradient of such layers (a stride-1 `same` convolution of dy
+ * `pointwise-conv.ts` and the two transforms are generated SIMD passes, four channels per lane group (any channel
+ * count from 4: the last group overlaps the one before). The batch goes through transform, products and inverse
+ * transform in chunks that stay in cache ({@link CHUNK_BYTES}). Used for the forward convolution, for the input gradient of such layers (a stride-1 `same` convolution of dy
  * with the rotated filter, read rotated by the filter transform) and for the filter gradient (the adjoint of the
  * forward algorithm). Float32 throughout: values and gradients agree with the direct convolution's to about 1e-5
  * relative (tested against it).
