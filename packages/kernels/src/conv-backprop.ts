@@ -275,7 +275,7 @@ export function convBackpropFilter(
       const m = g.batch * g.inHeight * g.inWidth;
       const x2 = tf.reshape(x, [m, inC]);
       const dy2 = tf.reshape(dy, [m, outC]);
-      if (m > 0 && transposedProductAvailable(inC, outC)) {
+      if (transposedProductAvailable(inC, outC)) {
         return tf.reshape(transposedProductSimd(x2 as tf.Tensor2D, dy2 as tf.Tensor2D), [...filterShape]) as tf.Tensor4D;
       }
       // wasm packs matMul's right operand on every call, which costs more than transposing:
@@ -286,7 +286,7 @@ export function convBackpropFilter(
           : tf.matMul(transpose2d(x2 as tf.Tensor2D), dy2);
       return tf.reshape(dw, [...filterShape]) as tf.Tensor4D;
     }
-    if (depthwise && outC === 1 && g.batch > 0 && g.outHeight > 0 && g.outWidth > 0 && depthwiseSimdAvailable()) {
+    if (depthwise && outC === 1 && depthwiseSimdAvailable()) {
       // One SIMD pass over the padded input and the output gradient (see depthwise-filter-grad.ts).
       return depthwiseFilterGradSimd(x, dy, g);
     }
@@ -294,8 +294,6 @@ export function convBackpropFilter(
       !depthwise &&
       g.strideHeight === 1 &&
       g.strideWidth === 1 &&
-      g.outHeight > 0 &&
-      g.outWidth > 0 &&
       convFilterGradDirectAvailable(inC, outC, kh, kw)
     ) {
       // Small channel counts at stride 1 (a single input channel too: 1.99 -> 1.38 ms for 64×28×28×1 → 32 against
@@ -315,7 +313,7 @@ export function convBackpropFilter(
     // Full convolutions on wasm: channels padded to the SIMD kernel's multiples (4 in, 8 out).
     const cp = Math.ceil(inC / 4) * 4;
     const op = Math.ceil(outC / 8) * 8;
-    const simdFull = !depthwise && batch > 0 && outHeight > 0 && outWidth > 0 && transposedProductAvailable(cp, op);
+    const simdFull = !depthwise && transposedProductAvailable(cp, op);
     if (simdFull && inC === 1 && sh === 1 && sw === 1 && kw <= 4) {
       return singleChannelFilterGrad(x, dy, g, filterShape, hq, wq);
     }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { segments } from './depthwise-conv.js';
+import { Scratch, type WasmAlloc } from './simd-rows.js';
 import { Code, compiledFor, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
@@ -270,12 +271,12 @@ function gradKernel(args: KernelArgs): tf.TensorInfo {
   const out = backend.makeOutput([s.filterHeight, s.filterWidth, s.inChannels, s.outChannels], 'float32');
   const coOut = Math.ceil(s.outChannels / 4) * 4;
   const ragged = coOut !== s.outChannels;
-  const wasm = backend.wasm as unknown as { _malloc(bytes: number): number; _free(ptr: number): void };
+  const scratch = new Scratch(backend.wasm as unknown as WasmAlloc);
   // Cout not a multiple of 4: sums into rows Cout rounded up to 4 wide, and dy read from a copy with room for the
   // last pixel's vector to run 12 bytes past its end (see emitGrad).
   const dyBytes = n * s.outHeight * s.outWidth * s.outChannels * 4;
-  const wide = ragged ? wasm._malloc(rows * coOut * 4) : 0;
-  const dyCopy = ragged ? wasm._malloc(dyBytes + 16) : 0;
+  const wide = ragged ? scratch.alloc(rows * coOut * 4) : 0;
+  const dyCopy = ragged ? scratch.alloc(dyBytes + 16) : 0;
   try {
     // The memory and offsets after every allocation: one may grow (and replace) the heap.
     const memory = wasmHeapMemory(backend) as WasmMemory;
@@ -293,10 +294,7 @@ function gradKernel(args: KernelArgs): tf.TensorInfo {
       for (let r = 0; r < rows; r++) heap.copyWithin(outOff / 4 + r * s.outChannels, sums / 4 + r * coOut, sums / 4 + r * coOut + s.outChannels);
     }
   } finally {
-    if (ragged) {
-      wasm._free(wide);
-      wasm._free(dyCopy);
-    }
+    scratch.free();
   }
   return out;
 }

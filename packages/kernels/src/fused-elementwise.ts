@@ -19,9 +19,9 @@ type VecFn = (...pointersAndCount: number[]) => void;
 
 /** `f(p0, …, p(k−1), n)`: `n` lanes groups of 4 floats, every pointer advancing 16 bytes per group. */
 function emitVec(name: string, pointers: number, body: (c: Code) => void, locals: number): Uint8Array {
-  const n = pointers;
+  // The count is the parameter after the pointers.
   const code = new Code();
-  code.repeat(n, (r) => {
+  code.repeat(pointers, (r) => {
     body(r);
     for (let p = 0; p < pointers; p++) r.inc(p, 16);
   });

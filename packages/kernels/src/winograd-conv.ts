@@ -3,7 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { transposedProductOnHeap } from './pointwise-filter-grad.js';
 import { gemmOnHeap, packTiles } from './pointwise-conv.js';
-import { Scratch, type WasmAlloc } from './simd-rows.js';
+import { layout, Scratch, type WasmAlloc } from './simd-rows.js';
 import { Code, compiledFor, copyRows, encodeModule, heapOffset, I32, instantiate, simdSupported, V128, wasmHeapMemory, type WasmMemory } from './wasm-simd.js';
 
 /**
@@ -38,15 +38,18 @@ type TileFn = (src: number, dst: number, tiles: number) => void;
 
 /**
  * Emits `body` for every 4-channel group of `channels` (≥ 4) with the i32 local `G` at the group's byte offset: the
- * groups at 0, 16, 32, …, then, when `channels` is not a multiple of 4, one more on the last four channels. That one
- * overlaps the group before it and writes the same values there again (every output lane depends on its own channel
- * only), so widths such as 23 or 62 need no padded copy of the data.
+ * groups of `layout` (simd-rows.ts) — the full ones in a run-time loop (these bodies are too long to unroll), then,
+ * when `channels` is not a multiple of 4, the last one on the last four channels. That one overlaps the group before
+ * it and writes the same values there again (every output lane depends on its own channel only), so widths such as
+ * 23 or 62 need no padded copy of the data.
  */
 function forGroups(code: Code, G: number, channels: number, body: (g: Code) => void): void {
+  const { groups, rowOffset } = layout(channels);
+  const full = Math.floor(channels / 4);
   code.i32(0).set(G);
-  code.countedLoop(G, 16, Math.floor(channels / 4) * 16, body);
-  if (channels % 4 !== 0) {
-    code.i32((channels - 4) * 4).set(G);
+  code.countedLoop(G, 16, full * 16, body);
+  if (groups > full) {
+    code.i32(rowOffset(full)).set(G);
     body(code);
   }
 }

@@ -633,13 +633,13 @@ export class NetworkSplittingOperator implements SplittingOperator {
           // 256 scoring samples the backward's fresh memory falls from 81 to 52 MB; on a fresh heap every
           // megabyte costs a page fault.
           const arrived = new Map<string, tf.Tensor>();
-          const readersOf = new Map<string, string[]>();
+          const markedReaders = new Map<string, string[]>();
           const mark = (node: NetworkNode, value: tf.Tensor, reads: readonly string[], keepAs: string | null): tf.Tensor => {
-            for (const i of reads) readersOf.set(i, [...(readersOf.get(i) ?? []), node.name]);
+            for (const i of reads) markedReaders.set(i, [...(markedReaders.get(i) ?? []), node.name]);
             return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
               value: tf.clone(args[0] as tf.Tensor),
               gradFunc: (dy: tf.Tensor) => {
-                for (const reader of readersOf.get(node.name) ?? []) {
+                for (const reader of markedReaders.get(node.name) ?? []) {
                   const done = arrived.get(reader);
                   if (done !== undefined && done !== dy) done.dispose();
                   arrived.delete(reader);
